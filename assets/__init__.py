@@ -1,0 +1,1 @@
+"""Dagster assets: ingestion (landing files → DuckDB raw), SQL-model assets and exports."""

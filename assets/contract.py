@@ -1,0 +1,170 @@
+"""The landing-file contract of DESIGN.md as data: which columns each source has and what a valid
+value is. Ingestion turns this into validation SQL; `sql/raw_*.sql` holds the same shape as DDL (a
+test keeps the two in step)."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    INTEGER = "integer"
+    TIMESTAMP = "timestamp"
+    ENUM = "enum"
+    CURRENCY = "currency"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind = Kind.TEXT
+    required: bool = False  # null or empty → quarantined
+    values: tuple[str, ...] = ()  # for ENUM, compared lower-cased
+    minimum: int | None = None  # for INTEGER, inclusive
+    # SQL condition (on the raw text columns) under which a nullable column must have a value.
+    required_when: str | None = None
+
+    @property
+    def sql_type(self) -> str:
+        return {Kind.INTEGER: "bigint", Kind.TIMESTAMP: "timestamp"}.get(self.kind, "varchar")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    key: str
+    columns: tuple[Column, ...]
+    column_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column_names", tuple(c.name for c in self.columns))
+
+    @property
+    def table(self) -> str:
+        return f"raw.{self.name}"
+
+
+def _id(name: str) -> Column:
+    return Column(name, required=True)
+
+
+def _ts(name: str) -> Column:
+    return Column(name, Kind.TIMESTAMP, required=True)
+
+
+def _money(name: str, minimum: int) -> Column:
+    return Column(name, Kind.INTEGER, required=True, minimum=minimum)
+
+
+def _enum(name: str, *values: str) -> Column:
+    return Column(name, Kind.ENUM, required=True, values=values)
+
+
+_CURRENCY = Column("currency", Kind.CURRENCY, required=True)
+_ATTRIBUTION = (
+    Column("utm_source"),
+    Column("utm_medium"),
+    Column("utm_campaign"),
+    Column("referrer"),
+)
+
+ORDERS = Source(
+    "orders",
+    key="order_id",
+    columns=(
+        _id("order_id"),
+        _id("checkout_id"),
+        _id("idempotency_key"),
+        Column("customer_id"),
+        _enum("status", "placed", "cancelled"),
+        _CURRENCY,
+        _money("subtotal_minor", 0),
+        _money("tax_minor", 0),
+        _money("total_minor", 0),
+        _ts("created_at"),
+        _ts("updated_at"),
+        *_ATTRIBUTION,
+    ),
+)
+
+PAYMENTS = Source(
+    "payments",
+    key="payment_id",
+    columns=(
+        _id("payment_id"),
+        _id("checkout_id"),
+        _id("idempotency_key"),
+        _enum("kind", "authorization", "capture", "void", "refund"),
+        _enum("status", "succeeded", "failed", "pending"),
+        _money("amount_minor", 1),
+        _CURRENCY,
+        _ts("created_at"),
+        Column("psp_reference"),
+        Column("parent_payment_id"),
+        Column("failure_code"),
+    ),
+)
+
+INVENTORY_MOVES = Source(
+    "inventory_moves",
+    key="move_id",
+    columns=(
+        _id("move_id"),
+        _id("checkout_id"),
+        _id("idempotency_key"),
+        _id("reservation_id"),
+        _id("sku"),
+        _money("quantity", 1),
+        _enum("kind", "reserve", "release", "commit"),
+        _ts("created_at"),
+    ),
+)
+
+FULFILLMENTS = Source(
+    "fulfillments",
+    key="fulfillment_id",
+    columns=(
+        _id("fulfillment_id"),
+        _id("checkout_id"),
+        _id("order_id"),
+        _enum("status", "requested", "shipped", "cancelled"),
+        _ts("created_at"),
+        _ts("updated_at"),
+    ),
+)
+
+_EVENT_NAME = "lower(trim(cast(event_name as varchar)))"
+_EVENT_IS_NOT_VIEW = f"{_EVENT_NAME} <> 'checkout_viewed'"
+_EVENT_IS_COMPLETION = f"{_EVENT_NAME} = 'checkout_completed'"
+
+ANALYTICS_EVENTS = Source(
+    "analytics_events",
+    key="event_id",
+    columns=(
+        _id("event_id"),
+        _enum(
+            "event_name",
+            "checkout_viewed",
+            "checkout_started",
+            "checkout_completed",
+            "payment_failed",
+        ),
+        Column("anonymous_id"),
+        Column("session_id"),
+        # A checkout_viewed event may happen before a checkout exists; every other event has one.
+        Column("checkout_id", required_when=_EVENT_IS_NOT_VIEW),
+        _ts("occurred_at"),
+        _ts("received_at"),
+        *_ATTRIBUTION,
+        # Only checkout_completed carries revenue.
+        Column("revenue_minor", Kind.INTEGER, minimum=1, required_when=_EVENT_IS_COMPLETION),
+        Column("currency", Kind.CURRENCY, required_when=_EVENT_IS_COMPLETION),
+    ),
+)
+
+SOURCES: dict[str, Source] = {
+    s.name: s for s in (ORDERS, PAYMENTS, INVENTORY_MOVES, FULFILLMENTS, ANALYTICS_EVENTS)
+}
+
+# The columns ingestion adds to every raw row, ahead of the contract's own.
+LINEAGE_COLUMNS = ("_partition_date", "_landing_date", "_source_file", "_line", "_loaded_at")

@@ -1,0 +1,240 @@
+"""Loading one source's landing files for one partition into `raw.<source>` and `raw.quarantine`.
+
+Everything for a (source, partition) happens in one transaction: the partition's old rows are
+deleted and the new ones inserted, so a rerun replaces rather than duplicates, and a failure (a
+file missing a required column, an unreadable file) leaves the warehouse exactly as it was.
+"""
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from assets.contract import Source
+from assets.landing import LandingFile, files_for, window
+from assets.readers import MissingColumnsError, UnreadableFileError, read_csv, read_jsonl
+from assets.validation import quote_ident as _q
+from assets.validation import reason_columns, typed
+from assets.warehouse import ensure_schema
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    file: str
+    landing_date: date
+    file_format: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+
+
+@dataclass
+class IngestReport:
+    source: str
+    partition: date
+    files: list[FileCounts] = field(default_factory=list)
+    reasons: Counter = field(default_factory=Counter)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+
+Progress = Callable[[str], None]
+
+
+def ingest_source(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    landing: Path,
+    business_date: date,
+    lookback_days: int,
+    *,
+    loaded_at: datetime | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Replace `business_date`'s rows of `source` with what its landing window holds now."""
+    ensure_schema(con)
+    loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
+    files = files_for(landing, source.name, window(business_date, lookback_days))
+    report = IngestReport(source.name, business_date)
+    con.execute("begin transaction")
+    try:
+        _delete_partition(con, source, business_date)
+        for landing_file in files:
+            counts = _load_file(con, source, landing_file, business_date, loaded_at)
+            report.files.append(counts)
+            if progress:
+                progress(
+                    f"{source.name}: {landing_file.path.name} ({landing_file.landing_date}) "
+                    f"{counts.rows_loaded} loaded, {counts.rows_quarantined} quarantined"
+                )
+        report.reasons = _reason_counts(con, source, business_date)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return report
+
+
+def _delete_partition(con: duckdb.DuckDBPyConnection, source: Source, day: date) -> None:
+    con.execute(f"delete from {source.table} where _partition_date = ?", [day])
+    for table in ("raw.quarantine", "meta.ingested_files"):
+        con.execute(
+            f"delete from {table} where _partition_date = ? and source = ?", [day, source.name]
+        )
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    landing_file: LandingFile,
+    partition: date,
+    loaded_at: datetime,
+) -> FileCounts:
+    rel_name = "_landing_rows"
+    if landing_file.format == "parquet":
+        rows_read = _register_parquet(con, source, landing_file.path, rel_name)
+    else:
+        reader = read_csv if landing_file.format == "csv" else read_jsonl
+        table, rows_read = reader(landing_file.path, source)
+        con.register(rel_name, table)
+    try:
+        loaded, quarantined = _insert(con, source, landing_file, rel_name, partition, loaded_at)
+    finally:
+        if landing_file.format == "parquet":
+            con.execute(f"drop view if exists {rel_name}")
+        else:
+            con.unregister(rel_name)
+    if loaded + quarantined != rows_read:
+        raise RuntimeError(
+            f"{landing_file.path}: read {rows_read} rows but loaded {loaded} and quarantined "
+            f"{quarantined}; refusing to lose rows"
+        )
+    counts = FileCounts(
+        str(landing_file.path),
+        landing_file.landing_date,
+        landing_file.format,
+        rows_read,
+        loaded,
+        quarantined,
+    )
+    con.execute(
+        "insert into meta.ingested_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            partition,
+            landing_file.landing_date,
+            source.name,
+            counts.file,
+            counts.file_format,
+            rows_read,
+            loaded,
+            quarantined,
+            loaded_at,
+        ],
+    )
+    return counts
+
+
+def _register_parquet(
+    con: duckdb.DuckDBPyConnection, source: Source, path: Path, rel_name: str
+) -> int:
+    """A view over the Parquet file shaped like the text readers' tables; returns its row count."""
+    try:
+        described = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
+        rows_read = con.execute(
+            "select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [str(path)]
+        ).fetchone()[0]
+    except duckdb.Error as exc:
+        raise UnreadableFileError(f"{path}: cannot read as Parquet: {exc}") from exc
+    present = [row[0] for row in described]
+    missing = [c.name for c in source.columns if c.required and c.name not in present]
+    if missing:
+        raise MissingColumnsError(path, missing)
+    extras = [name for name in present if name not in source.column_names]
+    extra_json = (
+        "to_json(struct_pack(" + ", ".join(f"{_q(n)} := {_q(n)}" for n in extras) + "))"
+        if extras
+        else "cast(null as varchar)"
+    )
+    columns = ", ".join(
+        _q(c.name) if c.name in present else f"cast(null as varchar) as {_q(c.name)}"
+        for c in source.columns
+    )
+    all_present = ", ".join(f"{_q(n)} := {_q(n)}" for n in present)
+    path_literal = "'" + str(path).replace("'", "''") + "'"
+    con.execute(
+        f"""
+        create or replace temp view {rel_name} as
+        select
+            file_row_number + 1 as _line,
+            to_json(struct_pack({all_present})) as _raw,
+            cast(null as varchar) as _error,
+            cast(null as varchar) as _error_detail,
+            {extra_json} as _extra,
+            {columns}
+        from read_parquet({path_literal}, file_row_number = true)
+        """
+    )
+    return int(rows_read)
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    landing_file: LandingFile,
+    rel_name: str,
+    partition: date,
+    loaded_at: datetime,
+) -> tuple[int, int]:
+    checked = f"""
+        select *, {reason_columns(source, "_error", "_error_detail")}
+        from {rel_name}
+    """
+    params = [partition, landing_file.landing_date, str(landing_file.path), loaded_at]
+    typed_columns = ", ".join(f"{typed(c)} as {_q(c.name)}" for c in source.columns)
+    try:
+        loaded = con.execute(
+            f"""
+            insert into {source.table} by name
+            select
+                ?::date as _partition_date, ?::date as _landing_date, ?::varchar as _source_file,
+                _line, ?::timestamp as _loaded_at, {typed_columns}, _extra
+            from ({checked}) where _reason is null
+            """,
+            params,
+        ).fetchone()[0]
+        quarantined = con.execute(
+            f"""
+            insert into raw.quarantine by name
+            select
+                ?::date as _partition_date, ?::date as _landing_date,
+                ?::varchar as source, ?::varchar as _source_file, _line,
+                _reason as reason, _detail as detail, _raw as raw_text, ?::timestamp as _loaded_at
+            from ({checked}) where _reason is not null
+            """,
+            [partition, landing_file.landing_date, source.name, str(landing_file.path), loaded_at],
+        ).fetchone()[0]
+    except duckdb.Error as exc:
+        raise UnreadableFileError(f"{landing_file.path}: cannot load: {exc}") from exc
+    return int(loaded), int(quarantined)
+
+
+def _reason_counts(con: duckdb.DuckDBPyConnection, source: Source, day: date) -> Counter:
+    rows = con.execute(
+        "select reason, count(*) from raw.quarantine "
+        "where _partition_date = ? and source = ? group by reason",
+        [day, source.name],
+    ).fetchall()
+    return Counter(dict(rows))

@@ -1,0 +1,110 @@
+"""Contract checks as SQL: one CASE picks the first rule a row breaks, so each quarantined row
+carries exactly one specific reason. Works on text columns (CSV, JSON-lines) and on native Parquet
+types alike, because every check starts from the value's text form."""
+
+from assets.contract import Column, Kind, Source
+from assets.currencies import ISO_4217
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(col: Column) -> str:
+    return f"nullif(trim(cast({quote_ident(col.name)} as varchar)), '')"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _in_list(values) -> str:
+    return "(" + ", ".join(_literal(v) for v in sorted(values)) + ")"
+
+
+def typed(col: Column) -> str:
+    """The expression giving the column's typed value (valid rows only reach the table)."""
+    text = _text(col)
+    if col.kind is Kind.INTEGER:
+        return f"try_cast({text} as bigint)"
+    if col.kind is Kind.TIMESTAMP:
+        # Text may carry an offset or 'Z'; naive values and native timestamps are already UTC.
+        return f"cast(try_cast({text} as timestamptz) at time zone 'UTC' as timestamp)"
+    return text
+
+
+def _rules(source: Source, col: Column) -> list[tuple[str, str, str]]:
+    """(condition, reason, detail) triples for one column, in the order they are checked."""
+    text = _text(col)
+    shown = f"left({text}, 80)"
+    label = _literal(f"column {col.name}: ")
+    rules = []
+    if col.required:
+        reason = "missing_key" if col.name == source.key else "missing_value"
+        rules.append((f"{text} is null", reason, f"{label} || 'is missing'"))
+    elif col.required_when:
+        rules.append(
+            (
+                f"{text} is null and {col.required_when}",
+                "missing_value",
+                f"{label} || 'is missing'",
+            )
+        )
+    if col.kind is Kind.INTEGER:
+        rules.append(
+            (
+                f"{text} is not null and not regexp_full_match({text}, '[+-]?[0-9]{{1,18}}')",
+                "invalid_integer",
+                f"{label} || 'not an integer: ' || {shown}",
+            )
+        )
+        if col.minimum is not None:
+            reason = "non_positive_amount" if col.minimum > 0 else "negative_amount"
+            rules.append(
+                (
+                    f"try_cast({text} as bigint) < {col.minimum}",
+                    reason,
+                    f"{label} || {shown} || ' is below {col.minimum}'",
+                )
+            )
+    elif col.kind is Kind.ENUM:
+        rules.append(
+            (
+                f"{text} is not null and lower({text}) not in {_in_list(col.values)}",
+                "unknown_enum",
+                f"{label} || 'unknown value ' || {shown}",
+            )
+        )
+    elif col.kind is Kind.CURRENCY:
+        rules.append(
+            (
+                f"{text} is not null and upper({text}) not in {_in_list(ISO_4217)}",
+                "unknown_currency",
+                f"{label} || 'not an ISO-4217 code: ' || {shown}",
+            )
+        )
+    elif col.kind is Kind.TIMESTAMP:
+        rules.append(
+            (
+                f"{text} is not null and try_cast({text} as timestamptz) is null",
+                "unparseable_timestamp",
+                f"{label} || 'not a timestamp: ' || {shown}",
+            )
+        )
+    return rules
+
+
+def reason_columns(source: Source, prior_error: str | None, prior_detail: str | None) -> str:
+    """`_reason` and `_detail` select items: null for a valid row. `prior_*` carry parse errors
+    found while reading the file (malformed JSON, bad encoding), which win over everything."""
+    key_col = next(c for c in source.columns if c.name == source.key)
+    ordered = [key_col, *(c for c in source.columns if c.name != source.key)]
+    rules = [rule for col in ordered for rule in _rules(source, col)]
+    if prior_error:
+        rules.insert(0, (f"{prior_error} is not null", prior_error, prior_detail or "''"))
+    reason = " ".join(
+        f"when {cond} then {reason if reason == prior_error else _literal(reason)}"
+        for cond, reason, _ in rules
+    )
+    detail = " ".join(f"when {cond} then {det}" for cond, _, det in rules)
+    return f"case {reason} end as _reason, case {detail} end as _detail"

@@ -1,0 +1,15 @@
+-- Fulfillment requests and status changes; the latest row per fulfillment_id wins.
+create table if not exists raw.fulfillments (
+    _partition_date date not null,
+    _landing_date date not null,
+    _source_file varchar not null,
+    _line bigint not null,
+    _loaded_at timestamp not null,
+    fulfillment_id varchar not null,
+    checkout_id varchar not null,
+    order_id varchar not null,
+    status varchar not null check (lower(status) in ('requested', 'shipped', 'cancelled')),
+    created_at timestamp not null,
+    updated_at timestamp not null,
+    _extra varchar
+);
