@@ -1,0 +1,41 @@
+"""The whole reconciliation of one partition without Dagster: the same functions the assets call,
+in dependency order. Tests and benchmarks use it to exercise the SQL directly; `recon run` goes
+through Dagster."""
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from assets.contract import SOURCES
+from assets.ingest import IngestReport, ingest_source
+from assets.run_params import RunParams, write_run_params
+from assets.sql_models import discover, materialize, order
+from dbt_like_models import MODELS_DIR
+
+
+def reconcile_partition(
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    day: date,
+    params: RunParams | None = None,
+) -> dict[str, IngestReport]:
+    params = params or RunParams()
+    reports = {
+        name: ingest_source(con, source, landing, day, params.lookback_days)
+        for name, source in SOURCES.items()
+    }
+    write_run_params(con, day, params)
+    for model in order(discover(MODELS_DIR)):
+        materialize(con, model, day)
+    return reports
+
+
+def discrepancies(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]:
+    cursor = con.execute(
+        "select * exclude (_partition_date) from marts.discrepancies "
+        "where _partition_date = ? order by type, subject_id",
+        [day],
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

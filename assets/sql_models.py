@@ -1,0 +1,192 @@
+"""The model engine: discovers the SQL models, reads their dependencies from the SQL itself, orders
+them, and materialises one partition of a model as a table.
+
+Every model table carries `_partition_date` first. A model's SQL is written as if the warehouse held
+one partition: before running it, each table it reads is rewritten into that partition's slice, so
+models stay plain, portable SQL with no partition plumbing."""
+
+import graphlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
+
+LAYERS = ("staging", "intermediate", "marts")
+
+# Tables models may read that are not models: landing data (staging only) and run parameters.
+SOURCE_TABLES = frozenset(
+    {
+        "raw.orders",
+        "raw.payments",
+        "raw.inventory_moves",
+        "raw.fulfillments",
+        "raw.analytics_events",
+        "meta.run_params",
+    }
+)
+
+
+class ModelError(ValueError):
+    """The models cannot be loaded: bad SQL, an unknown reference, a cycle, a layering breach."""
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    layer: str
+    path: Path
+    sql: str
+    depends_on: tuple[str, ...] = field(default=())  # qualified table names, sorted
+
+    @property
+    def table(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def description(self) -> str:
+        """The leading `--` comment block of the file."""
+        lines = []
+        for line in self.sql.splitlines():
+            if not line.startswith("--"):
+                break
+            lines.append(line.removeprefix("--").strip())
+        return " ".join(lines)
+
+
+def table_references(sql: str, origin: str = "<sql>") -> set[str]:
+    """The tables a query reads, as written (`name` or `schema.name`), CTE names excluded."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise ModelError(f"{origin}: cannot parse SQL: {exc}") from exc
+    refs = set()
+    for scope in traverse_scope(tree):
+        for table in scope.tables:
+            if not table.name:
+                continue
+            if not table.db and table.name in scope.cte_sources:
+                continue
+            refs.add(f"{table.db}.{table.name}" if table.db else table.name)
+    return refs
+
+
+def discover(models_dir: Path) -> dict[str, Model]:
+    """Every model under `models_dir`, keyed by name, with resolved dependencies.
+
+    Raises ModelError naming the file for a duplicate name, an unknown reference, a raw table read
+    outside staging, or a dependency cycle."""
+    found: dict[str, tuple[str, Path, str]] = {}
+    for layer in LAYERS:
+        for path in sorted((models_dir / layer).glob("*.sql")):
+            name = path.stem
+            if name in found:
+                raise ModelError(f"{path}: model name {name!r} is already used by {found[name][1]}")
+            found[name] = (layer, path, path.read_text(encoding="utf-8"))
+    tables = {f"{layer}.{name}": name for name, (layer, _, _) in found.items()}
+    models = {}
+    for name, (layer, path, text) in found.items():
+        deps = sorted(
+            _resolve(ref, path, layer, found, tables) for ref in table_references(text, str(path))
+        )
+        models[name] = Model(name, layer, path, text, tuple(deps))
+    order(models)
+    return models
+
+
+def _resolve(ref: str, path: Path, layer: str, found: dict, tables: dict) -> str:
+    if ref in SOURCE_TABLES:
+        if ref.startswith("raw.") and layer != "staging":
+            raise ModelError(f"{path}: reads landing table {ref}; only staging models may")
+        return ref
+    if ref in found:
+        return f"{found[ref][0]}.{ref}"
+    if ref in tables:
+        return ref
+    known = ", ".join(sorted(found))
+    raise ModelError(
+        f"{path}: references unknown table {ref!r} (models: {known}; sources: "
+        f"{', '.join(sorted(SOURCE_TABLES))})"
+    )
+
+
+def order(models: dict[str, Model]) -> list[Model]:
+    """Models in dependency order; a cycle is a ModelError naming it."""
+    by_table = {m.table: m for m in models.values()}
+    graph = {m.table: [d for d in m.depends_on if d in by_table] for m in models.values()}
+    try:
+        return [by_table[t] for t in graphlib.TopologicalSorter(graph).static_order()]
+    except graphlib.CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise ModelError(f"dependency cycle between models: {cycle}") from exc
+
+
+def partition_sql(model: Model, partition: date) -> str:
+    """The model's query with every table it reads narrowed to `partition`'s rows."""
+    tree = sqlglot.parse_one(model.sql, read="duckdb")
+    wanted = set(model.depends_on)
+    for scope in traverse_scope(tree):
+        for table in scope.tables:
+            if not table.db and table.name in scope.cte_sources:
+                continue
+            qualified = _qualified(table, model)
+            if qualified not in wanted:
+                continue
+            slice_sql = (
+                f"select * exclude (_partition_date) from {qualified} "
+                f"where _partition_date = date '{partition.isoformat()}'"
+            )
+            subquery = exp.Subquery(
+                this=sqlglot.parse_one(slice_sql, read="duckdb"),
+                alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name)),
+            )
+            table.replace(subquery)
+    return tree.sql(dialect="duckdb")
+
+
+def _qualified(table: exp.Table, model: Model) -> str:
+    if table.db:
+        return f"{table.db}.{table.name}"
+    return next((d for d in model.depends_on if d.split(".")[1] == table.name), table.name)
+
+
+def materialize(con: duckdb.DuckDBPyConnection, model: Model, partition: date) -> int:
+    """Replace `partition`'s rows of the model's table; returns the number of rows written.
+
+    One transaction: a failing query leaves the previous rows in place."""
+    query = partition_sql(model, partition)
+    day = f"date '{partition.isoformat()}'"
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {model.layer}")
+        _ensure_table(con, model, query, day)
+        con.execute(f"delete from {model.table} where _partition_date = {day}")
+        written = con.execute(
+            f"insert into {model.table} select {day} as _partition_date, * from ({query})"
+        ).fetchone()[0]
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return int(written)
+
+
+def _ensure_table(con: duckdb.DuckDBPyConnection, model: Model, query: str, day: str) -> None:
+    """Create the model's table, or recreate it when the model's columns changed.
+
+    A changed model invalidates every stored partition of it anyway: they must be rebuilt."""
+    shaped = f"select {day} as _partition_date, * from ({query})"
+    wanted = [(r[0], r[1]) for r in con.execute(f"describe {shaped}").fetchall()]
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [model.layer, model.name],
+    ).fetchone()[0]
+    if exists:
+        current = [(r[0], r[1]) for r in con.execute(f"describe {model.table}").fetchall()]
+        if current == wanted:
+            return
+        con.execute(f"drop table {model.table}")
+    con.execute(f"create table {model.table} as {shaped} limit 0")
