@@ -1,0 +1,1 @@
+"""Dagster definitions, jobs, partitions, schedules, sensors, resources, settings and the CLI."""

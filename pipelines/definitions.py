@@ -1,0 +1,37 @@
+"""Every Dagster definition of the project, assembled in one place (loaded by workspace.yaml)."""
+
+import dagster as dg
+
+from assets.exports import export_assets
+from assets.ingestion_assets import ingestion_assets
+from assets.model_assets import model_assets
+from checks import asset_checks
+from pipelines.jobs import daily_schedule, reconcile_job
+from pipelines.partitions import daily_partitions
+from pipelines.resources import build_resources
+from pipelines.sensors import new_landing_files_sensor
+from pipelines.settings import ReconSettings
+
+
+def build_definitions(settings: ReconSettings | None = None) -> dg.Definitions:
+    settings = settings or ReconSettings()
+    partitions = daily_partitions(settings)
+    job = reconcile_job()
+    return dg.Definitions(
+        assets=[
+            *ingestion_assets(partitions),
+            *model_assets(partitions),
+            *export_assets(partitions),
+        ],
+        asset_checks=asset_checks(),
+        jobs=[job],
+        schedules=[daily_schedule(job)],
+        sensors=[
+            new_landing_files_sensor(partitions, settings.landing_dir, settings.lookback_days)
+        ],
+        resources=build_resources(settings),
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

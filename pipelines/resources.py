@@ -1,0 +1,73 @@
+"""Dagster resources, built from `ReconSettings`: the warehouse and the reconciliation config."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from assets.run_params import RunParams
+from assets.warehouse import configure_session
+from pipelines.settings import ReconSettings
+
+
+class Warehouse(DuckDBResource):
+    """The DuckDB warehouse, every session set to UTC.
+
+    DuckDBResource already retries while another process holds the file's write lock."""
+
+    @contextmanager
+    def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with self.get_connection() as con:
+            configure_session(con)
+            yield con
+
+
+class ReconConfig(dg.ConfigurableResource):
+    """Where the landing files are, where exports go, and the rules' thresholds."""
+
+    landing_dir: str
+    out_dir: str
+    lookback_days: int = 3
+    reservation_ttl_minutes: int = 30
+    capture_sla_hours: int = 24
+    amount_tolerance_minor: int = 0
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.landing_dir)
+
+    def out_for(self, day: date) -> Path:
+        return Path(self.out_dir.format(date=day.isoformat()))
+
+    @property
+    def run_params(self) -> RunParams:
+        return RunParams(
+            lookback_days=self.lookback_days,
+            reservation_ttl_minutes=self.reservation_ttl_minutes,
+            capture_sla_hours=self.capture_sla_hours,
+            amount_tolerance_minor=self.amount_tolerance_minor,
+        )
+
+
+def build_resources(settings: ReconSettings) -> dict[str, dg.ConfigurableResource]:
+    connection_config = (
+        {"memory_limit": settings.duckdb_memory_limit} if settings.duckdb_memory_limit else {}
+    )
+    return {
+        "warehouse": Warehouse(
+            database=str(settings.warehouse_path), connection_config=connection_config
+        ),
+        "recon": ReconConfig(
+            landing_dir=str(settings.landing_dir),
+            out_dir=settings.out_dir,
+            lookback_days=settings.lookback_days,
+            reservation_ttl_minutes=settings.reservation_ttl_minutes,
+            capture_sla_hours=settings.capture_sla_hours,
+            amount_tolerance_minor=settings.amount_tolerance_minor,
+        ),
+    }

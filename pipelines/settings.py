@@ -1,0 +1,53 @@
+"""One settings object for the whole pipeline, validated by pydantic and overridable by environment
+variables (`RECON_LANDING_DIR`, `RECON_LOOKBACK_DAYS`, ...) or a `.env` file."""
+
+from datetime import date
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ReconSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RECON_", env_file=".env", extra="ignore")
+
+    landing_dir: Path = Field(
+        Path("data/landing"), description="Root of `<source>/<YYYY-MM-DD>/` landing folders."
+    )
+    warehouse_path: Path = Field(
+        Path("data/warehouse.duckdb"), description="The DuckDB warehouse file."
+    )
+    out_dir: str = Field(
+        "data/out/{date}",
+        description="Where exports go; `{date}` is replaced by the partition's date.",
+    )
+    lookback_days: int = Field(
+        3, ge=0, le=31, description="Later (and earlier) days of landing data read per partition."
+    )
+    reservation_ttl_minutes: int = Field(
+        30, gt=0, description="A reserve with no release or commit after this is orphaned."
+    )
+    capture_sla_hours: int = Field(
+        24, gt=0, description="An authorization neither captured nor voided after this is flagged."
+    )
+    amount_tolerance_minor: int = Field(
+        0, ge=0, description="Largest order-vs-capture difference that is not a mismatch."
+    )
+    partitions_start: date = Field(
+        date(2025, 1, 1), description="First business date of the daily partitions."
+    )
+    duckdb_memory_limit: str | None = Field(
+        None, description="DuckDB memory_limit (e.g. '4GB'); DuckDB spills to disk beyond it."
+    )
+
+    @field_validator("out_dir")
+    @classmethod
+    def _out_dir_template(cls, value: str) -> str:
+        try:
+            value.format(date="2000-01-01")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"out_dir may only use the {{date}} placeholder: {exc}") from exc
+        return value
+
+    def out_for(self, day: date) -> Path:
+        return Path(self.out_dir.format(date=day.isoformat()))
