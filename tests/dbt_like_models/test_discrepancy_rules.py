@@ -1,0 +1,188 @@
+"""Each discrepancy rule of DESIGN.md, run through the real ingestion and SQL models on a DuckDB
+file: every scenario shape yields exactly its discrepancies, clean shapes yield none, and the
+rules' edges (TTL, SLA, tolerance, currency, day membership) hold."""
+
+import hashlib
+import random
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from assets.reconcile import discrepancies, reconcile_partition
+from assets.run_params import RunParams
+from assets.warehouse import connect
+from checkout_service.flows import Attribution, CheckoutFlow, combine_rows
+from checkout_service.synthetic import ANCHOR, SCENARIOS, Context, write_rows
+
+DAY = date(2026, 2, 10)
+CAMPAIGN = Attribution("newsletter", "email", "winter_sale", None)
+
+
+def at(clock: str, days: int = 0) -> datetime:
+    return datetime.combine(DAY + timedelta(days=days), time.fromisoformat(clock), UTC)
+
+
+def reconcile(tmp_path, *flows: CheckoutFlow, params: RunParams | None = None, day: date = DAY):
+    return reconcile_rows(tmp_path, combine_rows(flow.rows for flow in flows), params, day)
+
+
+def reconcile_rows(tmp_path, rows: dict, params: RunParams | None = None, day: date = DAY):
+    landing = tmp_path / "landing"
+    write_rows(landing, rows)
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        reconcile_partition(con, landing, day, params)
+        return discrepancies(con, day)
+
+
+def types_of(found: list[dict], checkout_id: str) -> list[str]:
+    return sorted(d["type"] for d in found if d["checkout_id"] == checkout_id)
+
+
+def anchor() -> CheckoutFlow:
+    # A clean checkout whose late refund sets the data's clock to D+1 12:00, as in a real export.
+    return ANCHOR.build(Context("chk_anchor", at("09:00"), DAY, random.Random(0)))
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@pytest.mark.parametrize("seed", [1, 2])
+def test_each_scenario_yields_exactly_its_discrepancies(tmp_path, name, seed):
+    scenario = SCENARIOS[name]
+    rng = random.Random(seed)
+    start = at(scenario.window[0].isoformat()) + timedelta(minutes=rng.randint(0, 30))
+    flow = scenario.build(Context("chk_test", start, DAY, rng))
+    found = reconcile(tmp_path, flow, anchor())
+    assert types_of(found, "chk_test") == sorted(t for t, _ in scenario.anomalies)
+    assert types_of(found, "chk_anchor") == []
+
+
+def placed_and_captured(checkout_id: str, start: datetime, **kwargs) -> CheckoutFlow:
+    flow = CheckoutFlow(checkout_id, start, utm=CAMPAIGN, **kwargs)
+    flow.start_checkout()
+    reservation = flow.reserve("SKU-1")
+    auth = flow.authorize()
+    flow.place_order()
+    flow.commit(reservation)
+    flow.capture(auth)
+    flow.complete()
+    return flow
+
+
+def clock_setter(instant: datetime) -> CheckoutFlow:
+    """A checkout whose last server record is at `instant`: the data's as-of clock."""
+    flow = CheckoutFlow("chk_clock", instant - timedelta(minutes=1))
+    reservation = flow.reserve("SKU-9")
+    flow.release(reservation, at=instant)
+    return flow
+
+
+@pytest.mark.parametrize(("minutes_later", "orphaned"), [(29, False), (30, True)])
+def test_reservation_is_orphaned_only_once_the_ttl_has_passed_in_the_data(
+    tmp_path, minutes_later, orphaned
+):
+    flow = CheckoutFlow("chk_r", at("10:00"))
+    flow.reserve("SKU-1", at=at("10:00"))
+    found = reconcile(tmp_path, flow, clock_setter(at("10:00") + timedelta(minutes=minutes_later)))
+    assert types_of(found, "chk_r") == (["orphaned_reservation"] if orphaned else [])
+
+
+@pytest.mark.parametrize(("hours_later", "flagged"), [(23, False), (24, True)])
+def test_authorization_is_uncaptured_only_after_the_capture_sla(tmp_path, hours_later, flagged):
+    flow = CheckoutFlow("chk_a", at("01:00"), utm=CAMPAIGN)
+    flow.start_checkout()
+    flow.authorize(at=at("01:00"))
+    flow.place_order()
+    flow.complete()
+    found = reconcile(tmp_path, flow, clock_setter(at("01:00") + timedelta(hours=hours_later)))
+    assert types_of(found, "chk_a") == (["uncaptured_authorization"] if flagged else [])
+
+
+@pytest.mark.parametrize(("tolerance", "mismatch"), [(5, False), (4, True)])
+def test_amount_mismatch_respects_the_tolerance(tmp_path, tolerance, mismatch):
+    flow = CheckoutFlow("chk_m", at("10:00"), total_minor=1000, utm=CAMPAIGN)
+    auth = flow.authorize()
+    flow.place_order()
+    flow.capture(auth, amount=995)
+    flow.complete()
+    found = reconcile(tmp_path, flow, params=RunParams(amount_tolerance_minor=tolerance))
+    assert types_of(found, "chk_m") == (["amount_mismatch"] if mismatch else [])
+    if mismatch:
+        [row] = found
+        assert (row["amount_minor"], row["currency"], row["severity"]) == (5, "EUR", "high")
+
+
+def test_capture_in_another_currency_is_an_amount_mismatch(tmp_path):
+    flow = CheckoutFlow("chk_fx", at("10:00"), total_minor=1000, currency="USD", utm=CAMPAIGN)
+    auth = flow.authorize()
+    flow.place_order()
+    flow.capture(auth)
+    flow.complete()
+    rows = flow.rows
+    rows["orders"][0]["currency"] = "EUR"  # same figure, but the order was priced in euros
+    found = reconcile_rows(tmp_path, rows)
+    assert types_of(found, "chk_fx") == ["amount_mismatch"]
+    details = found[0]["details"]
+    assert '"captures_in_other_currencies":1' in details
+
+
+def test_checkout_of_the_previous_day_is_not_reported_today(tmp_path):
+    # Began at 23:50 on D-1; only its capture lands in D's export.
+    flow = CheckoutFlow("chk_prev", at("23:50", days=-1), utm=CAMPAIGN)
+    auth = flow.authorize()
+    flow.place_order()
+    flow.complete()
+    flow.capture(auth, at=at("00:05"))
+    assert reconcile(tmp_path, flow) == []
+    assert reconcile(tmp_path / "prev", flow, day=DAY - timedelta(days=1)) == []
+
+
+def test_a_later_cancelled_order_is_not_a_phantom_completion(tmp_path):
+    flow = CheckoutFlow("chk_c", at("10:00"), utm=CAMPAIGN)
+    auth = flow.authorize()
+    order = flow.place_order()
+    flow.complete()
+    flow.void(auth)
+    flow.cancel_order(order)
+    assert reconcile(tmp_path, flow) == []
+
+
+def test_same_event_delivered_twice_is_not_a_duplicate_event(tmp_path):
+    flow = placed_and_captured("chk_e", at("10:00"))
+    rows = flow.rows
+    completed = next(r for r in rows["analytics_events"] if r["event_name"] == "checkout_completed")
+    rows["analytics_events"].append(dict(completed))  # the collector re-sent the same event_id
+    assert reconcile_rows(tmp_path, rows) == []
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        folded = con.execute("select sum(source_rows) - count(*) from staging.stg_analytics_events")
+        assert folded.fetchone()[0] == 1
+
+
+def test_fully_refunded_checkout_with_a_shipped_fulfillment_is_flagged(tmp_path):
+    flow = placed_and_captured("chk_f", at("10:00"))
+    order_id = flow.rows["orders"][0]["order_id"]
+    auth = flow.rows["payments"][0]["payment_id"]
+    fulfillment = flow.request_fulfillment(order_id)
+    flow.ship(fulfillment)
+    flow.refund(auth, flow.total_minor)
+    found = reconcile(tmp_path, flow)
+    assert types_of(found, "chk_f") == ["fulfillment_after_cancellation"]
+    assert found[0]["severity"] == "critical"
+
+
+def test_ids_are_deterministic_and_reruns_replace_rows(tmp_path):
+    flow = CheckoutFlow("chk_d", at("10:00"), utm=CAMPAIGN)
+    first = flow.authorize()
+    second = flow.authorize(key=flow.retry_key("payment.authorize"))
+    flow.place_order()
+    flow.capture(first)
+    flow.capture(second)
+    flow.complete()
+    landing = tmp_path / "landing"
+    write_rows(landing, flow.rows)
+    with connect(tmp_path / "w.duckdb") as con:
+        reconcile_partition(con, landing, DAY)
+        once = discrepancies(con, DAY)
+        reconcile_partition(con, landing, DAY)
+        assert discrepancies(con, DAY) == once
+    [row] = once
+    assert row["type"] == "duplicate_charge" and row["amount_minor"] == flow.total_minor
+    assert row["discrepancy_id"] == hashlib.md5(b"duplicate_charge:chk_d").hexdigest()
