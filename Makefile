@@ -1,0 +1,50 @@
+# Quick start: `make demo` then `make test`. Every target creates .venv and installs when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# uv installs the locked-in-pyproject dependencies several times faster than pip; pip bootstraps it.
+UV := $(BIN)/uv
+
+.PHONY: demo test test-fast bench ui lint format clean help
+
+help:
+	@echo "make demo   generate a day of checkouts, reconcile it, print the summary and score"
+	@echo "make test   the whole test suite (slow end-to-end tests included)"
+	@echo "make ui     the Dagster UI (dagster dev) on workspace.yaml"
+	@echo "make bench  benchmarks under bench/"
+	@echo "make lint   ruff check and ruff format --check"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/recon demo --dir data
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: $(STAMP)
+	@set -e; found=0; for script in bench/*.py; do [ -e "$$script" ] || continue; found=1; \
+	  $(BIN)/python "$$script"; done; [ $$found = 1 ] || echo "no benchmarks yet"
+
+ui: $(STAMP)
+	mkdir -p .dagster && cp dagster.yaml .dagster/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev -w workspace.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) data .dagster .pytest_cache

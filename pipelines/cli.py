@@ -1,0 +1,179 @@
+"""`recon`: run the daily reconciliation, generate demo data, inspect the models."""
+
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+
+SEVERITY_CHOICE = click.Choice(["low", "medium", "high", "critical"])
+
+
+def _date(_ctx, _param, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def main() -> None:
+    """Checkout reconciliation toolkit.
+
+    Reads landing files (orders, payments, inventory moves, fulfillments, analytics events) for a
+    business date, reconciles them in DuckDB and reports duplicate charges, orphans, unattributed
+    revenue and the other discrepancies of DESIGN.md. Settings not given as options come from
+    RECON_* environment variables (see README)."""
+
+
+@main.command()
+@click.option(
+    "--landing",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Landing directory: <landing>/<source>/<YYYY-MM-DD>/*.parquet|jsonl|csv.",
+)
+@click.option(
+    "--date",
+    "day",
+    callback=_date,
+    required=True,
+    help="Business date to reconcile (UTC), YYYY-MM-DD.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Directory for discrepancies.parquet and quarantine.parquet.",
+)
+@click.option(
+    "--warehouse",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="DuckDB warehouse file [default: RECON_WAREHOUSE_PATH or data/warehouse.duckdb].",
+)
+@click.option(
+    "--lookback",
+    type=click.IntRange(0, 31),
+    default=None,
+    help="Days of later (and earlier) landing folders read [default: 3].",
+)
+@click.option(
+    "--fail-on",
+    type=SEVERITY_CHOICE,
+    default=None,
+    help="Exit 1 when discrepancies at or above this severity exist (for automation).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No per-step progress, only the summary.")
+def run(
+    landing: Path,
+    day: date,
+    out: Path,
+    warehouse: Path | None,
+    lookback: int | None,
+    fail_on: str | None,
+    quiet: bool,
+) -> None:
+    """Reconcile one business date through the Dagster job, in this process.
+
+    Prints one line per step, then the discrepancies by type. Rerunning a date replaces its rows:
+    the same files give the same output."""
+    from pipelines.local_run import run_partition
+    from pipelines.settings import ReconSettings
+
+    if not landing.is_dir():
+        raise click.BadParameter(f"{landing} is not a directory", param_hint="--landing")
+    overrides = {"landing_dir": landing, "out_dir": str(out).replace("{", "{{").replace("}", "}}")}
+    if warehouse is not None:
+        overrides["warehouse_path"] = warehouse
+    if lookback is not None:
+        overrides["lookback_days"] = lookback
+    settings = ReconSettings(**overrides)
+    outcome = run_partition(settings, day, progress=None if quiet else sys.stderr)
+    click.echo(outcome.report())
+    if not outcome.success:
+        sys.exit(2)
+    if fail_on and outcome.count_at_or_above(fail_on):
+        click.echo(f"exit 1: discrepancies at or above {fail_on} severity (--fail-on)", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--landing",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Landing directory to write into.",
+)
+@click.option(
+    "--date",
+    "day",
+    callback=_date,
+    default=None,
+    help="Business date of the generated checkouts [default: yesterday, UTC].",
+)
+@click.option(
+    "--checkouts",
+    type=click.IntRange(14, 1_000_000),
+    default=200,
+    show_default=True,
+    help="Checkouts of the day (at least 14: one per anomaly scenario).",
+)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--no-bad-rows", is_flag=True, help="Write only contract-valid rows.")
+def generate(landing: Path, day: date | None, checkouts: int, seed: int, no_bad_rows: bool) -> None:
+    """Write a synthetic landing dataset with known anomalies.
+
+    The same seed gives the same files; <landing>/_ground_truth.parquet lists every injected
+    anomaly (checkout, type, cause) so a run can be scored."""
+    from checkout_service.synthetic import generate_landing
+
+    day = day or _yesterday()
+    summary = generate_landing(
+        landing, day, checkouts=checkouts, seed=seed, bad_rows=not no_bad_rows
+    )
+    click.echo(summary.describe())
+
+
+@main.command()
+@click.option(
+    "--dir",
+    "root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("data"),
+    show_default=True,
+    help="Where the demo writes landing/, warehouse.duckdb and out/ (what `make ui` reads).",
+)
+@click.option(
+    "--date", "day", callback=_date, default=None, help="Business date [default: yesterday, UTC]."
+)
+@click.option("--checkouts", type=click.IntRange(14, 100_000), default=400, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+def demo(root: Path, day: date | None, checkouts: int, seed: int) -> None:
+    """Generate a day of checkouts with known anomalies, reconcile it, and score the result."""
+    from pipelines.demo import run_demo
+
+    ok = run_demo(root, day or _yesterday(), checkouts, seed)
+    sys.exit(0 if ok else 1)
+
+
+@main.command()
+def models() -> None:
+    """List the SQL models in run order with the tables each reads."""
+    from assets.sql_models import discover, order
+    from dbt_like_models import MODELS_DIR
+
+    for model in order(discover(MODELS_DIR)):
+        click.echo(f"{model.table:<36} <- {', '.join(model.depends_on)}")
+
+
+def _yesterday() -> date:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+if __name__ == "__main__":
+    main()

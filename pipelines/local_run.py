@@ -1,0 +1,99 @@
+"""Running one partition of the daily job in this process, as `recon run` does."""
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+import dagster as dg
+
+from assets.warehouse import connect
+from pipelines.definitions import build_definitions
+from pipelines.jobs import RECONCILE_JOB
+from pipelines.progress import progress_logger, root_message
+from pipelines.settings import ReconSettings
+from pipelines.summary import at_or_above, format_table, summary_rows
+
+
+@dataclass
+class RunOutcome:
+    day: date
+    success: bool
+    out: Path
+    warehouse: Path
+    rows: list[tuple] = field(default_factory=list)
+    quarantined: int = 0
+    failed_checks: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def count_at_or_above(self, severity: str) -> int:
+        return at_or_above(self.rows, severity)
+
+    def report(self) -> str:
+        if not self.success:
+            lines = [
+                f"reconciliation of {self.day} FAILED (failed steps left their tables as they were)"
+            ]
+            lines += [f"  {e}" for e in self.errors]
+            return "\n".join(lines)
+        total = sum(n for _, _, n, _ in self.rows)
+        lines = [
+            f"reconciliation of {self.day}: {total} discrepancies, "
+            f"{self.quarantined} rows quarantined",
+            "",
+            format_table(self.rows) if self.rows else "no discrepancies",
+            "",
+            f"discrepancies: {self.out / 'discrepancies.parquet'}",
+            f"quarantine:    {self.out / 'quarantine.parquet'}",
+            f"warehouse:     {self.warehouse}",
+        ]
+        if self.failed_checks:
+            lines.append("failed checks: " + ", ".join(self.failed_checks))
+        return "\n".join(lines)
+
+
+def run_partition(settings: ReconSettings, day: date, progress: TextIO | None = None) -> RunOutcome:
+    if day < settings.partitions_start:
+        settings = settings.model_copy(update={"partitions_start": day})
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(RECONCILE_JOB)
+    partition_key = day.isoformat()
+    if not job.partitions_def.has_partition_key(partition_key):
+        raise ValueError(f"{day} is not a finished UTC day yet: reconcile dates up to yesterday")
+    run_config: dict = {}
+    if progress is not None:
+        steps = len(job.nodes_in_topological_order)
+        defs = dg.Definitions.merge(
+            defs, dg.Definitions(loggers={"progress": progress_logger(steps, progress)})
+        )
+        job = defs.resolve_job_def(RECONCILE_JOB)
+        run_config = {"loggers": {"progress": {}}}
+    else:
+        run_config = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    result = job.execute_in_process(
+        partition_key=partition_key,
+        run_config=run_config,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    outcome = RunOutcome(day, result.success, settings.out_for(day), settings.warehouse_path)
+    outcome.failed_checks = [
+        f"{e.asset_key.to_user_string()}:{e.check_name}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+    if not result.success:
+        outcome.errors = [
+            f"{event.step_key.replace('__', '/')}: {root_message(event.event_specific_data.error)}"
+            for event in result.all_events
+            if event.is_step_failure
+        ]
+        return outcome
+    with connect(settings.warehouse_path) as con:
+        outcome.rows = summary_rows(con, day)
+        outcome.quarantined = con.execute(
+            "select count(*) from raw.quarantine where _partition_date = ?", [day]
+        ).fetchone()[0]
+    return outcome

@@ -1,0 +1,82 @@
+"""Readable progress for in-process runs: a line per finished step, not Dagster's debug log."""
+
+import logging
+import sys
+import time
+from typing import TextIO
+
+import dagster as dg
+
+# Figures worth a glance, per step, from the asset's materialization metadata.
+_HEADLINE = ("rows_loaded", "rows_quarantined", "rows_folded", "discrepancies", "quarantined")
+
+
+def _label(step_key: str) -> str:
+    return step_key.replace("__", "/")
+
+
+class StepPrinter(logging.Handler):
+    def __init__(self, total_steps: int, stream: TextIO) -> None:
+        super().__init__()
+        self.total = total_steps
+        self.stream = stream
+        self.done = 0
+        self.started: dict[str, float] = {}
+        self.figures: dict[str, list[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        if event is None or not event.step_key:
+            return
+        step, kind = event.step_key, event.event_type_value
+        if kind == "STEP_START":
+            self.started[step] = time.perf_counter()
+        elif kind == "ASSET_MATERIALIZATION":
+            self.figures[step] = _figures(event.event_specific_data.materialization.metadata)
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                self._line(f"  check {evaluation.check_name} FAILED on {_label(step)}")
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
+            self.done += 1
+            seconds = time.perf_counter() - self.started.get(step, time.perf_counter())
+            status = {"STEP_SUCCESS": "ok", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}
+            details = ", ".join(self.figures.get(step, []))
+            width = len(str(self.total))
+            self._line(
+                f"[{self.done:>{width}}/{self.total}] {_label(step):<40} {status[kind]:<7} "
+                f"{seconds:6.2f}s  {details}".rstrip()
+            )
+            if kind == "STEP_FAILURE":
+                self._line(f"  {root_message(event.event_specific_data.error)}")
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+def root_message(error) -> str:
+    """The user-facing message of a step failure: Dagster wraps the asset's own exception."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip() if error else "(no error message)"
+
+
+def _figures(metadata: dict) -> list[str]:
+    shown = []
+    for name in _HEADLINE:
+        if name in metadata:
+            shown.append(f"{name.replace('_', ' ')} {metadata[name].value}")
+    if not shown and "dagster/row_count" in metadata:
+        shown.append(f"rows {metadata['dagster/row_count'].value}")
+    return shown
+
+
+def progress_logger(total_steps: int, stream: TextIO = sys.stderr) -> dg.LoggerDefinition:
+    @dg.logger(description="One line per finished step, for terminals.")
+    def progress(_init_context) -> logging.Logger:
+        log = logging.Logger("recon.progress", level=logging.DEBUG)
+        log.addHandler(StepPrinter(total_steps, stream))
+        return log
+
+    return progress
