@@ -5,7 +5,6 @@ from datetime import date
 from pathlib import Path
 
 from checkout_service.synthetic import generate_landing
-
 from pipelines.local_run import run_partition
 from pipelines.scoring import score
 from pipelines.settings import ReconSettings
