@@ -8,6 +8,7 @@ identically for every format (see `validation.py`).
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,9 @@ class TextRows:
         )
 
 
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
 def _decode(path: Path) -> str:
     # surrogateescape keeps undecodable bytes visible per line instead of failing the whole file.
     text = path.read_bytes().decode("utf-8", errors="surrogateescape")
@@ -74,7 +78,7 @@ def _decode(path: Path) -> str:
 
 
 def _has_bad_bytes(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    return _UNDECODABLE.search(text) is not None
 
 
 def _printable(text: str) -> str:
