@@ -35,7 +35,7 @@ bench: $(STAMP)
 	  $(BIN)/python "$$script"; done; [ $$found = 1 ] || echo "no benchmarks yet"
 
 ui: $(STAMP)
-	mkdir -p .dagster && cp dagster.yaml .dagster/dagster.yaml
+	mkdir -p .dagster && cp dagster_instance.yaml .dagster/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev -w workspace.yaml
 
 lint: $(STAMP)
