@@ -157,16 +157,14 @@ def materialize(con: duckdb.DuckDBPyConnection, model: Model, partition: date) -
     """Replace `partition`'s rows of the model's table; returns the number of rows written.
 
     One transaction: a failing query leaves the previous rows in place."""
-    query = partition_sql(model, partition)
     day = f"date '{partition.isoformat()}'"
     con.execute("begin transaction")
     try:
         con.execute(f"create schema if not exists {model.layer}")
-        _ensure_table(con, model, query, day)
+        shaped = _shaped(con, partition_sql(model, partition), day)
+        _ensure_table(con, model, shaped)
         con.execute(f"delete from {model.table} where _partition_date = {day}")
-        written = con.execute(
-            f"insert into {model.table} select {day} as _partition_date, * from ({query})"
-        ).fetchone()[0]
+        written = con.execute(f"insert into {model.table} {shaped}").fetchone()[0]
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -174,11 +172,25 @@ def materialize(con: duckdb.DuckDBPyConnection, model: Model, partition: date) -
     return int(written)
 
 
-def _ensure_table(con: duckdb.DuckDBPyConnection, model: Model, query: str, day: str) -> None:
+def _shaped(con: duckdb.DuckDBPyConnection, query: str, day: str) -> str:
+    """The rows to store: the partition date first, and 128-bit integers narrowed to bigint.
+
+    DuckDB widens sum(bigint) to HUGEINT, which Parquet and Spark lack (it would leave as a
+    float); money in minor units fits in 64 bits, and the cast fails loudly if it ever does not."""
+    columns = con.execute(f"describe {query}").fetchall()
+    wide = [name for name, type_, *_ in columns if type_ in ("HUGEINT", "UHUGEINT")]
+    replace = (
+        " replace (" + ", ".join(f'cast("{c}" as bigint) as "{c}"' for c in wide) + ")"
+        if wide
+        else ""
+    )
+    return f"select {day} as _partition_date, *{replace} from ({query})"
+
+
+def _ensure_table(con: duckdb.DuckDBPyConnection, model: Model, shaped: str) -> None:
     """Create the model's table, or recreate it when the model's columns changed.
 
     A changed model invalidates every stored partition of it anyway: they must be rebuilt."""
-    shaped = f"select {day} as _partition_date, * from ({query})"
     wanted = [(r[0], r[1]) for r in con.execute(f"describe {shaped}").fetchall()]
     exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",

@@ -139,3 +139,18 @@ def test_materialize_replaces_only_its_partition_and_rolls_back_on_error(tmp_pat
     with pytest.raises(duckdb.Error):
         materialize(con, broken, day1)
     assert con.execute("select count(*) from staging.stg_a").fetchone()[0] == 3
+
+
+def test_sums_are_stored_as_bigint_not_128_bit_or_float(tmp_path):
+    root = write_models(
+        tmp_path / "models",
+        {"staging/stg_sum.sql": "select sum(x) as total_minor from meta.run_params"},
+    )
+    con = connect(tmp_path / "wh.duckdb")
+    con.execute("create schema meta")
+    con.execute("create table meta.run_params (_partition_date date, x bigint)")
+    con.execute("insert into meta.run_params values ('2026-01-01', 9007199254740993)")
+    materialize(con, discover(root)["stg_sum"], date(2026, 1, 1))
+    assert con.execute("describe staging.stg_sum").fetchall()[1][1] == "BIGINT"
+    # Above 2**53: a float would have rounded it.
+    assert con.execute("select total_minor from staging.stg_sum").fetchone()[0] == 9007199254740993
