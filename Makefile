@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # uv installs the locked-in-pyproject dependencies several times faster than pip; pip bootstraps it.
 UV := $(BIN)/uv
 
-.PHONY: demo test test-fast bench ui lint format clean help
+.PHONY: demo test test-fast bench ui lint format clean help chromium
 
 help:
 	@echo "make demo   generate a day of checkouts, reconcile it, print the summary and score"
@@ -24,8 +24,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/recon demo --dir data
 
-test: $(STAMP)
+# The report browser test needs Chromium: Debian's package, installed here when missing.
+CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+chromium:
+	@if [ -z "$(CHROMIUM)" ]; then \
+	  echo "installing Debian's chromium for the report browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	    >/dev/null || echo "could not install chromium: the browser test will skip (fail under CI)"; \
+	fi
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"

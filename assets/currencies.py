@@ -12,3 +12,30 @@ _CODES = """
 """
 
 ISO_4217 = frozenset(_CODES.split())
+
+# Digits after the decimal point, where not 2 (ISO-4217 minor units).
+_NO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE_DECIMALS = "BHD IQD JOD KWD LYD OMR TND"
+_FOUR_DECIMALS = "CLF UYW"
+_EXPONENTS = {
+    **dict.fromkeys(_NO_DECIMALS.split(), 0),
+    **dict.fromkeys(_THREE_DECIMALS.split(), 3),
+    **dict.fromkeys(_FOUR_DECIMALS.split(), 4),
+}
+
+
+def exponent(currency: str) -> int:
+    return _EXPONENTS.get(currency, 2)
+
+
+def format_money(amount_minor: int | None, currency: str | None) -> str:
+    """'EUR 1,234.56' from 123456 minor units; exact (integer arithmetic, never a float)."""
+    if amount_minor is None:
+        return "–"
+    if not currency:
+        return f"{amount_minor:,}"
+    digits = exponent(currency)
+    sign = "-" if amount_minor < 0 else ""
+    major, minor = divmod(abs(int(amount_minor)), 10**digits)
+    fraction = f".{minor:0{digits}d}" if digits else ""
+    return f"{currency} {sign}{major:,}{fraction}"

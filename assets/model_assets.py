@@ -10,7 +10,7 @@ import duckdb
 
 from assets.run_params import write_run_params
 from assets.sql_models import Model, discover, materialize
-from checks.invariants import discrepancy_ids_unique, discrepancy_ids_unique_spec
+from checks.invariants import MODEL_CHECKS
 from dbt_like_models import MODELS_DIR
 from pipelines.resources import ReconConfig, Warehouse
 
@@ -69,11 +69,11 @@ def discrepancy_summary_markdown(con: duckdb.DuckDBPyConnection, day: date) -> s
 
 def _model_asset(model: Model, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     key = dg.AssetKey([model.layer, model.name])
-    is_discrepancies = model.table == "marts.discrepancies"
+    check = MODEL_CHECKS.get(model.table)
 
     @dg.asset(
         key=key,
-        check_specs=[discrepancy_ids_unique_spec(key)] if is_discrepancies else None,
+        check_specs=[check[0](key)] if check else None,
         deps=[dg.AssetKey(dep.split(".")) for dep in model.depends_on],
         group_name=model.layer,
         partitions_def=partitions_def,
@@ -88,7 +88,7 @@ def _model_asset(model: Model, partitions_def: dg.PartitionsDefinition) -> dg.As
         with warehouse.session() as con:
             rows = materialize(con, model, day)
             metadata = _model_metadata(con, model, day, rows)
-            checks = [discrepancy_ids_unique(con, key, day)] if is_discrepancies else []
+            checks = [check[1](con, key, day)] if check else []
         return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
     return _asset

@@ -160,6 +160,48 @@ def demo(root: Path, day: date | None, checkouts: int, seed: int) -> None:
 
 
 @main.command()
+@click.option("--date", "day", callback=_date, required=True, help="Business date, YYYY-MM-DD.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Directory to write reports/ into.",
+)
+@click.option(
+    "--warehouse",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="DuckDB warehouse file [default: RECON_WAREHOUSE_PATH or data/warehouse.duckdb].",
+)
+def report(day: date, out: Path, warehouse: Path | None) -> None:
+    """Rebuild a date's reports from the warehouse (no ingestion, no models run).
+
+    Writes <out>/reports/index.html and the finance, marketing, revenue bridge and discrepancy
+    pages (self-contained HTML that opens from disk), with CSV and Parquet of every table."""
+    from assets.reports.build import build_reports
+    from assets.warehouse import connect
+    from pipelines.settings import ReconSettings
+
+    path = warehouse or ReconSettings().warehouse_path
+    if not path.exists():
+        raise click.BadParameter(f"{path} does not exist", param_hint="--warehouse")
+    with connect(path) as con:
+        reconciled = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'revenue_bridge'"
+        ).fetchone()[0]
+        if (
+            not reconciled
+            or not con.execute(
+                "select count(*) from marts.finance_daily where _partition_date = ?", [day]
+            ).fetchone()[0]
+        ):
+            raise click.ClickException(f"{day} has not been reconciled in {path}: run `recon run`")
+        files = build_reports(con, day, out)
+    click.echo(f"reports: {files.pages['index']}")
+
+
+@main.command()
 def models() -> None:
     """List the SQL models in run order with the tables each reads."""
     from assets.sql_models import discover, order

@@ -5,6 +5,7 @@ import dagster as dg
 from assets.exports import export_assets
 from assets.ingestion_assets import ingestion_assets
 from assets.model_assets import model_assets
+from assets.report_assets import report_assets
 from checks import asset_checks
 from pipelines.jobs import daily_schedule, reconcile_job
 from pipelines.partitions import daily_partitions
@@ -22,6 +23,7 @@ def build_definitions(settings: ReconSettings | None = None) -> dg.Definitions:
             *ingestion_assets(partitions),
             *model_assets(partitions),
             *export_assets(partitions),
+            *report_assets(partitions),
         ],
         asset_checks=asset_checks(),
         jobs=[job],

@@ -46,6 +46,7 @@ class RunOutcome:
             "",
             f"discrepancies: {self.out / 'discrepancies.parquet'}",
             f"quarantine:    {self.out / 'quarantine.parquet'}",
+            f"reports:       {self.out / 'reports' / 'index.html'}",
             f"warehouse:     {self.warehouse}",
         ]
         if self.failed_checks:

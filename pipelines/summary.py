@@ -4,38 +4,33 @@ from datetime import date
 
 import duckdb
 
+from assets.currencies import format_money
+
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
 def summary_rows(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple]:
-    """(type, severity, count, amounts as 'EUR 12.34, USD 5.00' in minor units) by type."""
-    return con.execute(
+    """(type, severity, count, amounts such as 'EUR 12.34, USD 5.00') by type, worst first."""
+    rows = con.execute(
         """
-        with per_currency as (
-            select type, severity, currency, count(*) as n, sum(amount_minor) as amount_minor
-            from marts.discrepancies where _partition_date = ?
-            group by type, severity, currency
-        )
-        select
-            type,
-            severity,
-            sum(n) as n,
-            string_agg(
-                case when amount_minor is not null then currency || ' ' || amount_minor end,
-                ', ' order by currency
-            ) as amounts
-        from per_currency
-        group by type, severity
-        order by
-            case severity when 'critical' then 0 when 'high' then 1 when 'medium' then 2 else 3 end,
-            type
+        select type, severity, currency, count(*), sum(amount_minor)
+        from marts.discrepancies where _partition_date = ?
+        group by type, severity, currency
         """,
         [day],
     ).fetchall()
+    grouped: dict[tuple[str, str], list] = {}
+    for type_, severity, currency, count, amount in sorted(rows, key=lambda r: str(r[2])):
+        entry = grouped.setdefault((type_, severity), [0, []])
+        entry[0] += count
+        if amount is not None:
+            entry[1].append(format_money(int(amount), currency))
+    ordered = sorted(grouped.items(), key=lambda kv: (-SEVERITIES.index(kv[0][1]), kv[0][0]))
+    return [(t, s, n, ", ".join(amounts)) for (t, s), (n, amounts) in ordered]
 
 
 def format_table(rows: list[tuple]) -> str:
-    header = ("type", "severity", "count", "amount (minor units)")
+    header = ("type", "severity", "count", "amount")
     cells = [header] + [(t, s, str(n), a or "-") for t, s, n, a in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []

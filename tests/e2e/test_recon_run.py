@@ -107,7 +107,7 @@ def test_missing_column_fails_the_run_and_keeps_the_warehouse(tmp_path, landing)
 def test_help_documents_every_command(tmp_path):
     shown = recon("--help", cwd=tmp_path)
     assert shown.returncode == 0
-    for command in ("run", "generate", "demo", "models"):
+    for command in ("run", "report", "generate", "demo", "models"):
         assert command in shown.stdout
     run_help = recon("run", "--help", cwd=tmp_path).stdout
     for option in ("--landing", "--date", "--out", "--warehouse", "--fail-on"):
@@ -119,3 +119,30 @@ def test_bad_date_is_a_usage_error(tmp_path, landing):
         "run", "--landing", str(landing), "--date", "10/03/2026", "--out", "o", cwd=tmp_path
     )
     assert done.returncode == 2 and "YYYY-MM-DD" in done.stderr
+
+
+def test_report_rebuilds_the_reports_from_the_warehouse(tmp_path, landing):
+    assert run_day(tmp_path, landing, tmp_path / "out", "--quiet").returncode == 0
+    assert (tmp_path / "out" / "reports" / "index.html").exists()  # recon run builds them too
+    warehouse = str(tmp_path / "warehouse.duckdb")
+    rebuilt = recon(
+        "report",
+        "--date",
+        DAY.isoformat(),
+        "--out",
+        "again",
+        "--warehouse",
+        warehouse,
+        cwd=tmp_path,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    for page in ("index", "finance", "marketing", "revenue_bridge", "discrepancies"):
+        assert (tmp_path / "again" / "reports" / f"{page}.html").exists()
+    one = pl.read_parquet(tmp_path / "out" / "reports" / "exports" / "revenue_bridge.parquet")
+    two = pl.read_parquet(tmp_path / "again" / "reports" / "exports" / "revenue_bridge.parquet")
+    assert one.equals(two)
+
+    unknown = recon(
+        "report", "--date", "2026-03-01", "--out", "x", "--warehouse", warehouse, cwd=tmp_path
+    )
+    assert unknown.returncode == 1 and "has not been reconciled" in unknown.stderr

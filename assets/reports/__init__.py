@@ -1,0 +1,1 @@
+"""The reconciled reports for finance and marketing: self-contained HTML, CSV and Parquet."""

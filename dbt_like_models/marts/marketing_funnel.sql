@@ -1,0 +1,60 @@
+-- Marketing's funnel for the business date: checkout views, starts and completions (each
+-- checkout counted once, with the raw event counts beside them), server-side orders, and the
+-- conversion rates from start.
+with context as (
+    select business_date from int_run_context
+),
+
+checkouts as (
+    select spine.checkout_id
+    from int_checkout_spine as spine
+    cross join context
+    where spine.business_date = context.business_date
+),
+
+views as (
+    -- A view may precede any checkout: those count on the day the collector received them.
+    select count(*) as view_events
+    from stg_analytics_events as events
+    cross join context
+    left join checkouts on events.checkout_id = checkouts.checkout_id
+    where
+        events.event_name = 'checkout_viewed'
+        and (
+            checkouts.checkout_id is not null
+            or (events.checkout_id is null and cast(events.received_at as date) = context.business_date)
+        )
+),
+
+per_checkout as (
+    select
+        sum(case when client.start_events > 0 then 1 else 0 end) as starts,
+        sum(client.start_events) as start_events,
+        sum(case when client.completion_events > 0 then 1 else 0 end) as completions,
+        sum(client.completion_events) as completion_events
+    from int_client_events as client
+    inner join checkouts on client.checkout_id = checkouts.checkout_id
+),
+
+orders as (
+    select count(*) as orders
+    from int_checkout_orders as o
+    inner join checkouts on o.checkout_id = checkouts.checkout_id
+    where o.open_order_count > 0
+)
+
+select
+    context.business_date,
+    views.view_events as views,
+    coalesce(per_checkout.starts, 0) as starts,
+    coalesce(per_checkout.start_events, 0) as start_events,
+    coalesce(per_checkout.completions, 0) as completions,
+    coalesce(per_checkout.completion_events, 0) as completion_events,
+    orders.orders,
+    cast(per_checkout.completions as double) / nullif(per_checkout.starts, 0)
+        as client_conversion,
+    cast(orders.orders as double) / nullif(per_checkout.starts, 0) as server_conversion
+from context
+cross join views
+cross join per_checkout
+cross join orders
