@@ -7,6 +7,7 @@ import dagster as dg
 from assets.contract import SOURCES, Source
 from assets.ingest import IngestReport, ingest_source
 from checks.invariants import rows_conserved, rows_conserved_spec
+from checks.landing import contract_result, fresh_result, keys_result, landing_check_specs
 from pipelines.resources import ReconConfig, Warehouse
 
 
@@ -42,7 +43,7 @@ def _ingestion_asset(
 
     @dg.asset(
         key=key,
-        check_specs=[rows_conserved_spec(key)],
+        check_specs=[rows_conserved_spec(key), *landing_check_specs(key, source)],
         group_name="ingestion",
         partitions_def=partitions_def,
         pool="duckdb",
@@ -60,10 +61,16 @@ def _ingestion_asset(
             report = ingest_source(
                 con, source, recon.landing, day, recon.lookback_days, progress=context.log.info
             )
-            check = rows_conserved(con, key, source.name, day)
+            checks = [
+                rows_conserved(con, key, source.name, day),
+                contract_result(con, key, source, day, recon.lookback_days),
+                fresh_result(con, key, source, day),
+            ]
+            if "idempotency_key" in source.column_names:
+                checks.append(keys_result(con, key, source, day, recon.idempotency_warn_rate))
         if not report.files:
             context.log.warning(f"no landing files for {source.name} around {day}")
-        return dg.MaterializeResult(metadata=ingest_metadata(report), check_results=[check])
+        return dg.MaterializeResult(metadata=ingest_metadata(report), check_results=checks)
 
     return _asset
 

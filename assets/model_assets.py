@@ -69,11 +69,11 @@ def discrepancy_summary_markdown(con: duckdb.DuckDBPyConnection, day: date) -> s
 
 def _model_asset(model: Model, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     key = dg.AssetKey([model.layer, model.name])
-    check = MODEL_CHECKS.get(model.table)
+    checks = MODEL_CHECKS.get(model.table, [])
 
     @dg.asset(
         key=key,
-        check_specs=[check[0](key)] if check else None,
+        check_specs=[spec(key) for spec, _ in checks] or None,
         deps=[dg.AssetKey(dep.split(".")) for dep in model.depends_on],
         group_name=model.layer,
         partitions_def=partitions_def,
@@ -88,8 +88,8 @@ def _model_asset(model: Model, partitions_def: dg.PartitionsDefinition) -> dg.As
         with warehouse.session() as con:
             rows = materialize(con, model, day)
             metadata = _model_metadata(con, model, day, rows)
-            checks = [check[1](con, key, day)] if check else []
-        return dg.MaterializeResult(metadata=metadata, check_results=checks)
+            results = [evaluate(con, key, day) for _, evaluate in checks]
+        return dg.MaterializeResult(metadata=metadata, check_results=results)
 
     return _asset
 

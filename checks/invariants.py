@@ -174,8 +174,115 @@ def _independent_totals(con: duckdb.DuckDBPyConnection, day: date) -> dict[tuple
     return {(currency, line): int(amount) for currency, line, amount in rows}
 
 
+CHECKOUTS_TRACED = "checkouts_traced"
+
+
+def checkouts_traced_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        CHECKOUTS_TRACED,
+        asset=asset_key,
+        blocking=True,
+        description=(
+            "The spine holds each checkout of the loaded raw rows exactly once: none lost or "
+            "doubled between layers, none invented."
+        ),
+    )
+
+
+def checkouts_traced(
+    con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, day: date
+) -> dg.AssetCheckResult:
+    [(raw, spine, distinct_spine, lost, invented)] = con.execute(
+        """
+        with raw_ids as (
+            select checkout_id from raw.orders where _partition_date = $day
+            union select checkout_id from raw.payments where _partition_date = $day
+            union select checkout_id from raw.inventory_moves where _partition_date = $day
+            union select checkout_id from raw.fulfillments where _partition_date = $day
+            union select checkout_id from raw.analytics_events
+            where _partition_date = $day and nullif(trim(checkout_id), '') is not null
+        ),
+        spine as (
+            select checkout_id from intermediate.int_checkout_spine where _partition_date = $day
+        )
+        select
+            (select count(*) from raw_ids),
+            (select count(*) from spine),
+            (select count(distinct checkout_id) from spine),
+            (select count(*) from raw_ids where checkout_id not in (select checkout_id from spine)),
+            (select count(*) from spine where checkout_id not in (select checkout_id from raw_ids))
+        """,
+        {"day": day},
+    ).fetchall()
+    return dg.AssetCheckResult(
+        check_name=CHECKOUTS_TRACED,
+        asset_key=asset_key,
+        passed=raw == spine == distinct_spine and lost == invented == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "raw_checkouts": raw,
+            "spine_rows": spine,
+            "spine_checkouts": distinct_spine,
+            "lost": lost,
+            "invented": invented,
+        },
+    )
+
+
+MONEY_CONSERVED = "money_conserved"
+
+
+def money_conserved_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        MONEY_CONSERVED,
+        asset=asset_key,
+        blocking=True,
+        description="Per currency, captures − refunds in the ledger equal the same sums in raw.",
+    )
+
+
+def money_conserved(
+    con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, day: date
+) -> dg.AssetCheckResult:
+    rows = con.execute(
+        """
+        with raw_payments as (
+            -- one row per payment_id, as re-exports of a payment are the same money
+            select distinct payment_id, upper(currency) as currency, lower(kind) as kind,
+                amount_minor
+            from raw.payments
+            where _partition_date = $day and lower(status) = 'succeeded'
+        ),
+        raw_net as (
+            select currency,
+                sum(case when kind = 'capture' then amount_minor when kind = 'refund'
+                    then -amount_minor else 0 end) as net
+            from raw_payments group by currency
+        ),
+        ledger_net as (
+            select currency, sum(captured_minor - refunded_minor) as net
+            from intermediate.int_payment_ledger where _partition_date = $day
+            group by currency
+        )
+        select coalesce(r.currency, l.currency), r.net, l.net
+        from raw_net r full join ledger_net l on r.currency = l.currency
+        where r.net is distinct from l.net
+        """,
+        {"day": day},
+    ).fetchall()
+    return dg.AssetCheckResult(
+        check_name=MONEY_CONSERVED,
+        asset_key=asset_key,
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"differences": [f"{c}: raw {r}, ledger {lo}" for c, r, lo in rows]},
+    )
+
+
 # Checks evaluated inside a model's own asset, keyed by the model's table.
 MODEL_CHECKS = {
-    "marts.discrepancies": (discrepancy_ids_unique_spec, discrepancy_ids_unique),
-    "marts.revenue_bridge": (bridge_closes_spec, bridge_closes),
+    "marts.discrepancies": [(discrepancy_ids_unique_spec, discrepancy_ids_unique)],
+    "marts.revenue_bridge": [(bridge_closes_spec, bridge_closes)],
+    "intermediate.int_checkout_spine": [(checkouts_traced_spec, checkouts_traced)],
+    "intermediate.int_payment_ledger": [(money_conserved_spec, money_conserved)],
 }

@@ -24,7 +24,9 @@ class RunOutcome:
     warehouse: Path
     rows: list[tuple] = field(default_factory=list)
     quarantined: int = 0
-    failed_checks: list[str] = field(default_factory=list)
+    checks: list[tuple[str, bool, str, str]] = field(
+        default_factory=list
+    )  # name, passed, severity, why
     errors: list[str] = field(default_factory=list)
 
     def count_at_or_above(self, severity: str) -> int:
@@ -36,7 +38,7 @@ class RunOutcome:
                 f"reconciliation of {self.day} FAILED (failed steps left their tables as they were)"
             ]
             lines += [f"  {e}" for e in self.errors]
-            return "\n".join(lines)
+            return "\n".join([*lines, "", self.check_summary()])
         total = sum(n for _, _, n, _ in self.rows)
         lines = [
             f"reconciliation of {self.day}: {total} discrepancies, "
@@ -49,9 +51,27 @@ class RunOutcome:
             f"reports:       {self.out / 'reports' / 'index.html'}",
             f"warehouse:     {self.warehouse}",
         ]
-        if self.failed_checks:
-            lines.append("failed checks: " + ", ".join(self.failed_checks))
+        return "\n".join([*lines, "", self.check_summary()])
+
+    def check_summary(self) -> str:
+        failed = [c for c in self.checks if not c[1] and c[2] == "ERROR"]
+        warned = [c for c in self.checks if not c[1] and c[2] != "ERROR"]
+        lines = [
+            f"checks: {len(self.checks) - len(failed) - len(warned)} passed, "
+            f"{len(failed)} failed, {len(warned)} warnings"
+        ]
+        for name, _, severity, why in failed + warned:
+            lines.append(f"  {'FAILED' if severity == 'ERROR' else 'warning'} {name}: {why}")
         return "\n".join(lines)
+
+
+def _metadata_text(metadata: dict) -> str:
+    shown = []
+    for name, value in metadata.items():
+        raw = getattr(value, "value", value)
+        if raw not in (None, [], 0, ""):
+            shown.append(f"{name}={raw}")
+    return ", ".join(shown)[:300]
 
 
 def run_partition(settings: ReconSettings, day: date, progress: TextIO | None = None) -> RunOutcome:
@@ -80,10 +100,14 @@ def run_partition(settings: ReconSettings, day: date, progress: TextIO | None = 
         raise_on_error=False,
     )
     outcome = RunOutcome(day, result.success, settings.out_for(day), settings.warehouse_path)
-    outcome.failed_checks = [
-        f"{e.asset_key.to_user_string()}:{e.check_name}"
+    outcome.checks = [
+        (
+            f"{e.asset_key.to_user_string()}:{e.check_name}",
+            e.passed,
+            e.severity.value,
+            e.description or _metadata_text(e.metadata),
+        )
         for e in result.get_asset_check_evaluations()
-        if not e.passed
     ]
     if not result.success:
         outcome.errors = [

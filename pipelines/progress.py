@@ -37,7 +37,8 @@ class StepPrinter(logging.Handler):
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
-                self._line(f"  check {evaluation.check_name} FAILED on {_label(step)}")
+                verdict = "FAILED" if evaluation.severity.value == "ERROR" else "warning"
+                self._line(f"  check {evaluation.check_name} {verdict} on {_label(step)}")
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             self.done += 1
             seconds = time.perf_counter() - self.started.get(step, time.perf_counter())

@@ -36,6 +36,7 @@ class ReconConfig(dg.ConfigurableResource):
     reservation_ttl_minutes: int = 30
     capture_sla_hours: int = 24
     amount_tolerance_minor: int = 0
+    idempotency_warn_rate: float = 0.01
 
     @property
     def landing(self) -> Path:
@@ -69,5 +70,6 @@ def build_resources(settings: ReconSettings) -> dict[str, dg.ConfigurableResourc
             reservation_ttl_minutes=settings.reservation_ttl_minutes,
             capture_sla_hours=settings.capture_sla_hours,
             amount_tolerance_minor=settings.amount_tolerance_minor,
+            idempotency_warn_rate=settings.idempotency_warn_rate,
         ),
     }

@@ -33,6 +33,12 @@ class ReconSettings(BaseSettings):
     amount_tolerance_minor: int = Field(
         0, ge=0, description="Largest order-vs-capture difference that is not a mismatch."
     )
+    idempotency_warn_rate: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Warn when more than this share of keys breaks {checkout_id}:{step}.",
+    )
     partitions_start: date = Field(
         date(2025, 1, 1), description="First business date of the daily partitions."
     )

@@ -1,0 +1,108 @@
+"""Checks on each source's freshly loaded partition: its contract (Great Expectations), that the
+day's export arrived at all, and how many idempotency keys break the `{checkout_id}:{step}` rule."""
+
+from datetime import date
+
+import dagster as dg
+import duckdb
+
+from assets.contract import Source
+from checks.contracts import idempotency_key_rate, validate_contract
+
+CONTRACT = "contract"
+FRESH = "export_arrived"
+KEYS = "idempotency_keys"
+
+
+def landing_check_specs(asset_key: dg.AssetKey, source: Source) -> list[dg.AssetCheckSpec]:
+    specs = [
+        dg.AssetCheckSpec(
+            CONTRACT,
+            asset=asset_key,
+            blocking=True,
+            description=(
+                "Great Expectations suite of DESIGN.md's contract: columns, keys not null, enums, "
+                "amounts, currencies, timestamps inside the read window."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            FRESH,
+            asset=asset_key,
+            blocking=True,
+            description="The business date's own folder held rows: a missing export is not zero.",
+        ),
+    ]
+    if "idempotency_key" in source.column_names:
+        specs.append(
+            dg.AssetCheckSpec(
+                KEYS,
+                asset=asset_key,
+                description=(
+                    "Share of rows whose idempotency key breaks {checkout_id}:{step}; a warning "
+                    "above the threshold (unsafe retries are what the pipeline detects)."
+                ),
+            )
+        )
+    return specs
+
+
+def contract_result(
+    con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, source: Source, day: date, lookback: int
+) -> dg.AssetCheckResult:
+    result = validate_contract(con, source, day, lookback)
+    failures = [
+        f"{f.expectation} on {f.column}: {f.observed}"
+        + (f"; e.g. {'; '.join(f.sample)}" if f.sample else "")
+        for f in result.failures
+    ]
+    return dg.AssetCheckResult(
+        check_name=CONTRACT,
+        asset_key=asset_key,
+        passed=result.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(failures[:3]) if failures else None,
+        metadata={"rows": result.rows, "expectations": result.expectations, "failures": failures},
+    )
+
+
+def fresh_result(
+    con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, source: Source, day: date
+) -> dg.AssetCheckResult:
+    [(files, rows)] = con.execute(
+        """
+        select count(*), coalesce(sum(rows_read), 0) from meta.ingested_files
+        where _partition_date = ? and source = ? and _landing_date = ?
+        """,
+        [day, source.name, day],
+    ).fetchall()
+    return dg.AssetCheckResult(
+        check_name=FRESH,
+        asset_key=asset_key,
+        passed=rows > 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if rows else f"no {source.name} rows landed in {source.name}/{day}/",
+        metadata={"files_for_the_day": int(files), "rows_for_the_day": int(rows)},
+    )
+
+
+def keys_result(
+    con: duckdb.DuckDBPyConnection,
+    asset_key: dg.AssetKey,
+    source: Source,
+    day: date,
+    warn_rate: float,
+) -> dg.AssetCheckResult:
+    rows, broken = idempotency_key_rate(con, source, day)
+    rate = broken / rows if rows else 0.0
+    return dg.AssetCheckResult(
+        check_name=KEYS,
+        asset_key=asset_key,
+        passed=rate <= warn_rate,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rows": rows,
+            "keys_breaking_rule": broken,
+            "rate": rate,
+            "warn_above": warn_rate,
+        },
+    )

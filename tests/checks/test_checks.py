@@ -1,0 +1,172 @@
+"""Every check passes on clean data and fails, saying what and where, on data built to break it."""
+
+import random
+from datetime import UTC, date, datetime, time, timedelta
+
+import dagster as dg
+import pytest
+
+from assets.contract import SOURCES
+from assets.reconcile import reconcile_partition
+from assets.warehouse import connect
+from checkout_service.flows import combine_rows
+from checkout_service.synthetic import SCENARIOS, Context, write_rows
+from checks import invariants
+from checks.contracts import validate_contract
+from checks.landing import fresh_result, keys_result
+
+DAY = date(2026, 5, 6)
+KEY = dg.AssetKey(["x"])
+
+
+def at(clock: str, days: int = 0) -> datetime:
+    return datetime.combine(DAY + timedelta(days=days), time.fromisoformat(clock), UTC)
+
+
+def flows(n: int = 6):
+    names = ["happy_path", "late_capture", "cancelled_with_refund", "duplicate_charge", "declined"]
+    built = []
+    for i in range(n):
+        scenario = SCENARIOS[names[i % len(names)]]
+        start = at(scenario.window[0].isoformat()) + timedelta(minutes=i)
+        built.append(scenario.build(Context(f"chk_{i}", start, DAY, random.Random(i))))
+    return built
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    rows = combine_rows(f.rows for f in flows())
+    write_rows(tmp_path / "landing", rows)
+    con = connect(tmp_path / "w.duckdb")
+    reconcile_partition(con, tmp_path / "landing", DAY)
+    yield con, tmp_path / "landing"
+    con.close()
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_contract_passes_on_clean_data(warehouse, source):
+    con, _ = warehouse
+    result = validate_contract(con, SOURCES[source], DAY, lookback_days=3)
+    assert result.passed, result.failures
+    assert result.rows > 0 and result.expectations >= len(SOURCES[source].columns)
+
+
+def test_contract_fails_on_a_timestamp_outside_the_window_naming_file_and_line(warehouse):
+    con, _ = warehouse
+    con.execute(
+        "update raw.payments set created_at = created_at - interval 40 day "
+        "where _line = 1 and _partition_date = ?",
+        [DAY],
+    )
+    result = validate_contract(con, SOURCES["payments"], DAY, lookback_days=3)
+    [failure] = result.failures
+    assert failure.column == "created_at" and "between" in failure.expectation
+    assert failure.sample and ":1 created_at=" in failure.sample[0]
+
+
+def test_contract_fails_on_an_unknown_currency(warehouse):
+    con, _ = warehouse
+    con.execute("update raw.orders set currency = 'ABC' where _partition_date = ?", [DAY])
+    result = validate_contract(con, SOURCES["orders"], DAY, lookback_days=3)
+    assert [f.column for f in result.failures] == ["currency"]
+
+
+def test_missing_export_for_the_day_fails_freshness(tmp_path):
+    rows = combine_rows(f.rows for f in flows())
+    write_rows(tmp_path / "landing", rows)
+    for day_folder in (tmp_path / "landing" / "fulfillments").iterdir():
+        if day_folder.name == DAY.isoformat():
+            for file in day_folder.iterdir():
+                file.unlink()
+    with connect(tmp_path / "w.duckdb") as con:
+        reconcile_partition(con, tmp_path / "landing", DAY)
+        missing = fresh_result(con, KEY, SOURCES["fulfillments"], DAY)
+        present = fresh_result(con, KEY, SOURCES["payments"], DAY)
+    assert not missing.passed and "fulfillments/2026-05-06/" in missing.description
+    assert present.passed
+
+
+def test_idempotency_key_rate_warns_above_the_threshold(warehouse):
+    con, _ = warehouse
+    strict = keys_result(con, KEY, SOURCES["payments"], DAY, warn_rate=0.0)
+    lenient = keys_result(con, KEY, SOURCES["payments"], DAY, warn_rate=0.5)
+    assert strict.metadata["keys_breaking_rule"].value > 0  # the duplicate charge's fresh key
+    assert not strict.passed and strict.severity == dg.AssetCheckSeverity.WARN
+    assert lenient.passed
+
+
+def test_idempotency_key_rate_is_zero_for_safe_retries(warehouse):
+    con, _ = warehouse
+    result = keys_result(con, KEY, SOURCES["inventory_moves"], DAY, warn_rate=0.0)
+    assert result.passed and result.metadata["keys_breaking_rule"].value == 0
+
+
+@pytest.mark.parametrize(
+    ("check", "tamper"),
+    [
+        (
+            lambda con: invariants.rows_conserved(con, KEY, "payments", DAY),
+            "delete from raw.payments where _line = 1",
+        ),
+        (
+            lambda con: invariants.checkouts_traced(con, KEY, DAY),
+            "insert into intermediate.int_checkout_spine "
+            "select * from intermediate.int_checkout_spine limit 1",
+        ),
+        (
+            lambda con: invariants.checkouts_traced(con, KEY, DAY),
+            "delete from intermediate.int_checkout_spine where checkout_id = 'chk_0'",
+        ),
+        (
+            lambda con: invariants.money_conserved(con, KEY, DAY),
+            "update intermediate.int_payment_ledger set captured_minor = captured_minor + 1 "
+            "where checkout_id = 'chk_0'",
+        ),
+        (
+            lambda con: invariants.discrepancy_ids_unique(con, KEY, DAY),
+            "insert into marts.discrepancies select * from marts.discrepancies limit 1",
+        ),
+        (
+            lambda con: invariants.bridge_closes(con, KEY, DAY),
+            "update marts.revenue_bridge set amount_minor = amount_minor - 1 "
+            "where line = 'ordered'",
+        ),
+    ],
+    ids=["rows", "doubled", "lost", "money", "ids", "bridge"],
+)
+def test_invariant_passes_on_clean_data_and_fails_when_broken(warehouse, check, tamper):
+    con, _ = warehouse
+    assert check(con).passed
+    con.execute(tamper)
+    broken = check(con)
+    assert not broken.passed and broken.severity == dg.AssetCheckSeverity.ERROR
+    assert any(v.value not in (None, [], 0) for v in broken.metadata.values())
+
+
+@pytest.mark.slow
+def test_blocking_contract_failure_stops_the_marts_and_fails_the_run(tmp_path):
+    from pipelines.local_run import run_partition
+    from pipelines.settings import ReconSettings
+
+    rows = combine_rows(f.rows for f in flows())
+    rows["payments"][0]["currency"] = "EUR"
+    # A payment stamped a month before the window: ingestion accepts it, the contract does not.
+    stale = dict(rows["payments"][1], payment_id="pay_stale", created_at=at("10:00", days=-40))
+    write_rows(tmp_path / "landing", rows)
+    write_rows(tmp_path / "landing", {"payments": [stale]}, name="late")
+    # The stale row lands in its own (old) folder; move it into the day's folder as a bad export.
+    old = next((tmp_path / "landing" / "payments").glob("*/late-00.jsonl"))
+    old.rename(tmp_path / "landing" / "payments" / DAY.isoformat() / "late-00.jsonl")
+    settings = ReconSettings(
+        landing_dir=tmp_path / "landing",
+        warehouse_path=tmp_path / "w.duckdb",
+        out_dir=str(tmp_path / "out"),
+    )
+    outcome = run_partition(settings, DAY)
+    assert not outcome.success
+    failed = [
+        name for name, passed, severity, _ in outcome.checks if not passed and severity == "ERROR"
+    ]
+    assert failed == ["raw/payments:contract"]
+    assert "FAILED raw/payments:contract" in outcome.report()
+    assert not (tmp_path / "out" / "discrepancies.parquet").exists()
