@@ -16,8 +16,8 @@ import duckdb
 from assets.contract import Source
 from assets.landing import LandingFile, files_for, window
 from assets.readers import MissingColumnsError, UnreadableFileError, read_csv, read_jsonl
+from assets.validation import native_kind, reason_columns, typed
 from assets.validation import quote_ident as _q
-from assets.validation import reason_columns, typed
 from assets.warehouse import ensure_schema
 
 
@@ -104,14 +104,17 @@ def _load_file(
     loaded_at: datetime,
 ) -> FileCounts:
     rel_name = "_landing_rows"
+    natives: dict[str, str | None] = {}
     if landing_file.format == "parquet":
-        rows_read = _register_parquet(con, source, landing_file.path, rel_name)
+        rows_read, natives = _register_parquet(con, source, landing_file.path, rel_name)
     else:
         reader = read_csv if landing_file.format == "csv" else read_jsonl
         table, rows_read = reader(landing_file.path, source)
         con.register(rel_name, table)
     try:
-        loaded, quarantined = _insert(con, source, landing_file, rel_name, partition, loaded_at)
+        loaded, quarantined = _insert(
+            con, source, landing_file, rel_name, partition, loaded_at, natives
+        )
     finally:
         if landing_file.format == "parquet":
             con.execute(f"drop view if exists {rel_name}")
@@ -149,8 +152,9 @@ def _load_file(
 
 def _register_parquet(
     con: duckdb.DuckDBPyConnection, source: Source, path: Path, rel_name: str
-) -> int:
-    """A view over the Parquet file shaped like the text readers' tables; returns its row count."""
+) -> tuple[int, dict[str, str | None]]:
+    """A view over the Parquet file shaped like the text readers' tables; returns its row count
+    and which contract columns the file stores natively (integers, timestamps)."""
     try:
         described = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
         rows_read = con.execute(
@@ -159,6 +163,7 @@ def _register_parquet(
     except duckdb.Error as exc:
         raise UnreadableFileError(f"{path}: cannot read as Parquet: {exc}") from exc
     present = [row[0] for row in described]
+    natives = {row[0]: native_kind(row[1]) for row in described}
     missing = [c.name for c in source.columns if c.required and c.name not in present]
     if missing:
         raise MissingColumnsError(path, missing)
@@ -187,7 +192,7 @@ def _register_parquet(
         from read_parquet({path_literal}, file_row_number = true)
         """
     )
-    return int(rows_read)
+    return int(rows_read), natives
 
 
 def _insert(
@@ -197,13 +202,16 @@ def _insert(
     rel_name: str,
     partition: date,
     loaded_at: datetime,
+    natives: dict[str, str | None],
 ) -> tuple[int, int]:
     checked = f"""
-        select *, {reason_columns(source, "_error", "_error_detail")}
+        select *, {reason_columns(source, "_error", "_error_detail", natives)}
         from {rel_name}
     """
     params = [partition, landing_file.landing_date, str(landing_file.path), loaded_at]
-    typed_columns = ", ".join(f"{typed(c)} as {_q(c.name)}" for c in source.columns)
+    typed_columns = ", ".join(
+        f"{typed(c, natives.get(c.name))} as {_q(c.name)}" for c in source.columns
+    )
     try:
         loaded = con.execute(
             f"""

@@ -1,6 +1,7 @@
 """Contract checks as SQL: one CASE picks the first rule a row breaks, so each quarantined row
-carries exactly one specific reason. Works on text columns (CSV, JSON-lines) and on native Parquet
-types alike, because every check starts from the value's text form."""
+carries exactly one specific reason. Text columns (CSV, JSON-lines, text in Parquet) are parsed and
+checked from their text form; columns a Parquet file already stores as integers or timestamps are
+used as they are, since parsing them back from text costs more than the rest of the load."""
 
 from assets.contract import Column, Kind, Source
 from assets.currencies import ISO_4217
@@ -22,22 +23,49 @@ def _in_list(values) -> str:
     return "(" + ", ".join(_literal(v) for v in sorted(values)) + ")"
 
 
-def typed(col: Column) -> str:
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
+
+
+def native_kind(duckdb_type: str) -> str | None:
+    """'integer', 'timestamp' or 'timestamptz' for a file column stored natively, else None."""
+    if duckdb_type in _INTEGER_TYPES:
+        return "integer"
+    if duckdb_type == "TIMESTAMP WITH TIME ZONE":
+        return "timestamptz"
+    if duckdb_type.startswith("TIMESTAMP"):
+        return "timestamp"
+    return None
+
+
+def _is_native(col: Column, native: str | None) -> bool:
+    if col.kind is Kind.INTEGER:
+        return native == "integer"
+    return col.kind is Kind.TIMESTAMP and native in ("timestamp", "timestamptz")
+
+
+def typed(col: Column, native: str | None = None) -> str:
     """The expression giving the column's typed value (valid rows only reach the table)."""
+    name = quote_ident(col.name)
+    if _is_native(col, native):
+        if native == "timestamptz":
+            return f"cast({name} at time zone 'UTC' as timestamp)"
+        return f"cast({name} as {col.sql_type})"
     text = _text(col)
     if col.kind is Kind.INTEGER:
         return f"try_cast({text} as bigint)"
     if col.kind is Kind.TIMESTAMP:
-        # Text may carry an offset or 'Z'; naive values and native timestamps are already UTC.
+        # Text may carry an offset or 'Z'; naive values are UTC.
         return f"cast(try_cast({text} as timestamptz) at time zone 'UTC' as timestamp)"
     return text
 
 
-def _rules(source: Source, col: Column) -> list[tuple[str, str, str]]:
+def _rules(source: Source, col: Column, native: str | None = None) -> list[tuple[str, str, str]]:
     """(condition, reason, detail) triples for one column, in the order they are checked."""
+    label = _literal(f"column {col.name}: ")
+    if _is_native(col, native):
+        return _native_rules(source, col, label)
     text = _text(col)
     shown = f"left({text}, 80)"
-    label = _literal(f"column {col.name}: ")
     rules = []
     if col.required:
         reason = "missing_key" if col.name == source.key else "missing_value"
@@ -94,12 +122,41 @@ def _rules(source: Source, col: Column) -> list[tuple[str, str, str]]:
     return rules
 
 
-def reason_columns(source: Source, prior_error: str | None, prior_detail: str | None) -> str:
+def _native_rules(source: Source, col: Column, label: str) -> list[tuple[str, str, str]]:
+    """A natively typed value can only be missing or, for amounts, below its minimum."""
+    name = quote_ident(col.name)
+    rules = []
+    missing = f"{name} is null"
+    if col.required_when and not col.required:
+        missing = f"{name} is null and {col.required_when}"
+    if col.required or col.required_when:
+        reason = "missing_key" if col.name == source.key else "missing_value"
+        rules.append((missing, reason, f"{label} || 'is missing'"))
+    if col.kind is Kind.INTEGER and col.minimum is not None:
+        reason = "non_positive_amount" if col.minimum > 0 else "negative_amount"
+        rules.append(
+            (
+                f"{name} < {col.minimum}",
+                reason,
+                f"{label} || cast({name} as varchar) || ' is below {col.minimum}'",
+            )
+        )
+    return rules
+
+
+def reason_columns(
+    source: Source,
+    prior_error: str | None,
+    prior_detail: str | None,
+    natives: dict[str, str | None] | None = None,
+) -> str:
     """`_reason` and `_detail` select items: null for a valid row. `prior_*` carry parse errors
-    found while reading the file (malformed JSON, bad encoding), which win over everything."""
+    found while reading the file (malformed JSON, bad encoding), which win over everything;
+    `natives` names the columns a file stores natively (see `native_kind`)."""
+    natives = natives or {}
     key_col = next(c for c in source.columns if c.name == source.key)
     ordered = [key_col, *(c for c in source.columns if c.name != source.key)]
-    rules = [rule for col in ordered for rule in _rules(source, col)]
+    rules = [rule for col in ordered for rule in _rules(source, col, natives.get(col.name))]
     if prior_error:
         rules.insert(0, (f"{prior_error} is not null", prior_error, prior_detail or "''"))
     reason = " ".join(
