@@ -1,5 +1,6 @@
 """One ingestion asset per landing source: `<landing>/<source>/<date>/` → `raw.<source>`."""
 
+import time
 from datetime import date
 
 import dagster as dg
@@ -61,6 +62,7 @@ def _ingestion_asset(
             report = ingest_source(
                 con, source, recon.landing, day, recon.lookback_days, progress=context.log.info
             )
+            checks_started = time.perf_counter()
             checks = [
                 rows_conserved(con, key, source.name, day),
                 contract_result(con, key, source, day, recon.lookback_days),
@@ -68,9 +70,11 @@ def _ingestion_asset(
             ]
             if "idempotency_key" in source.column_names:
                 checks.append(keys_result(con, key, source, day, recon.idempotency_warn_rate))
+            check_seconds = time.perf_counter() - checks_started
         if not report.files:
             context.log.warning(f"no landing files for {source.name} around {day}")
-        return dg.MaterializeResult(metadata=ingest_metadata(report), check_results=checks)
+        metadata = {**ingest_metadata(report), "check_seconds": check_seconds}
+        return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
     return _asset
 

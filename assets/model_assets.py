@@ -3,6 +3,7 @@
 Dependencies come from the SQL (see `sql_models.discover`); nothing here declares them again."""
 
 import hashlib
+import time
 from datetime import date
 
 import dagster as dg
@@ -88,7 +89,10 @@ def _model_asset(model: Model, partitions_def: dg.PartitionsDefinition) -> dg.As
         with warehouse.session() as con:
             rows = materialize(con, model, day)
             metadata = _model_metadata(con, model, day, rows)
+            checks_started = time.perf_counter()
             results = [evaluate(con, key, day) for _, evaluate in checks]
+            if checks:
+                metadata["check_seconds"] = time.perf_counter() - checks_started
         return dg.MaterializeResult(metadata=metadata, check_results=results)
 
     return _asset

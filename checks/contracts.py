@@ -103,8 +103,6 @@ def validate_contract(
 ) -> ContractResult:
     """Run the source's suite on the partition's loaded rows; failures carry offending rows."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    # GX draws tqdm progress bars, which land in run logs as noise.
-    os.environ.setdefault("TQDM_DISABLE", "1")
     import great_expectations as gx
 
     with con.cursor() as cursor:
@@ -112,7 +110,11 @@ def validate_contract(
     result = ContractResult(source.name, len(frame))
     if frame.empty:
         return result
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    # GX draws tqdm progress bars, which land in run logs as noise.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch = (
         context.data_sources.add_pandas(f"raw_{source.name}")
         .add_dataframe_asset(source.name)

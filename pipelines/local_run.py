@@ -28,6 +28,7 @@ class RunOutcome:
         default_factory=list
     )  # name, passed, severity, why
     errors: list[str] = field(default_factory=list)
+    run_id: str = ""
 
     def count_at_or_above(self, severity: str) -> int:
         return at_or_above(self.rows, severity)
@@ -74,7 +75,12 @@ def _metadata_text(metadata: dict) -> str:
     return ", ".join(shown)[:300]
 
 
-def run_partition(settings: ReconSettings, day: date, progress: TextIO | None = None) -> RunOutcome:
+def run_partition(
+    settings: ReconSettings,
+    day: date,
+    progress: TextIO | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> RunOutcome:
     if day < settings.partitions_start:
         settings = settings.model_copy(update={"partitions_start": day})
     defs = build_definitions(settings)
@@ -92,7 +98,8 @@ def run_partition(settings: ReconSettings, day: date, progress: TextIO | None = 
         run_config = {"loggers": {"progress": {}}}
     else:
         run_config = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    if instance is None and os.environ.get("DAGSTER_HOME"):
+        instance = dg.DagsterInstance.get()
     result = job.execute_in_process(
         partition_key=partition_key,
         run_config=run_config,
@@ -100,6 +107,7 @@ def run_partition(settings: ReconSettings, day: date, progress: TextIO | None = 
         raise_on_error=False,
     )
     outcome = RunOutcome(day, result.success, settings.out_for(day), settings.warehouse_path)
+    outcome.run_id = result.run_id
     outcome.checks = [
         (
             f"{e.asset_key.to_user_string()}:{e.check_name}",

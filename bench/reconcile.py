@@ -1,0 +1,227 @@
+"""Benchmark: the whole daily job for one partition of N generated checkouts, stage by stage,
+against the time DuckDB takes merely to scan the same landing files.
+
+    python bench/reconcile.py --checkouts 1000000 --json bench/out/1m.json
+
+Runs through the same code path as `recon run` (the Dagster job, in process). Prints, per stage
+(ingest, models, checks, reports) and in total: seconds, checkouts/s, rows/s and peak RSS; then the
+scan reference and the headline `total/scan ratio`. Figures, not asserts: see bench/RESULTS.md."""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import dagster as dg  # noqa: E402
+import duckdb  # noqa: E402
+
+from checkout_service.bulk import generate_bulk  # noqa: E402
+from pipelines.local_run import run_partition  # noqa: E402
+from pipelines.settings import ReconSettings  # noqa: E402
+
+DAY = date(2026, 5, 6)
+MONEY = {
+    "orders": ["total_minor"],
+    "payments": ["amount_minor"],
+    "analytics_events": ["revenue_minor"],
+    "inventory_moves": ["quantity"],
+    "fulfillments": [],
+}
+
+
+class RssSampler(threading.Thread):
+    """Resident memory of this process (DuckDB runs in it) every 20 ms, with timestamps."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[tuple[float, int]] = []
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._done.is_set():
+            with open("/proc/self/statm") as statm:
+                rss = int(statm.read().split()[1]) * page
+            self.samples.append((time.time(), rss))
+            self._done.wait(0.02)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def peak(self, start: float = 0, end: float = float("inf")) -> int:
+        inside = [rss for at, rss in self.samples if start <= at <= end]
+        return max(inside, default=0)
+
+
+def scan_seconds(landing: Path) -> float:
+    """DuckDB reading the same files: count(*) and the sum of the money columns."""
+    con = duckdb.connect()
+    started = time.perf_counter()
+    for source, columns in MONEY.items():
+        files = f"{landing}/{source}/*/*.parquet"
+        sums = ", ".join(f"sum({c})" for c in columns) or "0"
+        con.execute(f"select count(*), {sums} from read_parquet('{files}')").fetchall()
+    return time.perf_counter() - started
+
+
+def stage_of(step_key: str) -> str:
+    layer = step_key.split("__")[0]
+    if layer in ("raw", "meta"):
+        return "ingest"
+    if layer in ("staging", "intermediate", "marts"):
+        return "models"
+    return "reports"
+
+
+def step_windows(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
+    windows: dict[str, list[float]] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type_value == "STEP_START":
+            windows[event.step_key] = [entry.timestamp, entry.timestamp]
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            windows[event.step_key][1] = entry.timestamp
+    return {k: (v[0], v[1]) for k, v in windows.items()}
+
+
+def check_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Seconds each step spent in its asset checks (assets record it as metadata)."""
+    spent = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is not None and event.event_type_value == "ASSET_MATERIALIZATION":
+            metadata = event.event_specific_data.materialization.metadata
+            if "check_seconds" in metadata:
+                spent[event.step_key] = float(metadata["check_seconds"].value)
+    return spent
+
+
+def run_once(root: Path, checkouts: int, memory_limit: str) -> dict:
+    landing = root / "landing"
+    generated = generate_bulk(landing, DAY, checkouts)
+    settings = ReconSettings(
+        landing_dir=landing,
+        warehouse_path=root / "warehouse.duckdb",
+        out_dir=str(root / "out"),
+        duckdb_memory_limit=memory_limit,
+    )
+    scan = scan_seconds(landing)
+    instance = dg.DagsterInstance.ephemeral()
+    sampler = RssSampler()
+    sampler.start()
+    started = time.time()
+    outcome = run_partition(settings, DAY, instance=instance)
+    total = time.time() - started
+    sampler.stop()
+    if not outcome.success:
+        raise SystemExit(outcome.report())
+    windows = step_windows(instance, outcome.run_id)
+    in_checks = check_seconds(instance, outcome.run_id)
+    stages: dict[str, dict] = {}
+    for step, (start, end) in windows.items():
+        stage = stages.setdefault(stage_of(step), {"seconds": 0.0, "windows": []})
+        stage["seconds"] += end - start - in_checks.get(step, 0.0)
+        stage["windows"].append((start, end))
+    stages["checks"] = {
+        "seconds": sum(in_checks.values()),
+        "windows": [windows[step] for step in in_checks],
+    }
+    rows = generated.total_rows
+    figures = {"checkouts": checkouts, "rows": rows, "generate_seconds": generated.seconds}
+    for name in ("ingest", "models", "checks", "reports"):
+        stage = stages.get(name, {"seconds": 0.0, "windows": []})
+        peak = max((sampler.peak(a, b) for a, b in stage["windows"]), default=0)
+        figures[name] = {
+            "seconds": stage["seconds"],
+            "checkouts_per_second": checkouts / stage["seconds"] if stage["seconds"] else None,
+            "rows_per_second": rows / stage["seconds"] if stage["seconds"] else None,
+            "peak_rss_bytes": peak,
+        }
+    step_sum = sum(end - start for start, end in windows.values())
+    figures["total"] = {
+        "seconds": total,
+        "checkouts_per_second": checkouts / total,
+        "rows_per_second": rows / total,
+        "peak_rss_bytes": sampler.peak(),
+        "dagster_overhead_seconds": total - step_sum,
+    }
+    figures["scan_seconds"] = scan
+    figures["total_over_scan"] = total / scan
+    figures["discrepancies"] = sum(n for _, _, n, _ in outcome.rows)
+    figures["injected"] = generated.anomalies
+    return figures
+
+
+def _gib(value: int) -> str:
+    return f"{value / 2**30:.2f} GiB"
+
+
+def show(figures: dict) -> None:
+    print(
+        f"\n== {figures['checkouts']:,} checkouts, {figures['rows']:,} landing rows "
+        f"(generated in {figures['generate_seconds']:.1f} s)"
+    )
+    print(f"{'stage':<8} {'seconds':>9} {'checkouts/s':>13} {'rows/s':>13} {'peak RSS':>10}")
+    for name in ("ingest", "models", "checks", "reports", "total"):
+        stage = figures[name]
+        print(
+            f"{name:<8} {stage['seconds']:>9.2f} {stage['checkouts_per_second'] or 0:>13,.0f} "
+            f"{stage['rows_per_second'] or 0:>13,.0f} {_gib(stage['peak_rss_bytes']):>10}"
+        )
+    print(
+        f"Dagster per-run overhead (wall time outside steps): "
+        f"{figures['total']['dagster_overhead_seconds']:.2f} s"
+    )
+    print(f"scan of the same files (count + money sums): {figures['scan_seconds']:.2f} s")
+    print(f"discrepancies found {figures['discrepancies']:,}, injected {figures['injected']:,}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--checkouts",
+        type=int,
+        nargs="+",
+        default=[100_000, 1_000_000],
+        help="one or more sizes; several print the scaling [default: 100k 1M]",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write every figure here")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "work")
+    parser.add_argument("--memory-limit", default="4GB", help="DuckDB memory_limit [4GB]")
+    args = parser.parse_args()
+    results = []
+    for n in args.checkouts:
+        root = args.workdir / f"n{n}"
+        shutil.rmtree(root, ignore_errors=True)
+        figures = run_once(root, n, args.memory_limit)
+        show(figures)
+        results.append(figures)
+        shutil.rmtree(root, ignore_errors=True)
+    if len(results) > 1:
+        print("\nscaling (time per checkout relative to the smallest run):")
+        base = results[0]["total"]["seconds"] / results[0]["checkouts"]
+        for r in results:
+            per = r["total"]["seconds"] / r["checkouts"]
+            print(
+                f"  {r['checkouts']:>12,} checkouts: {r['total']['seconds']:8.2f} s, "
+                f"x{per / base:.2f} per checkout"
+            )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    print(f"total/scan ratio: {results[-1]['total_over_scan']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
