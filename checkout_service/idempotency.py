@@ -1,0 +1,503 @@
+"""Idempotency keys: a store in the service's own database and its FastAPI integration.
+
+Follows the IETF Idempotency-Key draft and Stripe's published behaviour (DESIGN.md, "Idempotency
+details"):
+
+- the lock is the INSERT of the key row, so two processes racing one key are decided by the
+  database's unique constraint, never by a read-then-write in Python;
+- the business writes and the stored response commit in one transaction, guarded by the lock's
+  token, so a request whose lock was taken over (it outlived the lock timeout) cannot commit a
+  second effect;
+- declines and refusals a handler returns (or raises as `Refused`) are stored and replayed;
+  unexpected errors and database races are not stored and release the lock, so a retry proceeds.
+
+Retention: a key row lives `retention` (default 24 h) from its first request; after that the key
+counts as new again. `IdempotencyStore.purge` deletes expired rows.
+"""
+
+import hashlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import (
+    Column,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.expression import Executable
+
+from checkout_service.db import UTCDateTime, is_retryable_conflict, reading, utcnow
+from checkout_service.problems import ProblemError, problem_body, problem_response, render_json
+
+log = logging.getLogger(__name__)
+
+KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+DEFAULT_RETENTION = timedelta(hours=24)
+DEFAULT_LOCK_TIMEOUT = timedelta(seconds=30)
+
+# Visible ASCII without the quote and backslash: UUIDs and `{checkout_id}:{step}` keys fit.
+_KEY_PATTERN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,255}")
+JSON_MEDIA_TYPE = "application/json"
+
+IN_FLIGHT = "in_flight"
+COMPLETED = "completed"
+
+
+def define_table(metadata: MetaData) -> Table:
+    """Add the key table to a service's metadata (each service keeps its keys in its own DB)."""
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("scope", String(255), primary_key=True),
+        Column("idempotency_key", String(255), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("request_method", String(10), nullable=False),
+        Column("request_path", String(2048), nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("lock_token", String(36), nullable=False),
+        Column("locked_at", UTCDateTime, nullable=False),
+        Column("response_status", Integer),
+        Column("response_body", Text),
+        Column("response_media_type", String(64)),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("completed_at", UTCDateTime),
+        Column("expires_at", UTCDateTime, nullable=False),
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )
+
+
+def parse_key(raw: str | None) -> str:
+    """The key of a request header, or a 400 problem. The draft's quoted sf-string form is
+    accepted as well as Stripe's bare token."""
+    if raw is None or raw == "":
+        raise ProblemError(
+            400,
+            "idempotency-key-missing",
+            "Idempotency-Key header missing",
+            f"This operation is idempotent and requires an {KEY_HEADER} header.",
+        )
+    key = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == '"' else raw
+    if not _KEY_PATTERN.fullmatch(key):
+        raise ProblemError(
+            400,
+            "idempotency-key-malformed",
+            "Idempotency-Key header malformed",
+            "The key must be 1 to 255 visible ASCII characters without quotes or backslashes.",
+        )
+    return key
+
+
+def canonical_payload(payload: BaseModel | Mapping[str, Any]) -> Any:
+    """The business fields of a request body, as plain JSON data.
+
+    A model may list fields that must not affect the fingerprint in `fingerprint_exclude`
+    (attribution, tracing): a retry that differs only there is the same request.
+    """
+    if isinstance(payload, BaseModel):
+        exclude = set(getattr(type(payload), "fingerprint_exclude", ()))
+        return payload.model_dump(mode="json", exclude=exclude)
+    return json.loads(json.dumps(payload, default=str))
+
+
+def fingerprint(method: str, path: str, payload: BaseModel | Mapping[str, Any]) -> str:
+    canonical = json.dumps(
+        [method.upper(), path, canonical_payload(payload)],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: bytes
+    media_type: str = JSON_MEDIA_TYPE
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    scope: str
+    key: str
+    fingerprint: str
+    request_method: str
+    request_path: str
+    state: str
+    lock_token: str
+    locked_at: datetime
+    created_at: datetime
+    completed_at: datetime | None
+    expires_at: datetime
+    response: StoredResponse | None
+
+
+@dataclass(frozen=True)
+class Lock:
+    scope: str
+    key: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Begin:
+    """What `IdempotencyStore.begin` decided for a request."""
+
+    kind: Literal["acquired", "replay", "in_flight", "mismatch", "busy"]
+    lock: Lock | None = None
+    response: StoredResponse | None = None
+
+
+class IdempotencyStore:
+    def __init__(
+        self,
+        engine: Engine,
+        table: Table,
+        *,
+        retention: timedelta = DEFAULT_RETENTION,
+        lock_timeout: timedelta = DEFAULT_LOCK_TIMEOUT,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.table = table
+        self.retention = retention
+        self.lock_timeout = lock_timeout
+        self.clock = clock
+
+    def begin(
+        self, scope: str, key: str, request_fingerprint: str, method: str = "", path: str = ""
+    ) -> Begin:
+        """Take the key's lock, or say why not. Each write is its own short transaction."""
+        t = self.table
+        for _attempt in range(3):
+            now = self.clock()
+            token = str(uuid.uuid4())
+            busy = False
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        insert(t).values(
+                            scope=scope,
+                            idempotency_key=key,
+                            fingerprint=request_fingerprint,
+                            request_method=method.upper(),
+                            request_path=path,
+                            state=IN_FLIGHT,
+                            lock_token=token,
+                            locked_at=now,
+                            created_at=now,
+                            expires_at=now + self.retention,
+                        )
+                    )
+                return Begin("acquired", lock=Lock(scope, key, token))
+            except IntegrityError:
+                pass  # the key exists: decide below from its row
+            except DBAPIError as error:
+                # SQLite: another request holds the write lock past the busy timeout. The row,
+                # if any, still tells a replay or a mismatch apart (WAL reads do not wait).
+                if not is_retryable_conflict(error):
+                    raise
+                busy = True
+
+            record = self.get(scope, key)
+            if record is None:
+                if busy:
+                    return Begin("busy")
+                continue  # released between our INSERT and our read
+            if record.expires_at <= now:
+                # Past retention the key is new again; drop the old row and race for it anew.
+                expired = delete(t).where(*self._row(scope, key, record.lock_token))
+                if self._write(expired) is None:
+                    return Begin("busy")
+                continue
+            if record.fingerprint != request_fingerprint:
+                return Begin("mismatch")
+            if record.state == COMPLETED:
+                return Begin("replay", response=record.response)
+            if record.locked_at + self.lock_timeout > now:
+                return Begin("in_flight")
+            # The holder outlived its lock (crashed, or hung): take the lock over. Matching on the
+            # old token makes the takeover atomic, and the old holder can no longer complete.
+            taken = self._write(
+                update(t)
+                .where(*self._row(scope, key, record.lock_token), t.c.state == IN_FLIGHT)
+                .values(lock_token=token, locked_at=now)
+            )
+            if taken == 1:
+                return Begin("acquired", lock=Lock(scope, key, token))
+        return Begin("in_flight")
+
+    def _write(self, statement: Executable) -> int | None:
+        """Run one statement in its own transaction; its row count, or None on a lost race."""
+        try:
+            with self.engine.begin() as conn:
+                return conn.execute(statement).rowcount
+        except DBAPIError as error:
+            if is_retryable_conflict(error):
+                return None
+            raise
+
+    def complete(self, conn: Connection, lock: Lock, response: StoredResponse) -> bool:
+        """Store the response inside the caller's business transaction; False if the lock was
+        lost (then the caller must roll back)."""
+        done = conn.execute(
+            update(self.table)
+            .where(*self._row(lock.scope, lock.key, lock.token), self.table.c.state == IN_FLIGHT)
+            .values(
+                state=COMPLETED,
+                response_status=response.status_code,
+                response_body=response.body.decode(),
+                response_media_type=response.media_type,
+                completed_at=self.clock(),
+            )
+        ).rowcount
+        return done == 1
+
+    def release(self, lock: Lock) -> None:
+        """Drop an in-flight key so a retry starts afresh (nothing of the attempt was kept)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(self.table).where(
+                    *self._row(lock.scope, lock.key, lock.token),
+                    self.table.c.state == IN_FLIGHT,
+                )
+            )
+
+    def get(self, scope: str, key: str) -> KeyRecord | None:
+        t = self.table
+        with reading(self.engine) as conn:
+            row = (
+                conn.execute(select(t).where(t.c.scope == scope, t.c.idempotency_key == key))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        response = None
+        if row["state"] == COMPLETED:
+            response = StoredResponse(
+                row["response_status"],
+                row["response_body"].encode(),
+                row["response_media_type"] or JSON_MEDIA_TYPE,
+            )
+        return KeyRecord(
+            scope=row["scope"],
+            key=row["idempotency_key"],
+            fingerprint=row["fingerprint"],
+            request_method=row["request_method"],
+            request_path=row["request_path"],
+            state=row["state"],
+            lock_token=row["lock_token"],
+            locked_at=row["locked_at"],
+            created_at=row["created_at"],
+            completed_at=row["completed_at"],
+            expires_at=row["expires_at"],
+            response=response,
+        )
+
+    def purge(self, now: datetime | None = None) -> int:
+        """Delete the keys past their retention; returns how many."""
+        now = now or self.clock()
+        with self.engine.begin() as conn:
+            return conn.execute(delete(self.table).where(self.table.c.expires_at <= now)).rowcount
+
+    def _row(self, scope: str, key: str, token: str) -> tuple:
+        t = self.table
+        return (t.c.scope == scope, t.c.idempotency_key == key, t.c.lock_token == token)
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a handler answers; it is stored and replayed as is."""
+
+    status_code: int
+    body: Any
+    media_type: str = JSON_MEDIA_TYPE
+
+
+class Refused(Exception):
+    """A permanent business refusal (decline, out of stock, capture above authorized...).
+
+    Stored for replay like any outcome; the handler's writes before the raise are rolled back.
+    """
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(f"{status} {title}: {detail}")
+        self.body = problem_body(status, slug, title, detail, **extra)
+        self.status = status
+
+    def outcome(self) -> Outcome:
+        return Outcome(self.status, self.body, "application/problem+json")
+
+
+Handler = Callable[[Connection], Outcome]
+
+
+class _LockLost(Exception):
+    pass
+
+
+def require_key(request: Request) -> str:
+    """FastAPI dependency. Sub-dependencies run before the body is validated, so a missing key
+    is a 400 even when the body is invalid too (DESIGN.md's order of checks)."""
+    return parse_key(request.headers.get(KEY_HEADER))
+
+
+IdempotencyKey = Annotated[str, Depends(require_key)]
+
+
+class Idempotency:
+    """Runs mutating endpoints exactly once per (scope, key).
+
+    `scope` names the caller of a request: the API key on the public API; downstream services
+    are only called by the orchestrator and pass a constant.
+    """
+
+    def __init__(self, store: IdempotencyStore, scope: Callable[[Request], str]) -> None:
+        self.store = store
+        self.scope = scope
+
+    def execute(
+        self, request: Request, key: str, payload: BaseModel | Mapping[str, Any], handler: Handler
+    ) -> Response:
+        scope = self.scope(request)
+        method, path = request.method, request.url.path
+        begin = self.store.begin(scope, key, fingerprint(method, path, payload), method, path)
+        if begin.kind == "replay":
+            assert begin.response is not None
+            return _replay(begin.response)
+        if begin.kind == "mismatch":
+            return problem_response(
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key reused with a different payload",
+                "This key was first used with a different request; a new request needs a new key.",
+            )
+        if begin.kind in ("in_flight", "busy"):
+            return problem_response(
+                409,
+                "idempotency-request-in-flight",
+                "A request with this Idempotency-Key is in progress",
+                "The first request with this key has not finished; retry later with the same key.",
+                headers={"Retry-After": "1"},
+            )
+        assert begin.lock is not None
+        return self._run(begin.lock, handler)
+
+    def _run(self, lock: Lock, handler: Handler) -> Response:
+        try:
+            with self.store.engine.begin() as conn:
+                try:
+                    with conn.begin_nested():
+                        outcome = handler(conn)
+                except Refused as refused:
+                    outcome = refused.outcome()
+                stored = StoredResponse(
+                    outcome.status_code, render_json(outcome.body), outcome.media_type
+                )
+                if not self.store.complete(conn, lock, stored):
+                    raise _LockLost
+        except _LockLost:
+            return _retry_conflict("The lock on this key was taken over by a retry.")
+        except (ProblemError, HTTPException):
+            # Refusals that are not outcomes (unknown resource...): not stored, retry allowed.
+            self.store.release(lock)
+            raise
+        except DBAPIError as error:
+            self.store.release(lock)
+            if is_retryable_conflict(error):
+                return _retry_conflict("A concurrent change won a database race.")
+            log.exception("database error under idempotency key %s", lock.key)
+            return _internal_error()
+        except Exception:
+            self.store.release(lock)
+            log.exception("unexpected error under idempotency key %s", lock.key)
+            return _internal_error()
+        return Response(stored.body, stored.status_code, media_type=stored.media_type)
+
+    def router(self) -> APIRouter:
+        """`GET /v1/operations/{idempotency_key}`: the stored outcome of a key, so a caller whose
+        response was lost can find out what happened instead of guessing."""
+        router = APIRouter()
+
+        @router.get("/v1/operations/{idempotency_key}")
+        def get_operation(idempotency_key: str, request: Request) -> dict[str, Any]:
+            record = self.store.get(self.scope(request), idempotency_key)
+            if record is None:
+                raise ProblemError(
+                    404,
+                    "operation-not-found",
+                    "Unknown idempotency key",
+                    "No request with this key was executed (or its retention has passed).",
+                )
+            answer: dict[str, Any] = {
+                "idempotency_key": record.key,
+                "state": record.state,
+                "request_method": record.request_method,
+                "request_path": record.request_path,
+                "created_at": record.created_at.isoformat(),
+                "completed_at": record.completed_at.isoformat() if record.completed_at else None,
+                "status_code": None,
+                "body": None,
+            }
+            if record.response is not None:
+                answer["status_code"] = record.response.status_code
+                answer["body"] = record.response.json()
+            return answer
+
+        return router
+
+
+def _replay(response: StoredResponse) -> Response:
+    return Response(
+        response.body,
+        response.status_code,
+        media_type=response.media_type,
+        headers={REPLAYED_HEADER: "true"},
+    )
+
+
+def _retry_conflict(detail: str) -> Response:
+    return problem_response(
+        409,
+        "idempotency-retry",
+        "Conflict: retry with the same Idempotency-Key",
+        detail + " Nothing was kept; retry with the same key.",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _internal_error() -> Response:
+    return problem_response(
+        500,
+        "internal-error",
+        "Internal error",
+        "The request failed and nothing was kept; retrying with the same key is safe.",
+    )

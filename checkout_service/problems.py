@@ -1,0 +1,83 @@
+"""RFC 9457 problem details: the error body of every service."""
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_TYPE_PREFIX = "urn:checkout-recon:problem:"
+
+
+def problem_body(status: int, slug: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": _TYPE_PREFIX + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+
+
+def render_json(body: Any) -> bytes:
+    # One rendering for the first response and its replays, so both are byte-identical.
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def problem_response(
+    status: int, slug: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra
+) -> Response:
+    return Response(
+        content=render_json(problem_body(status, slug, title, detail, **extra)),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+class ProblemError(Exception):
+    """Raised anywhere in a request to answer with a problem body (nothing is stored)."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(f"{status} {title}: {detail}")
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        self.headers = headers
+        self.extra = extra
+
+    def response(self) -> Response:
+        return problem_response(
+            self.status, self.slug, self.title, self.detail, headers=self.headers, **self.extra
+        )
+
+
+def install_problem_handler(app: FastAPI) -> None:
+    """Problem bodies for `ProblemError` and for request validation (422, never stored: the
+    request did not start executing, so a corrected retry with the same key is accepted)."""
+
+    async def _problem(_request: Request, error: Exception) -> Response:
+        assert isinstance(error, ProblemError)
+        return error.response()
+
+    async def _invalid(_request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        return problem_response(
+            422,
+            "validation-error",
+            "Invalid request",
+            "The request body or parameters failed validation.",
+            errors=jsonable_encoder(error.errors(), custom_encoder={Exception: str}),
+        )
+
+    app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(RequestValidationError, _invalid)

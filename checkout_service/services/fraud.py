@@ -1,0 +1,89 @@
+"""Fraud screening. Deterministic test identities decide: a customer ID starting with
+`cus_fraud` or a payment token starting with `tok_fraud` is declined, everything else approved.
+
+A decline is a business answer (200 with `decision: declined`), not an error: the screening ran.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert
+from sqlalchemy.engine import Connection
+
+from checkout_service import idempotency
+from checkout_service.db import UTCDateTime
+from checkout_service.idempotency import IdempotencyKey, Outcome
+from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMinor, iso
+from checkout_service.services.runtime import (
+    Clock,
+    ServiceSettings,
+    build_runtime,
+    create_service_app,
+    new_id,
+)
+
+SERVICE = "fraud"
+FRAUD_CUSTOMER_PREFIX = "cus_fraud"
+FRAUD_TOKEN_PREFIX = "tok_fraud"
+
+metadata = MetaData()
+keys = idempotency.define_table(metadata)
+screenings = Table(
+    "screenings",
+    metadata,
+    Column("screening_id", String(64), primary_key=True),
+    Column("checkout_id", String(255), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("customer_id", String(255), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("reason", String(64)),
+    Column("amount_minor", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_screenings_checkout_id", "checkout_id"),
+)
+
+
+class ScreeningRequest(BaseModel):
+    checkout_id: CheckoutId
+    customer_id: str
+    amount_minor: NonNegativeMinor
+    currency: Currency
+    payment_token: str | None = None
+
+
+def decide(customer_id: str, payment_token: str | None) -> tuple[str, str | None]:
+    if customer_id.startswith(FRAUD_CUSTOMER_PREFIX):
+        return "declined", "customer_blocklisted"
+    if payment_token and payment_token.startswith(FRAUD_TOKEN_PREFIX):
+        return "declined", "payment_method_blocklisted"
+    return "approved", None
+
+
+def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock)
+    app = create_service_app(runtime, "Fraud screening service")
+
+    @app.post("/v1/screenings", status_code=201)
+    def screen(body: ScreeningRequest, key: IdempotencyKey, request: Request) -> Response:
+        def handler(conn: Connection) -> Outcome:
+            decision, reason = decide(body.customer_id, body.payment_token)
+            row: dict[str, Any] = {
+                "screening_id": new_id("scr"),
+                "checkout_id": body.checkout_id,
+                "idempotency_key": key,
+                "customer_id": body.customer_id,
+                "decision": decision,
+                "reason": reason,
+                "amount_minor": body.amount_minor,
+                "currency": body.currency,
+                "created_at": runtime.clock(),
+            }
+            conn.execute(insert(screenings).values(**row))
+            return Outcome(201, iso(row))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    return app

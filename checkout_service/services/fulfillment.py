@@ -1,0 +1,187 @@
+"""Fulfillment: request, ship, cancel.
+
+`fulfillments` holds the current state; `fulfillment_events` records every transition and every
+refused one (a cancellation after shipping is refused and recorded, never hidden). The contract
+export reads the accepted transitions, one row per state (latest `updated_at` wins).
+"""
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import Boolean, Column, Index, MetaData, String, Table, insert, select, update
+from sqlalchemy.engine import Connection
+
+from checkout_service import idempotency
+from checkout_service.db import UTCDateTime, reading
+from checkout_service.idempotency import IdempotencyKey, Outcome
+from checkout_service.problems import ProblemError, problem_body
+from checkout_service.services.fields import CheckoutId, iso
+from checkout_service.services.runtime import (
+    Clock,
+    ServiceSettings,
+    build_runtime,
+    create_service_app,
+    new_id,
+)
+
+SERVICE = "fulfillment"
+
+metadata = MetaData()
+keys = idempotency.define_table(metadata)
+fulfillments = Table(
+    "fulfillments",
+    metadata,
+    Column("fulfillment_id", String(64), primary_key=True),
+    Column("checkout_id", String(255), nullable=False),
+    Column("order_id", String(64), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_fulfillments_checkout_id", "checkout_id"),
+)
+fulfillment_events = Table(
+    "fulfillment_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("fulfillment_id", String(64), nullable=False, index=True),
+    Column("idempotency_key", String(255), nullable=False),
+    # requested | shipped | cancelled; `accepted` false for a refused transition.
+    Column("status", String(16), nullable=False),
+    Column("accepted", Boolean, nullable=False),
+    Column("reason", String(255)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+class FulfillmentRequest(BaseModel):
+    checkout_id: CheckoutId
+    order_id: str
+
+
+class TransitionRequest(BaseModel):
+    reason: str | None = None
+
+
+# Which current states a transition may leave from; the same state again is a no-op.
+_ALLOWED_FROM = {"shipped": {"requested"}, "cancelled": {"requested"}}
+
+
+def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock)
+    app = create_service_app(runtime, "Fulfillment service")
+
+    @app.post("/v1/fulfillments", status_code=201)
+    def request_fulfillment(
+        body: FulfillmentRequest, key: IdempotencyKey, request: Request
+    ) -> Response:
+        def handler(conn: Connection) -> Outcome:
+            now = runtime.clock()
+            row = {
+                "fulfillment_id": new_id("ful"),
+                "checkout_id": body.checkout_id,
+                "order_id": body.order_id,
+                "idempotency_key": key,
+                "status": "requested",
+                "created_at": now,
+                "updated_at": now,
+            }
+            conn.execute(insert(fulfillments).values(**row))
+            _event(conn, row["fulfillment_id"], key, "requested", True, None, now)
+            return Outcome(201, iso(row))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    def transition(
+        request: Request, key: str, body: TransitionRequest, fulfillment_id: str, target: str
+    ) -> Response:
+        def handler(conn: Connection) -> Outcome:
+            row = _fulfillment(conn, fulfillment_id, lock=True)
+            if row["status"] == target:
+                return Outcome(200, iso(row))
+            now = runtime.clock()
+            if row["status"] not in _ALLOWED_FROM[target]:
+                # Recorded, then answered; kept for replay like any outcome.
+                _event(conn, fulfillment_id, key, target, False, body.reason, now)
+                verb = "ship" if target == "shipped" else "cancel"
+                return Outcome(
+                    409,
+                    problem_body(
+                        409,
+                        f"fulfillment-{row['status']}",
+                        f"Cannot {verb} a {row['status']} fulfillment",
+                        f"Fulfillment {fulfillment_id} is {row['status']}; the {verb} request "
+                        "was refused and recorded.",
+                        fulfillment=iso(row),
+                    ),
+                    "application/problem+json",
+                )
+            conn.execute(
+                update(fulfillments)
+                .where(fulfillments.c.fulfillment_id == fulfillment_id)
+                .values(status=target, updated_at=now)
+            )
+            _event(conn, fulfillment_id, key, target, True, body.reason, now)
+            return Outcome(200, iso({**row, "status": target, "updated_at": now}))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    @app.post("/v1/fulfillments/{fulfillment_id}/ship")
+    def ship(
+        fulfillment_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
+    ) -> Response:
+        return transition(request, key, body, fulfillment_id, "shipped")
+
+    @app.post("/v1/fulfillments/{fulfillment_id}/cancel")
+    def cancel(
+        fulfillment_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
+    ) -> Response:
+        return transition(request, key, body, fulfillment_id, "cancelled")
+
+    @app.get("/v1/fulfillments/{fulfillment_id}")
+    def get_fulfillment(fulfillment_id: str) -> dict[str, Any]:
+        with reading(runtime.engine) as conn:
+            row = _fulfillment(conn, fulfillment_id, lock=False)
+            events = conn.execute(
+                select(fulfillment_events)
+                .where(fulfillment_events.c.fulfillment_id == fulfillment_id)
+                .order_by(fulfillment_events.c.created_at)
+            ).mappings()
+            return {**iso(row), "events": [iso(dict(event)) for event in events]}
+
+    return app
+
+
+def _event(
+    conn: Connection,
+    fulfillment_id: str,
+    key: str,
+    status: str,
+    accepted: bool,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(fulfillment_events).values(
+            event_id=new_id("fev"),
+            fulfillment_id=fulfillment_id,
+            idempotency_key=key,
+            status=status,
+            accepted=accepted,
+            reason=reason,
+            created_at=now,
+        )
+    )
+
+
+def _fulfillment(conn: Connection, fulfillment_id: str, *, lock: bool) -> dict[str, Any]:
+    query = select(fulfillments).where(fulfillments.c.fulfillment_id == fulfillment_id)
+    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
+    if row is None:
+        raise ProblemError(
+            404, "fulfillment-not-found", "Unknown fulfillment", f"No fulfillment {fulfillment_id}."
+        )
+    return dict(row)

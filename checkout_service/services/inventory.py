@@ -1,0 +1,379 @@
+"""Inventory: stock levels and reservations with a TTL.
+
+A reservation holds stock (`reserved` grows, `on_hand` does not change) until it is committed
+(both shrink) or released (`reserved` shrinks). Each line of each transition is an
+`inventory_moves` row in the shape of the landing contract. Out of stock is a permanent answer
+for that request (409, stored for replay). Releasing an already released reservation answers its
+current state without a second move: compensations are "undo if it exists".
+Expired reservations are released by `release_expired` (the reaper), never implicitly.
+"""
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from checkout_service import idempotency
+from checkout_service.db import UTCDateTime, reading
+from checkout_service.idempotency import IdempotencyKey, Outcome, Refused
+from checkout_service.problems import ProblemError
+from checkout_service.services.fields import CheckoutId, PositiveMinor, Sku, iso
+from checkout_service.services.runtime import (
+    Clock,
+    Runtime,
+    ServiceSettings,
+    build_runtime,
+    create_service_app,
+    new_id,
+)
+
+SERVICE = "inventory"
+RELEASE_STEP = "inventory.release"
+
+metadata = MetaData()
+keys = idempotency.define_table(metadata)
+stock_levels = Table(
+    "stock_levels",
+    metadata,
+    Column("sku", String(255), primary_key=True),
+    Column("on_hand", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),
+)
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("reservation_id", String(64), primary_key=True),
+    Column("checkout_id", String(255), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    # active | released | committed
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_reservations_checkout_id", "checkout_id"),
+    Index("ix_reservations_status_expires_at", "status", "expires_at"),
+)
+reservation_lines = Table(
+    "reservation_lines",
+    metadata,
+    Column("reservation_id", String(64), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+)
+inventory_moves = Table(
+    "inventory_moves",
+    metadata,
+    Column("move_id", String(64), primary_key=True),
+    Column("checkout_id", String(255), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("reservation_id", String(64), nullable=False, index=True),
+    Column("sku", String(255), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+class InventorySettings(ServiceSettings):
+    # Stock put on hand for SKUs the database does not know yet (existing levels are kept).
+    initial_stock: dict[str, int] = Field(default_factory=dict)
+    reservation_ttl: timedelta = timedelta(minutes=30)
+
+
+class Line(BaseModel):
+    sku: Sku
+    quantity: PositiveMinor
+
+
+class ReserveRequest(BaseModel):
+    checkout_id: CheckoutId
+    lines: list[Line] = Field(min_length=1)
+    ttl_seconds: int | None = Field(default=None, gt=0)
+
+
+class TransitionRequest(BaseModel):
+    reason: str | None = None
+
+
+class StockLevel(BaseModel):
+    on_hand: int = Field(ge=0)
+
+
+def create_app(
+    settings: InventorySettings | ServiceSettings | None = None, clock: Clock | None = None
+) -> FastAPI:
+    if not isinstance(settings, InventorySettings):
+        # Plain service settings (as every other service takes) with the inventory defaults.
+        settings = InventorySettings(**dict(settings or ServiceSettings()))
+    runtime = build_runtime(SERVICE, metadata, keys, settings, clock)
+    _seed_stock(runtime, settings.initial_stock)
+    app = create_service_app(runtime, "Inventory service")
+
+    @app.post("/v1/reservations", status_code=201)
+    def reserve(body: ReserveRequest, key: IdempotencyKey, request: Request) -> Response:
+        def handler(conn: Connection) -> Outcome:
+            now = runtime.clock()
+            wanted: Counter[str] = Counter()
+            for line in body.lines:
+                wanted[line.sku] += line.quantity
+            shortages = []
+            # Sorted, so concurrent reservations lock stock rows in one order (no deadlock).
+            for sku in sorted(wanted):
+                level = (
+                    conn.execute(
+                        select(stock_levels).where(stock_levels.c.sku == sku).with_for_update()
+                    )
+                    .mappings()
+                    .first()
+                )
+                available = level["on_hand"] - level["reserved"] if level else 0
+                if available < wanted[sku]:
+                    shortages.append(
+                        {"sku": sku, "requested": wanted[sku], "available": max(available, 0)}
+                    )
+            if shortages:
+                raise Refused(
+                    409,
+                    "out-of-stock",
+                    "Out of stock",
+                    "Not enough stock for: " + ", ".join(s["sku"] for s in shortages) + ".",
+                    shortages=shortages,
+                )
+            ttl = timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None
+            reservation = {
+                "reservation_id": new_id("res"),
+                "checkout_id": body.checkout_id,
+                "idempotency_key": key,
+                "status": "active",
+                "created_at": now,
+                "updated_at": now,
+                "expires_at": now + (ttl or settings.reservation_ttl),
+            }
+            conn.execute(insert(reservations).values(**reservation))
+            for sku in sorted(wanted):
+                conn.execute(
+                    insert(reservation_lines).values(
+                        reservation_id=reservation["reservation_id"],
+                        sku=sku,
+                        quantity=wanted[sku],
+                    )
+                )
+                conn.execute(
+                    update(stock_levels)
+                    .where(stock_levels.c.sku == sku)
+                    .values(reserved=stock_levels.c.reserved + wanted[sku])
+                )
+            moves = _moves(conn, reservation, key, "reserve", now)
+            return Outcome(201, _answer(reservation, moves))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    @app.post("/v1/reservations/{reservation_id}/release")
+    def release(
+        reservation_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
+    ) -> Response:
+        def handler(conn: Connection) -> Outcome:
+            reservation = _reservation(conn, reservation_id, lock=True)
+            if reservation["status"] == "released":
+                return Outcome(200, _answer(reservation, []))
+            if reservation["status"] == "committed":
+                raise Refused(
+                    409,
+                    "reservation-committed",
+                    "Reservation already committed",
+                    "The stock of a committed reservation has left; it cannot be released.",
+                    reservation_id=reservation_id,
+                )
+            reservation, moves = _release(conn, reservation, key, runtime.clock())
+            return Outcome(200, _answer(reservation, moves))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    @app.post("/v1/reservations/{reservation_id}/commit")
+    def commit(
+        reservation_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
+    ) -> Response:
+        def handler(conn: Connection) -> Outcome:
+            now = runtime.clock()
+            reservation = _reservation(conn, reservation_id, lock=True)
+            if reservation["status"] == "committed":
+                return Outcome(200, _answer(reservation, []))
+            if reservation["status"] == "released":
+                raise Refused(
+                    409,
+                    "reservation-released",
+                    "Reservation released",
+                    "A released reservation cannot be committed; reserve again.",
+                    reservation_id=reservation_id,
+                )
+            if reservation["expires_at"] <= now:
+                raise Refused(
+                    409,
+                    "reservation-expired",
+                    "Reservation expired",
+                    "The reservation outlived its TTL; the reaper releases it. Reserve again.",
+                    reservation_id=reservation_id,
+                    expires_at=reservation["expires_at"].isoformat(),
+                )
+            for sku, quantity in _lines(conn, reservation_id):
+                conn.execute(
+                    update(stock_levels)
+                    .where(stock_levels.c.sku == sku)
+                    .values(
+                        on_hand=stock_levels.c.on_hand - quantity,
+                        reserved=stock_levels.c.reserved - quantity,
+                    )
+                )
+            reservation = _set_status(conn, reservation, "committed", now)
+            moves = _moves(conn, reservation, key, "commit", now)
+            return Outcome(200, _answer(reservation, moves))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    @app.get("/v1/reservations/{reservation_id}")
+    def get_reservation(reservation_id: str) -> dict[str, Any]:
+        with reading(runtime.engine) as conn:
+            reservation = _reservation(conn, reservation_id, lock=False)
+            lines = [{"sku": sku, "quantity": q} for sku, q in _lines(conn, reservation_id)]
+            return {**iso(reservation), "lines": lines}
+
+    @app.get("/v1/stock/{sku}")
+    def get_stock(sku: str) -> dict[str, Any]:
+        with reading(runtime.engine) as conn:
+            level = (
+                conn.execute(select(stock_levels).where(stock_levels.c.sku == sku))
+                .mappings()
+                .first()
+            )
+        if level is None:
+            raise ProblemError(404, "sku-not-found", "Unknown SKU", f"No stock level for {sku}.")
+        return {**level, "available": level["on_hand"] - level["reserved"]}
+
+    @app.put("/v1/stock/{sku}")
+    def set_stock(sku: str, body: StockLevel) -> dict[str, Any]:
+        # Setting an absolute level is naturally idempotent: no key needed.
+        with runtime.engine.begin() as conn:
+            updated = conn.execute(
+                update(stock_levels).where(stock_levels.c.sku == sku).values(on_hand=body.on_hand)
+            ).rowcount
+            if not updated:
+                conn.execute(insert(stock_levels).values(sku=sku, on_hand=body.on_hand, reserved=0))
+        return {"sku": sku, "on_hand": body.on_hand}
+
+    return app
+
+
+def release_expired(runtime: Runtime, now: datetime | None = None) -> list[str]:
+    """The reaper: release every active reservation past its TTL; returns their IDs.
+
+    Its moves carry the checkout's release key, the one the orchestrator's compensation uses, so
+    a reaped reservation and a compensated one look the same in the data.
+    """
+    now = now or runtime.clock()
+    with reading(runtime.engine) as conn:
+        expired = (
+            conn.execute(
+                select(reservations.c.reservation_id).where(
+                    reservations.c.status == "active", reservations.c.expires_at <= now
+                )
+            )
+            .scalars()
+            .all()
+        )
+    released = []
+    for reservation_id in expired:
+        with runtime.engine.begin() as conn:
+            reservation = _reservation(conn, reservation_id, lock=True)
+            if reservation["status"] != "active":
+                continue  # committed or released since we looked
+            key = f"{reservation['checkout_id']}:{RELEASE_STEP}"
+            _release(conn, reservation, key, now)
+            released.append(reservation_id)
+    return released
+
+
+def _release(
+    conn: Connection, reservation: dict[str, Any], key: str, now: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    for sku, quantity in _lines(conn, reservation["reservation_id"]):
+        conn.execute(
+            update(stock_levels)
+            .where(stock_levels.c.sku == sku)
+            .values(reserved=stock_levels.c.reserved - quantity)
+        )
+    reservation = _set_status(conn, reservation, "released", now)
+    return reservation, _moves(conn, reservation, key, "release", now)
+
+
+def _set_status(
+    conn: Connection, reservation: dict[str, Any], status: str, now: datetime
+) -> dict[str, Any]:
+    conn.execute(
+        update(reservations)
+        .where(reservations.c.reservation_id == reservation["reservation_id"])
+        .values(status=status, updated_at=now)
+    )
+    return {**reservation, "status": status, "updated_at": now}
+
+
+def _moves(
+    conn: Connection, reservation: dict[str, Any], key: str, kind: str, now: datetime
+) -> list[dict[str, Any]]:
+    moves = [
+        {
+            "move_id": new_id("mov"),
+            "checkout_id": reservation["checkout_id"],
+            "idempotency_key": key,
+            "reservation_id": reservation["reservation_id"],
+            "sku": sku,
+            "quantity": quantity,
+            "kind": kind,
+            "created_at": now,
+        }
+        for sku, quantity in _lines(conn, reservation["reservation_id"])
+    ]
+    if moves:
+        conn.execute(insert(inventory_moves), moves)
+    return moves
+
+
+def _lines(conn: Connection, reservation_id: str) -> list[tuple[str, int]]:
+    rows = conn.execute(
+        select(reservation_lines.c.sku, reservation_lines.c.quantity)
+        .where(reservation_lines.c.reservation_id == reservation_id)
+        .order_by(reservation_lines.c.sku)
+    ).all()
+    return [(sku, quantity) for sku, quantity in rows]
+
+
+def _reservation(conn: Connection, reservation_id: str, *, lock: bool) -> dict[str, Any]:
+    query = select(reservations).where(reservations.c.reservation_id == reservation_id)
+    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
+    if row is None:
+        raise ProblemError(
+            404, "reservation-not-found", "Unknown reservation", f"No reservation {reservation_id}."
+        )
+    return dict(row)
+
+
+def _answer(reservation: dict[str, Any], moves: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**iso(reservation), "moves": [iso(move) for move in moves]}
+
+
+def _seed_stock(runtime: Runtime, initial_stock: dict[str, int]) -> None:
+    for sku, on_hand in sorted(initial_stock.items()):
+        try:
+            with runtime.engine.begin() as conn:
+                known = conn.execute(
+                    select(stock_levels.c.sku).where(stock_levels.c.sku == sku)
+                ).first()
+                if known is None:
+                    conn.execute(insert(stock_levels).values(sku=sku, on_hand=on_hand, reserved=0))
+        except IntegrityError:
+            pass  # another process seeded it first

@@ -1,0 +1,295 @@
+"""A simulated payment service provider: authorize, capture, void, refund.
+
+Every operation is a row of `payments` in the shape of the landing contract (capture, void and
+refund point at their authorization through `parent_payment_id`). Test tokens decide declines:
+`tok_decline_<code>` is declined with failure code `<code>` (`card_declined` when empty).
+
+Refusals (capture above authorized or after a void, void after a capture, refund above captured)
+are answered with a problem body and stored for replay; nothing is written for them. A void of
+an already voided authorization answers the existing void: compensations are "undo if it
+exists", and a second void must not be a second effect.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy.engine import Connection
+
+from checkout_service import idempotency
+from checkout_service.db import UTCDateTime, reading
+from checkout_service.flows import psp_reference
+from checkout_service.idempotency import IdempotencyKey, Outcome, Refused
+from checkout_service.problems import ProblemError, problem_body
+from checkout_service.services.fields import CheckoutId, Currency, PositiveMinor, iso
+from checkout_service.services.runtime import (
+    Clock,
+    ServiceSettings,
+    build_runtime,
+    create_service_app,
+    new_id,
+)
+
+SERVICE = "payment"
+DECLINE_PREFIX = "tok_decline"
+
+metadata = MetaData()
+keys = idempotency.define_table(metadata)
+payments = Table(
+    "payments",
+    metadata,
+    Column("payment_id", String(64), primary_key=True),
+    Column("checkout_id", String(255), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("amount_minor", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("psp_reference", String(64), nullable=False),
+    Column("parent_payment_id", String(64)),
+    Column("failure_code", String(64)),
+    Index("ix_payments_checkout_id", "checkout_id"),
+    Index("ix_payments_parent_payment_id", "parent_payment_id"),
+)
+
+
+class AuthorizeRequest(BaseModel):
+    checkout_id: CheckoutId
+    amount_minor: PositiveMinor
+    currency: Currency
+    payment_token: str
+    customer_id: str | None = None
+
+
+class CaptureRequest(BaseModel):
+    # None: capture what is left of the authorization.
+    amount_minor: PositiveMinor | None = None
+
+
+class RefundRequest(BaseModel):
+    amount_minor: PositiveMinor
+
+
+class VoidRequest(BaseModel):
+    reason: str | None = None
+
+
+def decline_code(payment_token: str) -> str | None:
+    """The failure code a test token is declined with, or None when it is approved."""
+    if not payment_token.startswith(DECLINE_PREFIX):
+        return None
+    return payment_token[len(DECLINE_PREFIX) :].strip("_") or "card_declined"
+
+
+def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock)
+    app = create_service_app(runtime, "Payment service (simulated PSP)")
+
+    @app.post("/v1/authorizations", status_code=201)
+    def authorize(body: AuthorizeRequest, key: IdempotencyKey, request: Request) -> Response:
+        def handler(conn: Connection) -> Outcome:
+            code = decline_code(body.payment_token)
+            row = _insert(
+                conn,
+                runtime.clock(),
+                checkout_id=body.checkout_id,
+                idempotency_key=key,
+                kind="authorization",
+                status="failed" if code else "succeeded",
+                amount_minor=body.amount_minor,
+                currency=body.currency,
+                failure_code=code,
+            )
+            if code:
+                # A permanent decline: recorded as a failed authorization and kept for replay.
+                return Outcome(
+                    402,
+                    problem_body(
+                        402,
+                        "payment-declined",
+                        "Payment declined",
+                        f"The payment method was declined ({code}).",
+                        failure_code=code,
+                        payment=iso(row),
+                    ),
+                    "application/problem+json",
+                )
+            return Outcome(201, iso(row))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    @app.post("/v1/authorizations/{payment_id}/captures", status_code=201)
+    def capture(
+        payment_id: str, body: CaptureRequest, key: IdempotencyKey, request: Request
+    ) -> Response:
+        def handler(conn: Connection) -> Outcome:
+            auth = _authorization(conn, payment_id)
+            totals = _totals(conn, payment_id)
+            if totals["void"]:
+                raise Refused(
+                    409,
+                    "authorization-voided",
+                    "Authorization voided",
+                    "A voided authorization cannot be captured.",
+                    payment_id=payment_id,
+                )
+            remaining = auth["amount_minor"] - totals["capture"]
+            amount = body.amount_minor if body.amount_minor is not None else remaining
+            if amount <= 0 or amount > remaining:
+                raise Refused(
+                    422,
+                    "capture-exceeds-authorization",
+                    "Capture above the authorized amount",
+                    f"Capturing {amount} would exceed the {remaining} left of the authorization.",
+                    payment_id=payment_id,
+                    authorized_minor=auth["amount_minor"],
+                    captured_minor=totals["capture"],
+                )
+            row = _child(conn, runtime.clock(), auth, key, "capture", amount)
+            return Outcome(201, iso(row))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    @app.post("/v1/authorizations/{payment_id}/void", status_code=201)
+    def void(payment_id: str, body: VoidRequest, key: IdempotencyKey, request: Request) -> Response:
+        def handler(conn: Connection) -> Outcome:
+            auth = _authorization(conn, payment_id)
+            existing = (
+                conn.execute(
+                    select(payments).where(
+                        payments.c.parent_payment_id == payment_id, payments.c.kind == "void"
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if existing is not None:
+                return Outcome(200, iso(dict(existing)))
+            totals = _totals(conn, payment_id)
+            if totals["capture"]:
+                raise Refused(
+                    409,
+                    "authorization-captured",
+                    "Authorization already captured",
+                    "A captured authorization cannot be voided; refund it instead.",
+                    payment_id=payment_id,
+                    captured_minor=totals["capture"],
+                )
+            row = _child(conn, runtime.clock(), auth, key, "void", auth["amount_minor"])
+            return Outcome(201, iso(row))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    @app.post("/v1/authorizations/{payment_id}/refunds", status_code=201)
+    def refund(
+        payment_id: str, body: RefundRequest, key: IdempotencyKey, request: Request
+    ) -> Response:
+        def handler(conn: Connection) -> Outcome:
+            auth = _authorization(conn, payment_id)
+            totals = _totals(conn, payment_id)
+            refundable = totals["capture"] - totals["refund"]
+            if body.amount_minor > refundable:
+                raise Refused(
+                    422,
+                    "refund-exceeds-capture",
+                    "Refund above the captured amount",
+                    f"Refunding {body.amount_minor} would exceed the {refundable} left to refund.",
+                    payment_id=payment_id,
+                    captured_minor=totals["capture"],
+                    refunded_minor=totals["refund"],
+                )
+            row = _child(conn, runtime.clock(), auth, key, "refund", body.amount_minor)
+            return Outcome(201, iso(row))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    @app.get("/v1/authorizations/{payment_id}")
+    def get_authorization(payment_id: str) -> dict[str, Any]:
+        with reading(runtime.engine) as conn:
+            auth = _authorization(conn, payment_id, lock=False, usable=False)
+            totals = _totals(conn, payment_id)
+            operations = conn.execute(
+                select(payments)
+                .where(payments.c.parent_payment_id == payment_id)
+                .order_by(payments.c.created_at, payments.c.payment_id)
+            ).mappings()
+            return {
+                "authorization": iso(auth),
+                "captured_minor": totals["capture"],
+                "refunded_minor": totals["refund"],
+                "voided": bool(totals["void"]),
+                "operations": [iso(dict(row)) for row in operations],
+            }
+
+    return app
+
+
+def _insert(conn: Connection, now: datetime, **values: Any) -> dict[str, Any]:
+    payment_id = new_id("pay")
+    row = {
+        "payment_id": payment_id,
+        "created_at": now,
+        "psp_reference": psp_reference(payment_id),
+        "parent_payment_id": None,
+        "failure_code": None,
+        **values,
+    }
+    conn.execute(insert(payments).values(**row))
+    return row
+
+
+def _child(
+    conn: Connection, now: datetime, auth: dict[str, Any], key: str, kind: str, amount: int
+) -> dict[str, Any]:
+    return _insert(
+        conn,
+        now,
+        checkout_id=auth["checkout_id"],
+        idempotency_key=key,
+        kind=kind,
+        status="succeeded",
+        amount_minor=amount,
+        currency=auth["currency"],
+        parent_payment_id=auth["payment_id"],
+    )
+
+
+def _authorization(
+    conn: Connection, payment_id: str, *, lock: bool = True, usable: bool = True
+) -> dict[str, Any]:
+    query = select(payments).where(
+        payments.c.payment_id == payment_id, payments.c.kind == "authorization"
+    )
+    if lock:
+        # Serialises concurrent operations on one authorization (PostgreSQL; SQLite's
+        # BEGIN IMMEDIATE already does), so two captures cannot both pass the amount check.
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise ProblemError(
+            404, "payment-not-found", "Unknown authorization", f"No authorization {payment_id}."
+        )
+    if usable and row["status"] != "succeeded":
+        raise Refused(
+            409,
+            "authorization-failed",
+            "Authorization not usable",
+            "This authorization was declined; nothing can be captured, voided or refunded.",
+            payment_id=payment_id,
+        )
+    return dict(row)
+
+
+def _totals(conn: Connection, payment_id: str) -> dict[str, int]:
+    rows = conn.execute(
+        select(payments.c.kind, func.coalesce(func.sum(payments.c.amount_minor), 0))
+        .where(payments.c.parent_payment_id == payment_id, payments.c.status == "succeeded")
+        .group_by(payments.c.kind)
+    ).all()
+    totals = {"capture": 0, "void": 0, "refund": 0}
+    totals.update({kind: int(amount) for kind, amount in rows})
+    return totals

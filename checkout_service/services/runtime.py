@@ -1,0 +1,74 @@
+"""What every downstream service shares: settings, its database, its idempotency store."""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, MetaData, Table
+
+from checkout_service.db import DatabaseSettings, create_service_engine, create_tables, utcnow
+from checkout_service.idempotency import (
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_RETENTION,
+    Idempotency,
+    IdempotencyStore,
+)
+from checkout_service.problems import install_problem_handler
+
+Clock = Callable[[], datetime]
+
+
+class ServiceSettings(BaseModel):
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    idempotency_retention: timedelta = DEFAULT_RETENTION
+    lock_timeout: timedelta = DEFAULT_LOCK_TIMEOUT
+    # Downstream services have one caller, the orchestrator, so keys share one scope.
+    caller_scope: str = "orchestrator"
+
+
+@dataclass
+class Runtime:
+    """A service's engine, key store and clock; kept on `app.state.runtime`."""
+
+    name: str
+    engine: Engine
+    metadata: MetaData
+    idempotency: Idempotency
+    clock: Clock
+
+    @property
+    def store(self) -> IdempotencyStore:
+        return self.idempotency.store
+
+
+def build_runtime(
+    name: str, metadata: MetaData, keys: Table, settings: ServiceSettings, clock: Clock | None
+) -> Runtime:
+    clock = clock or utcnow
+    engine = create_service_engine(name, settings.database)
+    create_tables(engine, metadata)
+    store = IdempotencyStore(
+        engine,
+        keys,
+        retention=settings.idempotency_retention,
+        lock_timeout=settings.lock_timeout,
+        clock=clock,
+    )
+    scope = settings.caller_scope
+    idempotency = Idempotency(store, scope=lambda _request: scope)
+    return Runtime(name, engine, metadata, idempotency, clock)
+
+
+def create_service_app(runtime: Runtime, title: str) -> FastAPI:
+    app = FastAPI(title=title)
+    app.state.runtime = runtime
+    install_problem_handler(app)
+    app.include_router(runtime.idempotency.router())
+    return app
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"

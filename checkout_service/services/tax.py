@@ -1,0 +1,89 @@
+"""Tax quotes: a deterministic rate per country, else per currency, in basis points.
+
+Amounts are integers: tax = subtotal × rate / 10 000, rounded half up to the minor unit.
+"""
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert
+from sqlalchemy.engine import Connection
+
+from checkout_service import idempotency
+from checkout_service.db import UTCDateTime
+from checkout_service.idempotency import IdempotencyKey, Outcome
+from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMinor, iso
+from checkout_service.services.runtime import (
+    Clock,
+    ServiceSettings,
+    build_runtime,
+    create_service_app,
+    new_id,
+)
+
+SERVICE = "tax"
+
+RATES_BY_COUNTRY_BP = {"DE": 1900, "FR": 2000, "GB": 2000, "NL": 2100, "IT": 2200, "US": 0}
+RATES_BY_CURRENCY_BP = {"EUR": 2000, "GBP": 2000, "USD": 0, "JPY": 1000}
+DEFAULT_RATE_BP = 0
+
+metadata = MetaData()
+keys = idempotency.define_table(metadata)
+quotes = Table(
+    "tax_quotes",
+    metadata,
+    Column("quote_id", String(64), primary_key=True),
+    Column("checkout_id", String(255), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("country", String(2)),
+    Column("currency", String(3), nullable=False),
+    Column("rate_bp", Integer, nullable=False),
+    Column("subtotal_minor", Integer, nullable=False),
+    Column("tax_minor", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_tax_quotes_checkout_id", "checkout_id"),
+)
+
+
+class QuoteRequest(BaseModel):
+    checkout_id: CheckoutId
+    currency: Currency
+    subtotal_minor: NonNegativeMinor
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+
+def rate_bp(country: str | None, currency: str) -> int:
+    if country in RATES_BY_COUNTRY_BP:
+        return RATES_BY_COUNTRY_BP[country]
+    return RATES_BY_CURRENCY_BP.get(currency, DEFAULT_RATE_BP)
+
+
+def tax_minor(subtotal_minor: int, rate: int) -> int:
+    return (subtotal_minor * rate + 5_000) // 10_000
+
+
+def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock)
+    app = create_service_app(runtime, "Tax service")
+
+    @app.post("/v1/quotes", status_code=201)
+    def quote(body: QuoteRequest, key: IdempotencyKey, request: Request) -> Response:
+        def handler(conn: Connection) -> Outcome:
+            rate = rate_bp(body.country, body.currency)
+            row = {
+                "quote_id": new_id("txq"),
+                "checkout_id": body.checkout_id,
+                "idempotency_key": key,
+                "country": body.country,
+                "currency": body.currency,
+                "rate_bp": rate,
+                "subtotal_minor": body.subtotal_minor,
+                "tax_minor": tax_minor(body.subtotal_minor, rate),
+                "created_at": runtime.clock(),
+            }
+            conn.execute(insert(quotes).values(**row))
+            return Outcome(201, iso(row))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    return app

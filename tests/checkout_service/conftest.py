@@ -1,0 +1,87 @@
+"""Real servers and real databases for the checkout service tests.
+
+`backend` gives database settings for SQLite (files in a temporary directory) and PostgreSQL (a
+random schema prefix per test, schemas dropped afterwards). `serve` runs an app under uvicorn on
+a free port of 127.0.0.1; the socket listens before the server thread starts, so a client may
+connect at once and no test waits for readiness.
+"""
+
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+
+from checkout_service.db import DatabaseSettings, normalise_url
+
+SERVICES = ("fraud", "payment", "inventory", "order", "tax", "fulfillment", "testsvc")
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+def _pg_settings(pg_url: str) -> Iterator[DatabaseSettings]:
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    yield DatabaseSettings(url=pg_url, schema_prefix=prefix)
+    engine = create_engine(normalise_url(pg_url))
+    try:
+        with engine.begin() as conn:
+            for service in SERVICES:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}{service}" CASCADE'))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, tmp_path) -> Iterator[DatabaseSettings]:
+    if request.param == "sqlite":
+        yield DatabaseSettings(data_dir=tmp_path / "services")
+    else:
+        yield from _pg_settings(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def sqlite_db(tmp_path) -> DatabaseSettings:
+    return DatabaseSettings(data_dir=tmp_path / "services")
+
+
+@pytest.fixture
+def start() -> Iterator[Callable[[FastAPI], httpx.Client]]:
+    """Serve an app over real HTTP; returns a client bound to it. Stopped and disposed after."""
+    with_stack: list = []
+
+    def _start(app: FastAPI) -> httpx.Client:
+        context = serve(app)
+        base_url = context.__enter__()
+        client = httpx.Client(base_url=base_url, timeout=30)
+        with_stack.append((context, client, app))
+        return client
+
+    yield _start
+    for context, client, app in reversed(with_stack):
+        client.close()
+        context.__exit__(None, None, None)
+        runtime = getattr(app.state, "runtime", None)
+        if runtime is not None:
+            runtime.engine.dispose()
