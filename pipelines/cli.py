@@ -211,6 +211,15 @@ def models() -> None:
         click.echo(f"{model.table:<36} <- {', '.join(model.depends_on)}")
 
 
+def _register_alerts() -> None:
+    from pipelines.alerts.command import alerts
+
+    main.add_command(alerts)
+
+
+_register_alerts()
+
+
 def _yesterday() -> date:
     from datetime import UTC, datetime
 

@@ -7,6 +7,7 @@ from assets.ingestion_assets import ingestion_assets
 from assets.model_assets import model_assets
 from assets.report_assets import report_assets
 from checks import asset_checks
+from pipelines.alerts.dagster_asset import alerts_asset
 from pipelines.jobs import daily_schedule, reconcile_job
 from pipelines.partitions import daily_partitions
 from pipelines.resources import build_resources
@@ -24,6 +25,7 @@ def build_definitions(settings: ReconSettings | None = None) -> dg.Definitions:
             *model_assets(partitions),
             *export_assets(partitions),
             *report_assets(partitions),
+            alerts_asset(partitions, settings.alerts_config),
         ],
         asset_checks=asset_checks(),
         jobs=[job],

@@ -2,13 +2,15 @@
 
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
 import dagster as dg
 
 from assets.warehouse import connect
+from pipelines.alerts import enqueue_check_failures, load_config
+from pipelines.alerts.delivery import deliver_pending
 from pipelines.definitions import build_definitions
 from pipelines.jobs import RECONCILE_JOB
 from pipelines.progress import progress_logger, root_message
@@ -75,6 +77,21 @@ def _metadata_text(metadata: dict) -> str:
     return ", ".join(shown)[:300]
 
 
+def _alert_on_failed_checks(con, settings: ReconSettings, day: date, outcome: RunOutcome) -> None:
+    """Failed blocking checks go to the alert channels as `check_failed` notices, now: the run
+    stopped before its own alerts step, and on-call must hear why today's numbers are missing."""
+    failures = [
+        (name, why)
+        for name, passed, severity, why in outcome.checks
+        if not passed and severity == "ERROR"
+    ]
+    if not failures:
+        return
+    config = load_config(settings.alerts_config)
+    enqueue_check_failures(con, day, failures, config)
+    deliver_pending(con, config, datetime.now(UTC))
+
+
 def run_partition(
     settings: ReconSettings,
     day: date,
@@ -118,6 +135,8 @@ def run_partition(
         for e in result.get_asset_check_evaluations()
     ]
     if not result.success:
+        with connect(settings.warehouse_path) as con:
+            _alert_on_failed_checks(con, settings, day, outcome)
         outcome.errors = [
             f"{event.step_key.replace('__', '/')}: {root_message(event.event_specific_data.error)}"
             for event in result.all_events
@@ -126,6 +145,7 @@ def run_partition(
         return outcome
     with connect(settings.warehouse_path) as con:
         outcome.rows = summary_rows(con, day)
+        _alert_on_failed_checks(con, settings, day, outcome)
         outcome.quarantined = con.execute(
             "select count(*) from raw.quarantine where _partition_date = ?", [day]
         ).fetchone()[0]

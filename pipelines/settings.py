@@ -39,6 +39,9 @@ class ReconSettings(BaseSettings):
         le=1,
         description="Warn when more than this share of keys breaks {checkout_id}:{step}.",
     )
+    alerts_config: Path | None = Field(
+        None, description="Alert routing, YAML or TOML; none means console only."
+    )
     partitions_start: date = Field(
         date(2025, 1, 1), description="First business date of the daily partitions."
     )

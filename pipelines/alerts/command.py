@@ -1,0 +1,60 @@
+"""`recon alerts --date D [--dry-run]`, ready to be added to the `recon` group."""
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+
+def _day(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+
+
+@click.command(name="alerts")
+@click.option("--date", "day", callback=_day, required=True, help="Business date, YYYY-MM-DD.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; change nothing.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    envvar="RECON_ALERTS_CONFIG",
+    default=None,
+    help="Routing config, YAML or TOML [default: RECON_ALERTS_CONFIG, else console only].",
+)
+@click.option(
+    "--warehouse",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="DuckDB warehouse file [default: RECON_WAREHOUSE_PATH or data/warehouse.duckdb].",
+)
+def alerts(day: date, dry_run: bool, config_path: Path | None, warehouse: Path | None) -> None:
+    """Send the notices of a reconciled date: new and resolved discrepancies, and any notice
+    still pending from an earlier run. Exits 1 if a notice could not be delivered (it stays
+    queued for the next run)."""
+    from pydantic import ValidationError
+
+    from assets.warehouse import connect
+    from pipelines.alerts.config import load_config
+    from pipelines.alerts.planning import PartitionNotReconciled
+    from pipelines.alerts.run import run_alerts
+    from pipelines.settings import ReconSettings
+
+    try:
+        config = load_config(config_path)
+    except (ValidationError, ValueError) as error:
+        raise click.BadParameter(str(error), param_hint="--config") from error
+    path = warehouse or ReconSettings().warehouse_path
+    if not path.exists():
+        raise click.BadParameter(f"{path} does not exist", param_hint="--warehouse")
+    with connect(path) as con:
+        try:
+            run = run_alerts(con, day, config, dry_run=dry_run)
+        except PartitionNotReconciled as error:
+            raise click.ClickException(f"{error}: run `recon run` first") from error
+    click.echo(run.describe())
+    if run.failed:
+        sys.exit(1)

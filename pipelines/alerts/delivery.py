@@ -1,0 +1,96 @@
+"""Deliver the outbox: retried with backoff within a run, channel by channel, so one channel that
+stays down neither blocks the others nor loses its notices (they stay pending for a later run)."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+
+from pipelines.alerts.channels import Channel, DeliveryError, build_channel
+from pipelines.alerts.config import AlertConfig
+from pipelines.alerts.notices import Notice
+
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    notice_id: str
+    channel: str
+    kind: str
+    delivered: bool
+    attempts: int
+    error: str | None = None
+
+
+def due_notices(
+    con: duckdb.DuckDBPyConnection, now: datetime, channel: str | None = None
+) -> list[Notice]:
+    rows = con.execute(
+        "select payload from alerts.outbox where delivered_at is null and next_attempt_at <= ? "
+        "and (? is null or channel = ?) order by created_at, notice_id",
+        [now, channel, channel],
+    ).fetchall()
+    return [Notice.from_json(row[0]) for row in rows]
+
+
+def pending_count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("select count(*) from alerts.outbox where delivered_at is null").fetchone()
+    return row[0] if row else 0
+
+
+def deliver_pending(
+    con: duckdb.DuckDBPyConnection,
+    config: AlertConfig,
+    now: datetime,
+    *,
+    sleep: Sleep = time.sleep,
+    channels: dict[str, Channel] | None = None,
+) -> list[Delivery]:
+    """Send every due notice of every configured channel. Notices of a channel no longer in the
+    config stay pending: renaming a channel must not silently drop what it owed."""
+    senders = channels or {c.name: build_channel(c) for c in config.channels}
+    deliveries = []
+    for name, sender in senders.items():
+        for notice in due_notices(con, now, name):
+            delivery = _deliver(con, config, sender, notice, now, sleep)
+            deliveries.append(delivery)
+            if not delivery.delivered:
+                break  # the channel is down: leave the rest pending rather than hammer it
+    return deliveries
+
+
+def _deliver(
+    con: duckdb.DuckDBPyConnection,
+    config: AlertConfig,
+    sender: Channel,
+    notice: Notice,
+    now: datetime,
+    sleep: Sleep,
+) -> Delivery:
+    retry = config.retry
+    error = None
+    for attempt in range(1, retry.attempts + 1):
+        try:
+            sender.send(notice)
+        except Exception as failure:  # a bug in one channel must not stop the others
+            kind = "" if isinstance(failure, DeliveryError) else f"{type(failure).__name__}: "
+            error = f"{kind}{failure}"[:500]
+            if attempt < retry.attempts:
+                sleep(retry.delay(attempt))
+            continue
+        # Recorded right after the send (autocommit) so a later crash cannot resend it.
+        con.execute(
+            "update alerts.outbox set attempts = attempts + ?, delivered_at = ?, last_error = null "
+            "where notice_id = ?",
+            [attempt, now, notice.notice_id],
+        )
+        return Delivery(notice.notice_id, notice.channel, notice.kind, True, attempt)
+    con.execute(
+        "update alerts.outbox set attempts = attempts + ?, last_error = ?, next_attempt_at = ? "
+        "where notice_id = ?",
+        [retry.attempts, error, now + timedelta(seconds=retry.requeue_after_s), notice.notice_id],
+    )
+    return Delivery(notice.notice_id, notice.channel, notice.kind, False, retry.attempts, error)

@@ -1,0 +1,57 @@
+"""The `alerts` schema of the warehouse: what each partition's discrepancies look like to on-call,
+and the outbox of notices per channel."""
+
+import duckdb
+
+DDL = """
+create schema if not exists alerts;
+
+-- One row per discrepancy ever seen for a business date; `generation` counts reopenings so a
+-- discrepancy that clears and comes back is announced again under a fresh notice ID.
+create table if not exists alerts.discrepancy_state (
+    business_date date not null,
+    discrepancy_id varchar not null,
+    type varchar not null,
+    severity varchar not null,
+    checkout_id varchar,
+    amount_minor bigint,
+    currency varchar,
+    status varchar not null,
+    generation integer not null,
+    first_seen_at timestamptz not null,
+    resolved_at timestamptz,
+    primary key (business_date, discrepancy_id)
+);
+
+create table if not exists alerts.outbox (
+    notice_id varchar primary key,
+    channel varchar not null,
+    kind varchar not null,
+    business_date date not null,
+    payload varchar not null,
+    created_at timestamptz not null,
+    attempts integer not null default 0,
+    next_attempt_at timestamptz not null,
+    last_error varchar,
+    delivered_at timestamptz
+);
+
+-- Which discrepancies each notice announced: the record of what went out.
+create table if not exists alerts.notice_items (
+    notice_id varchar not null,
+    discrepancy_id varchar not null,
+    primary key (notice_id, discrepancy_id)
+);
+"""
+
+
+def ensure_alerts_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)
+
+
+def alerts_schema_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'alerts' and table_name = 'outbox'"
+    ).fetchone()
+    return bool(row and row[0])
