@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.alerts.config import AlertConfig
 from pipelines.alerts.notices import CheckFailure, Item, Notice, notice_id
@@ -177,6 +178,23 @@ def apply_plan(con: duckdb.DuckDBPyConnection, plan: Plan, now: datetime) -> Non
     day = plan.business_date
     con.execute("begin")
     try:
+        first_seen = [c for c in plan.new if c.item.discrepancy_id not in plan.reopened]
+        _insert_rows(
+            con,
+            "alerts.discrepancy_state",
+            {
+                "business_date": [day] * len(first_seen),
+                "discrepancy_id": [c.item.discrepancy_id for c in first_seen],
+                "type": [c.item.type for c in first_seen],
+                "severity": [c.item.severity for c in first_seen],
+                "checkout_id": [c.item.checkout_id for c in first_seen],
+                "amount_minor": [c.item.amount_minor for c in first_seen],
+                "currency": [c.item.currency for c in first_seen],
+                "status": ["open"] * len(first_seen),
+                "generation": [c.generation for c in first_seen],
+                "first_seen_at": [now] * len(first_seen),
+            },
+        )
         for change in plan.new:
             item = change.item
             if item.discrepancy_id in plan.reopened:
@@ -194,28 +212,17 @@ def apply_plan(con: duckdb.DuckDBPyConnection, plan: Plan, now: datetime) -> Non
                         item.discrepancy_id,
                     ],
                 )
-            else:
-                con.execute(
-                    "insert into alerts.discrepancy_state values (?, ?, ?, ?, ?, ?, ?, 'open', ?, "
-                    "?, null)",
-                    [
-                        day,
-                        item.discrepancy_id,
-                        item.type,
-                        item.severity,
-                        item.checkout_id,
-                        item.amount_minor,
-                        item.currency,
-                        change.generation,
-                        now,
-                    ],
-                )
-        for change in plan.resolved:
+        resolved = pa.table({"discrepancy_id": [c.item.discrepancy_id for c in plan.resolved]})
+        con.register("_resolved_ids", resolved)
+        try:
             con.execute(
                 "update alerts.discrepancy_state set status = 'resolved', resolved_at = ? "
-                "where business_date = ? and discrepancy_id = ?",
-                [now, day, change.item.discrepancy_id],
+                "where business_date = ? and discrepancy_id in "
+                "(select discrepancy_id from _resolved_ids)",
+                [now, day],
             )
+        finally:
+            con.unregister("_resolved_ids")
         enqueue(con, plan.notices, now)
         con.execute("commit")
     except BaseException:
@@ -245,10 +252,23 @@ def enqueue(con: duckdb.DuckDBPyConnection, notices: list[Notice], now: datetime
                 now,
             ],
         )
-        for discrepancy_id in notice.discrepancy_ids:
-            con.execute(
-                "insert or ignore into alerts.notice_items values (?, ?)",
-                [notice.notice_id, discrepancy_id],
-            )
+        ids = list(dict.fromkeys(notice.discrepancy_ids))
+        _insert_rows(
+            con,
+            "alerts.notice_items",
+            {"notice_id": [notice.notice_id] * len(ids), "discrepancy_id": ids},
+        )
         added += 1
     return added
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list]) -> None:
+    """One set-based insert: a statement per row took 18 s for a day of 12k discrepancies."""
+    if not next(iter(columns.values())):
+        return
+    con.register("_alert_rows", pa.table(columns))
+    try:
+        names = ", ".join(columns)
+        con.execute(f"insert into {table} ({names}) select {names} from _alert_rows")
+    finally:
+        con.unregister("_alert_rows")
