@@ -166,5 +166,20 @@ SOURCES: dict[str, Source] = {
     s.name: s for s in (ORDERS, PAYMENTS, INVENTORY_MOVES, FULFILLMENTS, ANALYTICS_EVENTS)
 }
 
+# The steps of an idempotency key `{checkout_id}:{step}` (DESIGN.md).
+IDEMPOTENCY_STEPS = (
+    "fraud",
+    "payment.authorize",
+    "payment.capture",
+    "payment.void",
+    "payment.refund",
+    "inventory.reserve",
+    "inventory.release",
+    "inventory.commit",
+    "order",
+    "tax",
+    "fulfillment",
+)
+
 # The columns ingestion adds to every raw row, ahead of the contract's own.
 LINEAGE_COLUMNS = ("_partition_date", "_landing_date", "_source_file", "_line", "_loaded_at")

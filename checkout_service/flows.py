@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
+from assets.contract import IDEMPOTENCY_STEPS
+
 SOURCES = ("orders", "payments", "inventory_moves", "fulfillments", "analytics_events")
 
 _ATTRIBUTION_COLUMNS = ("utm_source", "utm_medium", "utm_campaign", "referrer")
@@ -97,19 +99,7 @@ LANDING_TIME: dict[str, str] = {
     "analytics_events": "received_at",
 }
 
-STEPS = (
-    "fraud",
-    "payment.authorize",
-    "payment.capture",
-    "payment.void",
-    "payment.refund",
-    "inventory.reserve",
-    "inventory.release",
-    "inventory.commit",
-    "order",
-    "tax",
-    "fulfillment",
-)
+STEPS = IDEMPOTENCY_STEPS
 
 EVENT_NAMES = ("checkout_viewed", "checkout_started", "checkout_completed", "payment_failed")
 ORDER_STATUSES = ("placed", "cancelled")

@@ -11,26 +11,13 @@ from datetime import date, datetime, time, timedelta
 
 import duckdb
 
-from assets.contract import Kind, Source
+from assets.contract import IDEMPOTENCY_STEPS, Kind, Source
 from assets.currencies import ISO_4217
 from assets.landing import window
 
 # Server-side instants must fall inside the partition's read window; the browser's own clock
 # (occurred_at) is not held to it.
 WINDOW_CHECKED = ("created_at", "updated_at", "received_at")
-STEPS = (
-    "fraud",
-    "payment.authorize",
-    "payment.capture",
-    "payment.void",
-    "payment.refund",
-    "inventory.reserve",
-    "inventory.release",
-    "inventory.commit",
-    "order",
-    "tax",
-    "fulfillment",
-)
 SAMPLE_ROWS = 5
 
 
@@ -187,7 +174,7 @@ def idempotency_key_rate(
     con: duckdb.DuckDBPyConnection, source: Source, day: date
 ) -> tuple[int, int]:
     """(rows, rows whose key breaks `{checkout_id}:{step}`) for a source that carries keys."""
-    steps = ", ".join(f"'{s}'" for s in STEPS)
+    steps = ", ".join(f"'{s}'" for s in IDEMPOTENCY_STEPS)
     [(rows, broken)] = con.execute(
         f"""
         select
