@@ -20,7 +20,16 @@ from sqlalchemy import create_engine, text
 
 from checkout_service.db import DatabaseSettings, normalise_url
 
-SERVICES = ("fraud", "payment", "inventory", "order", "tax", "fulfillment", "testsvc")
+SERVICES = (
+    "fraud",
+    "payment",
+    "inventory",
+    "order",
+    "tax",
+    "fulfillment",
+    "orchestrator",
+    "testsvc",
+)
 
 
 @contextmanager

@@ -1,0 +1,218 @@
+"""The public checkout API.
+
+Checks run in DESIGN.md's order: the API key (401), then the Idempotency-Key (400), then the
+body (422); none of them is stored. The key's lock is the idempotency store's; the saga runs
+between its own short transactions, and the answer is stored for replay once the saga is
+terminal. An unexpected failure answers 500 and keeps the recovery point: a retry with the same
+key (or `recover`) resumes the saga where it stopped.
+"""
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+from sqlalchemy.exc import DBAPIError
+
+from checkout_service.db import is_retryable_conflict
+from checkout_service.idempotency import (
+    REPLAYED_HEADER,
+    Begin,
+    IdempotencyKey,
+    Lock,
+    StoredResponse,
+    fingerprint,
+)
+from checkout_service.orchestrator.runtime import Orchestrator, build_orchestrator
+from checkout_service.orchestrator.saga import SagaBusy
+from checkout_service.orchestrator.schemas import CancelRequest, CheckoutRequest
+from checkout_service.orchestrator.settings import OrchestratorSettings
+from checkout_service.orchestrator.steps import Answer, checkout_view
+from checkout_service.orchestrator.store import ATTRIBUTION, KeyReused
+from checkout_service.problems import (
+    PROBLEM_MEDIA_TYPE,
+    ProblemError,
+    install_problem_handler,
+    problem_response,
+    render_json,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Caller:
+    merchant_id: str
+    # Idempotency keys are scoped to the API key, as Stripe does. The scope holds a digest, so
+    # the database never stores a secret.
+    scope: str
+
+
+def _authenticate(orchestrator: Orchestrator) -> Callable[[Request], Caller]:
+    def authenticate(request: Request) -> Caller:
+        header = request.headers.get("Authorization", "")
+        api_key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        merchant_id = orchestrator.settings.api_keys.get(api_key)
+        if merchant_id is None:
+            raise ProblemError(
+                401,
+                "unauthenticated",
+                "Invalid API key",
+                "Send a valid API key as `Authorization: Bearer <key>`.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        digest = hashlib.sha256(api_key.encode()).hexdigest()[:32]
+        return Caller(merchant_id, f"{merchant_id}:{digest}")
+
+    return authenticate
+
+
+def create_app(
+    settings: OrchestratorSettings | None = None, orchestrator: Orchestrator | None = None
+) -> FastAPI:
+    """`orchestrator` (from `build_orchestrator`) carries injected clients, hooks and clock."""
+    orch = orchestrator or build_orchestrator(settings)
+    app = FastAPI(title="Checkout orchestrator")
+    app.state.orchestrator = orch
+    install_problem_handler(app)
+    CallerDep = Annotated[Caller, Depends(_authenticate(orch))]
+
+    def idempotent(
+        caller: Caller, key: str, request: Request, body: Any, run: Callable[[], Answer]
+    ) -> Response:
+        path = request.url.path
+        begin = orch.keys.begin(caller.scope, key, fingerprint("POST", path, body), "POST", path)
+        refusal = _refusal(begin)
+        if refusal is not None:
+            return refusal
+        assert begin.lock is not None
+        return _complete(orch, begin.lock, run)
+
+    @app.post("/v1/checkouts", status_code=201)
+    def create_checkout(
+        caller: CallerDep, key: IdempotencyKey, body: CheckoutRequest, request: Request
+    ) -> Response:
+        request_fingerprint = fingerprint("POST", request.url.path, body)
+
+        def run() -> Answer:
+            checkout_id = orch.saga_store.open(
+                caller.scope, key, request_fingerprint, caller.merchant_id, body
+            )
+            return orch.runner.run(checkout_id)
+
+        return idempotent(caller, key, request, body, run)
+
+    @app.get("/v1/checkouts/{checkout_id}")
+    def get_checkout(checkout_id: str, caller: CallerDep) -> dict[str, Any]:
+        checkout = orch.saga_store.get(checkout_id)
+        if checkout is None or checkout.merchant_id != caller.merchant_id:
+            raise ProblemError(
+                404, "checkout-not-found", "Unknown checkout", f"No checkout {checkout_id}."
+            )
+        return {
+            **checkout_view(checkout),
+            "recovery_point": checkout.recovery_point,
+            "attribution": {name: checkout.row[name] for name in ATTRIBUTION},
+            "compensations": [
+                {"step": row["step"], "state": row["state"]}
+                for row in orch.saga_store.compensations(checkout_id)
+            ],
+        }
+
+    @app.post("/v1/checkouts/{checkout_id}/cancel")
+    def cancel_checkout(
+        checkout_id: str,
+        caller: CallerDep,
+        key: IdempotencyKey,
+        body: CancelRequest,
+        request: Request,
+    ) -> Response:
+        checkout = orch.saga_store.get(checkout_id)
+        if checkout is None or checkout.merchant_id != caller.merchant_id:
+            raise ProblemError(
+                404, "checkout-not-found", "Unknown checkout", f"No checkout {checkout_id}."
+            )
+        return idempotent(caller, key, request, body, lambda: orch.runner.cancel(checkout_id))
+
+    return app
+
+
+def _refusal(begin: Begin) -> Response | None:
+    if begin.kind == "replay":
+        assert begin.response is not None
+        stored = begin.response
+        return Response(
+            stored.body,
+            stored.status_code,
+            media_type=stored.media_type,
+            headers={REPLAYED_HEADER: "true"},
+        )
+    if begin.kind == "mismatch":
+        return _key_reused()
+    if begin.kind in ("in_flight", "busy"):
+        return _in_flight()
+    return None
+
+
+def _complete(orch: Orchestrator, lock: Lock, run: Callable[[], Answer]) -> Response:
+    try:
+        answer = run()
+    except KeyReused:
+        orch.keys.release(lock)
+        return _key_reused()
+    except SagaBusy:
+        orch.keys.release(lock)
+        return _in_flight()
+    except ProblemError:
+        orch.keys.release(lock)
+        raise
+    except DBAPIError as error:
+        orch.keys.release(lock)
+        if is_retryable_conflict(error):
+            return _in_flight()
+        log.exception("database error under idempotency key %s", lock.key)
+        return _internal_error()
+    except Exception:
+        # The saga keeps its recovery point; a retry with the same key or `recover` resumes it.
+        orch.keys.release(lock)
+        log.exception("checkout failed under idempotency key %s", lock.key)
+        return _internal_error()
+    media_type = PROBLEM_MEDIA_TYPE if answer.status_code >= 400 else "application/json"
+    stored = StoredResponse(answer.status_code, render_json(answer.body), media_type)
+    with orch.engine.begin() as conn:
+        completed = orch.keys.complete(conn, lock, stored)
+    if not completed:
+        # A retry took the lock over; it finds the saga's answer in the checkout itself.
+        return _in_flight()
+    return Response(stored.body, stored.status_code, media_type=stored.media_type)
+
+
+def _key_reused() -> Response:
+    return problem_response(
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key reused with a different payload",
+        "This key was first used with a different request; a new request needs a new key.",
+    )
+
+
+def _in_flight() -> Response:
+    return problem_response(
+        409,
+        "idempotency-request-in-flight",
+        "A request with this Idempotency-Key is in progress",
+        "The first request with this key has not finished; retry later with the same key.",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _internal_error() -> Response:
+    return problem_response(
+        500,
+        "internal-error",
+        "Internal error",
+        "The checkout stopped part-way and was kept; retrying with the same key resumes it.",
+    )

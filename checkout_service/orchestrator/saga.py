@@ -1,0 +1,281 @@
+"""The checkout saga: fraud → tax → inventory reserve → payment authorize → order → commit.
+
+Each step is a downstream call under the key `{checkout_id}:{step}`, then a recovery point
+committed on its own; the last one also writes the outbox events (capture, fulfillment request)
+in the same transaction. A step that may leave an effect has its compensation registered before
+it is called. A permanent refusal decides the checkout's answer (402 decline, 409 out of stock,
+502 for a refusal of a later step), which is recorded before the compensations run, so a crash
+while compensating resumes the compensations and gives the same answer.
+"""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from checkout_service.orchestrator.clients import Reply, ServiceClients
+from checkout_service.orchestrator.steps import (
+    CANCEL_ORDER,
+    POINTS,
+    RELEASE,
+    STEPS,
+    VOID,
+    Answer,
+    Undo,
+    checkout_view,
+    decide,
+    request_for,
+    settlement_events,
+    step_key,
+)
+from checkout_service.orchestrator.store import Checkout, OutboxEvent, SagaStore
+from checkout_service.problems import problem_body, render_json
+
+# Called after each recovery point commits, with (checkout_id, point): tests raise here to
+# simulate a crash at every boundary.
+PointHook = Callable[[str, str], None]
+
+
+class SagaBusy(Exception):
+    """Another runner holds the checkout's lease."""
+
+
+class SagaRunner:
+    def __init__(
+        self, store: SagaStore, services: ServiceClients, after_point: PointHook | None = None
+    ) -> None:
+        self.store = store
+        self.services = services
+        self.after_point = after_point
+
+    def run(self, checkout_id: str) -> Answer:
+        """Drive the checkout from its last recovery point to a terminal state; its answer.
+
+        Raises SagaBusy if another runner owns it, OutcomeUnknown if a step's outcome cannot be
+        established (the saga stays where it was, to be resumed)."""
+        token = self.store.acquire_lease(checkout_id)
+        if token is None:
+            raise SagaBusy(checkout_id)
+        try:
+            checkout = self.store.load(checkout_id)
+            if checkout.status == "pending":
+                checkout = self._forward(checkout, token)
+            if checkout.status == "compensating":
+                checkout = self._compensate(checkout, token)
+            return Answer(checkout.response_status, _stored_body(checkout))
+        finally:
+            self.store.release_lease(checkout_id, token)
+
+    # -- forward ------------------------------------------------------------------------------
+
+    def _forward(self, checkout: Checkout, token: str) -> Checkout:
+        done = POINTS.index(checkout.recovery_point)
+        for step in STEPS[done:]:
+            if step.undo is not None:
+                self.store.register_compensation(
+                    checkout.checkout_id, token, step.undo.step, step.name
+                )
+            path, body = request_for(step, checkout)
+            reply = self.services.call(
+                step.service, path, step_key(checkout.checkout_id, step.name), body
+            )
+            decision = decide(step, checkout, reply)
+            result = (reply.status_code, reply.body)
+            if decision.failure is not None:
+                failure = decision.failure
+                self.store.advance(
+                    checkout.checkout_id,
+                    token,
+                    step=step.name,
+                    result=result,
+                    status="compensating",
+                    response_status=failure.status_code,
+                    response_body=render_json(failure.body).decode(),
+                )
+                self._hook(checkout.checkout_id, "compensating")
+                return self.store.load(checkout.checkout_id)
+            values = {**decision.values, "recovery_point": step.point}
+            events: list[OutboxEvent] = []
+            if step.point == "finished":
+                final = self.store.load(checkout.checkout_id).row | values | {"status": "completed"}
+                values |= {
+                    "status": "completed",
+                    "response_status": 201,
+                    "response_body": render_json(checkout_view(Checkout(final))).decode(),
+                }
+                events = settlement_events(Checkout(final))
+            self.store.advance(
+                checkout.checkout_id, token, step=step.name, result=result, events=events, **values
+            )
+            self._hook(checkout.checkout_id, step.point)
+            checkout = self.store.load(checkout.checkout_id)
+        return checkout
+
+    def abandon(self, checkout_id: str) -> Answer:
+        """Give up on a saga whose step outcome stayed unknown: answer 504 and undo whatever
+        its registered steps may have done."""
+        token = self.store.acquire_lease(checkout_id)
+        if token is None:
+            raise SagaBusy(checkout_id)
+        try:
+            checkout = self.store.load(checkout_id)
+            if checkout.status == "pending":
+                answer = problem_body(
+                    504,
+                    "checkout-abandoned",
+                    "Checkout abandoned",
+                    f"A step's outcome stayed unknown past the recovery deadline (last recovery "
+                    f"point: {checkout.recovery_point}); everything done was undone.",
+                    checkout_id=checkout_id,
+                )
+                self.store.advance(
+                    checkout_id,
+                    token,
+                    status="compensating",
+                    response_status=504,
+                    response_body=render_json(answer).decode(),
+                )
+                checkout = self.store.load(checkout_id)
+            if checkout.status == "compensating":
+                checkout = self._compensate(checkout, token)
+            return Answer(checkout.response_status, _stored_body(checkout))
+        finally:
+            self.store.release_lease(checkout_id, token)
+
+    # -- compensation -------------------------------------------------------------------------
+
+    def _compensate(self, checkout: Checkout, token: str) -> Checkout:
+        """Undo, newest first, every effect a registered step may have left."""
+        undos = {undo.step: undo for undo in (RELEASE, VOID, CANCEL_ORDER)}
+        pending = [
+            row
+            for row in self.store.compensations(checkout.checkout_id)
+            if row["state"] == "registered"
+        ]
+        for row in reversed(pending):
+            undo = undos[row["step"]]
+            state, detail = self._undo(checkout, undo)
+            self.store.settle_compensation(checkout.checkout_id, token, undo.step, state, detail)
+            self._hook(checkout.checkout_id, f"compensated:{undo.step}")
+        self.store.advance(
+            checkout.checkout_id, token, status="failed", recovery_point="compensated"
+        )
+        return self.store.load(checkout.checkout_id)
+
+    def _undo(self, checkout: Checkout, undo: Undo) -> tuple[str, Any]:
+        target = checkout.row.get(undo.id_field)
+        if target is None:
+            # The forward step's answer was never recorded (lost response, crash): ask the
+            # service what it did under the step's key rather than assume it did nothing.
+            forward = self.services.lookup(
+                undo.service, step_key(checkout.checkout_id, undo.forward)
+            )
+            if forward is None or not forward.ok:
+                return "nothing_to_undo", forward.body if forward else None
+            target = forward.body[undo.id_field]
+        reply = self.services.call(
+            undo.service,
+            undo.path.format(id=target),
+            step_key(checkout.checkout_id, undo.step),
+            {"reason": "checkout compensation"},
+        )
+        return ("done" if reply.ok else "refused"), reply.body
+
+    # -- cancellation -------------------------------------------------------------------------
+
+    def cancel(self, checkout_id: str) -> Answer:
+        """Cancel a completed checkout: fulfillment first (a shipped one refuses, and the refusal
+        is recorded and answered, never hidden), then the payment (void, or refund once
+        captured) and the order."""
+        token = self.store.acquire_lease(checkout_id)
+        if token is None:
+            raise SagaBusy(checkout_id)
+        try:
+            checkout = self.store.load(checkout_id)
+            if checkout.status in ("pending", "compensating"):
+                raise SagaBusy(checkout_id)
+            if checkout.status == "completed":
+                refusal = self._cancel_fulfillment(checkout, token)
+                if refusal is not None:
+                    return refusal
+                # From here the outbox worker no longer requests fulfillment for this checkout.
+                self.store.advance(checkout_id, token, status="cancelling")
+                self._hook(checkout_id, "cancelling")
+                checkout = self.store.load(checkout_id)
+            if checkout.status == "cancelling":
+                self._cancel_payment(checkout)
+                cancelled = self.services.call(
+                    "order",
+                    f"/v1/orders/{checkout.order_id}/cancel",
+                    step_key(checkout_id, "order.cancel"),
+                    {"reason": "checkout cancelled"},
+                )
+                self.store.record_result(checkout_id, "order.cancel", _result(cancelled))
+                # The checkout keeps its POST's answer; the cancellation's answer is stored
+                # under the cancel request's own key.
+                self.store.advance(
+                    checkout_id, token, status="cancelled", recovery_point="cancelled"
+                )
+                return Answer(200, checkout_view(self.store.load(checkout_id)))
+            return Answer(200, checkout_view(checkout))
+        finally:
+            self.store.release_lease(checkout_id, token)
+
+    def _cancel_fulfillment(self, checkout: Checkout, token: str) -> Answer | None:
+        if checkout.fulfillment_id is None:
+            return None
+        cid = checkout.checkout_id
+        reply = self.services.call(
+            "fulfillment",
+            f"/v1/fulfillments/{checkout.fulfillment_id}/cancel",
+            step_key(cid, "fulfillment.cancel"),
+            {"reason": "checkout cancelled"},
+        )
+        self.store.record_result(cid, "fulfillment.cancel", _result(reply))
+        if reply.ok:
+            return None
+        return Answer(
+            409,
+            problem_body(
+                409,
+                "checkout-not-cancellable",
+                "Checkout already fulfilled",
+                "Fulfillment refused the cancellation (it has shipped); the refusal is recorded.",
+                checkout_id=cid,
+                upstream=reply.body,
+            ),
+        )
+
+    def _cancel_payment(self, checkout: Checkout) -> None:
+        cid = checkout.checkout_id
+        voided = self.services.call(
+            "payment",
+            f"/v1/authorizations/{checkout.payment_id}/void",
+            step_key(cid, "payment.void"),
+            {"reason": "checkout cancelled"},
+        )
+        self.store.record_result(cid, "payment.void", _result(voided))
+        if voided.ok or voided.body.get("type") != _CAPTURED:
+            return
+        # The worker captured first: give the money back instead.
+        refunded = self.services.call(
+            "payment",
+            f"/v1/authorizations/{checkout.payment_id}/refunds",
+            step_key(cid, "payment.refund"),
+            {"amount_minor": voided.body.get("captured_minor", checkout.total_minor)},
+        )
+        self.store.record_result(cid, "payment.refund", _result(refunded))
+
+    def _hook(self, checkout_id: str, point: str) -> None:
+        if self.after_point is not None:
+            self.after_point(checkout_id, point)
+
+
+_CAPTURED = "urn:checkout-recon:problem:authorization-captured"
+
+
+def _result(reply: Reply) -> tuple[int, Any]:
+    return reply.status_code, reply.body
+
+
+def _stored_body(checkout: Checkout) -> Any:
+    return json.loads(checkout.response_body)

@@ -1,0 +1,47 @@
+"""The public API's request bodies (pydantic at the edge)."""
+
+from typing import ClassVar
+
+from pydantic import BaseModel, Field
+
+from checkout_service.services.fields import Currency, PositiveMinor, Sku
+
+
+class CartLine(BaseModel):
+    sku: Sku
+    quantity: PositiveMinor
+    unit_price_minor: PositiveMinor
+
+
+class Customer(BaseModel):
+    id: str = Field(min_length=1, max_length=255)
+    email: str | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+
+class ClientContext(BaseModel):
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+    referrer: str | None = None
+
+
+class CheckoutRequest(BaseModel):
+    # A retry that lost its UTM parameters (or gained others) is still the same checkout.
+    fingerprint_exclude: ClassVar[frozenset[str]] = frozenset({"client_context"})
+
+    lines: list[CartLine] = Field(min_length=1)
+    customer: Customer
+    currency: Currency
+    payment_token: str = Field(min_length=1, max_length=255)
+    client_context: ClientContext | None = None
+
+    @property
+    def subtotal_minor(self) -> int:
+        return sum(line.quantity * line.unit_price_minor for line in self.lines)
+
+
+class CancelRequest(BaseModel):
+    reason: str | None = None

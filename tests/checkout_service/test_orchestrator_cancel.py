@@ -1,0 +1,79 @@
+"""Cancelling a completed checkout: before settlement the authorization is voided, after it the
+capture is refunded; a shipped fulfillment refuses, and the refusal is recorded, not hidden."""
+
+from checkout_service.idempotency import REPLAYED_HEADER
+from checkout_service.orchestrator.outbox import process_outbox
+from checkout_service.orchestrator.recovery import recover
+from checkout_service.services import fulfillment, order
+from tests.checkout_service.orchestrator_fixtures import (
+    checkout_body,
+    stack_fixture,  # noqa: F401
+)
+
+
+def test_cancel_before_settlement_voids_and_the_worker_neither_captures_nor_fulfils(stack):
+    s = stack()
+    cid = s.checkout("k1", checkout_body()).json()["id"]
+    cancelled = s.cancel(cid, "c1")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert s.cancel(cid, "c1").headers[REPLAYED_HEADER] == "true"
+    assert len(s.payments("void")) == 1
+    assert [o["status"] for o in s.rows("order", order.orders)] == ["cancelled"]
+    deliveries = {d.event_id.split(":")[1]: d for d in process_outbox(s.orch)}
+    # The capture is refused by the PSP (voided) and recorded as handled; nothing is shipped.
+    assert deliveries["payment.capture"].status_code == 409
+    assert s.payments("capture") == []
+    assert s.rows("fulfillment", fulfillment.fulfillments) == []
+
+
+def test_cancel_after_settlement_refunds_and_cancels_the_fulfillment(stack):
+    s = stack()
+    cid = s.checkout("k1", checkout_body()).json()["id"]
+    process_outbox(s.orch)
+    assert s.cancel(cid, "c1").status_code == 200
+    (capture,) = s.payments("capture")
+    (refund,) = s.payments("refund")
+    assert refund["amount_minor"] == capture["amount_minor"]
+    (ful,) = s.rows("fulfillment", fulfillment.fulfillments)
+    assert ful["status"] == "cancelled"
+    assert s.get(cid).json()["status"] == "cancelled"
+
+
+def test_cancel_after_shipping_is_refused_and_recorded(stack):
+    s = stack()
+    cid = s.checkout("k1", checkout_body()).json()["id"]
+    process_outbox(s.orch)
+    fulfillment_id = s.get(cid).json()["fulfillment_id"]
+    # The warehouse ships, talking to the fulfillment service directly.
+    shipped = s.orch.services.clients["fulfillment"].post(
+        f"/v1/fulfillments/{fulfillment_id}/ship",
+        json={},
+        headers={"Idempotency-Key": f"{cid}:fulfillment.ship"},
+    )
+    assert shipped.status_code == 200
+    refused = s.cancel(cid, "c1")
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("checkout-not-cancellable")
+    events = s.rows("fulfillment", fulfillment.fulfillment_events)
+    assert [(e["status"], e["accepted"]) for e in events if e["status"] == "cancelled"] == [
+        ("cancelled", False)
+    ]
+    assert s.get(cid).json()["status"] == "completed"
+    assert s.payments("refund") == s.payments("void") == []
+
+
+def test_a_cancellation_stopped_part_way_is_finished_by_recover(stack):
+    def crash(_checkout_id: str, point: str) -> None:
+        if point == "cancelling" and not fired:
+            fired.append(point)
+            raise RuntimeError("orchestrator died while cancelling")
+
+    fired: list[str] = []
+    s = stack(after_point=crash)
+    cid = s.checkout("k1", checkout_body()).json()["id"]
+    assert s.cancel(cid, "c1").status_code == 500
+    assert [r.outcome for r in recover(s.orch)] == ["cancelled"]
+    assert s.cancel(cid, "c1").json()["status"] == "cancelled"
+    assert len(s.payments("void")) == 1
+    assert [o["status"] for o in s.rows("order", order.orders)] == ["cancelled"]
