@@ -1,6 +1,7 @@
 """Running one partition of the daily job in this process, as `recon run` does."""
 
 import os
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from pipelines.alerts.delivery import deliver_pending
 from pipelines.definitions import build_definitions
 from pipelines.jobs import RECONCILE_JOB
 from pipelines.progress import progress_logger, root_message
+from pipelines.run_lock import warehouse_lock
 from pipelines.settings import ReconSettings
 from pipelines.summary import at_or_above, format_table, summary_rows
 
@@ -97,6 +99,18 @@ def run_partition(
     day: date,
     progress: TextIO | None = None,
     instance: dg.DagsterInstance | None = None,
+) -> RunOutcome:
+    """Materialise every asset of `day`'s partition in this process, one run per warehouse at a
+    time (a second run waits for the first; see `run_lock`)."""
+    with warehouse_lock(settings.warehouse_path, notice=progress or sys.stderr):
+        return _run_partition(settings, day, progress, instance)
+
+
+def _run_partition(
+    settings: ReconSettings,
+    day: date,
+    progress: TextIO | None,
+    instance: dg.DagsterInstance | None,
 ) -> RunOutcome:
     if day < settings.partitions_start:
         settings = settings.model_copy(update={"partitions_start": day})
