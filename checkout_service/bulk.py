@@ -308,7 +308,8 @@ def generate_bulk(landing: Path, day: date, checkouts: int, seed: int = 1) -> Bu
     import time as clock
 
     started = clock.perf_counter()
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
     con.execute(_checkouts_sql(checkouts, seed, day))
     rows = {}
     for source, build in SOURCES_SQL.items():
