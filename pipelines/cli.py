@@ -139,6 +139,43 @@ def generate(landing: Path, day: date | None, checkouts: int, seed: int, no_bad_
 
 @main.command()
 @click.option(
+    "--landing",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Landing directory to write the exports and _ground_truth.parquet into.",
+)
+@click.option(
+    "--date",
+    "day",
+    callback=_date,
+    default=None,
+    help="Business date of the simulated checkouts [default: yesterday, UTC].",
+)
+@click.option("--checkouts", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--profile",
+    type=click.Choice(["realistic", "clean", "chaos"]),
+    default="realistic",
+    show_default=True,
+    help="clean: network faults and crashes only (no money discrepancy may result); "
+    "realistic: plus browser loss and unsafe clients; chaos: more of everything.",
+)
+def simulate(landing: Path, day: date | None, checkouts: int, seed: int, profile: str) -> None:
+    """Drive the reference checkout service with fault injection and export a landing day.
+
+    Runs the orchestrator and the six services in this process, injects the profile's faults
+    and unsafe client behaviours (same seed, same data), exports every service database and
+    the browsers' analytics events into <landing>, and writes _ground_truth.parquet: one row
+    per anomaly it caused."""
+    from checkout_service.simulator import simulate as run_simulation
+
+    summary = run_simulation(landing, day or _yesterday(), checkouts, seed, profile)
+    click.echo(summary.describe())
+
+
+@main.command()
+@click.option(
     "--dir",
     "root",
     type=click.Path(path_type=Path, file_okay=False),

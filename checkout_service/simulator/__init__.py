@@ -1,0 +1,10 @@
+"""The simulator: a business day of checkouts driven through the reference service under
+injected faults and client behaviours, exported as landing files with a ground truth.
+
+`simulate(landing, day, checkouts, seed, profile)` is the entry point (`recon simulate`).
+"""
+
+from checkout_service.simulator.profiles import PROFILES, Profile
+from checkout_service.simulator.run import Anomaly, SimulationSummary, simulate
+
+__all__ = ["PROFILES", "Anomaly", "Profile", "SimulationSummary", "simulate"]

@@ -1,0 +1,320 @@
+"""`simulate`: a business day of checkouts through the reference service, exported as landing
+files with the ground truth of every anomaly it injected."""
+
+import random
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from checkout_service import export
+from checkout_service.db import DatabaseSettings
+from checkout_service.faults import FaultPlan
+from checkout_service.flows import COLUMNS
+from checkout_service.orchestrator.outbox import process_outbox
+from checkout_service.orchestrator.recovery import recover
+from checkout_service.simulator import unsafe
+from checkout_service.simulator.browser import Behaviour, Browser
+from checkout_service.simulator.profiles import PROFILES, Profile
+from checkout_service.simulator.stack import (
+    SimClock,
+    Stack,
+    build_stack,
+    quiet_injected_crashes,
+    seeded_ids,
+)
+from checkout_service.synthetic import DISCREPANCY_TYPES, GROUND_TRUTH_FILE, write_rows
+
+SKUS = {"SKU-TEE": 1990, "SKU-MUG": 1250, "SKU-CAP": 2400, "SKU-BAG": 4900, "SKU-SOCK": 590}
+CAMPAIGNS = (
+    ("newsletter", "email", "spring_sale", "https://mail.example.com/"),
+    ("google", "cpc", "brand", "https://www.google.com/"),
+    ("instagram", "social", "influencer_q2", "https://instagram.com/"),
+)
+# A safe client gives up after this many answers that say "retry with the same key".
+SAFE_ATTEMPTS = 10
+# How many outbox passes settle one checkout: each failed delivery is retried on the next pass,
+# and the fault plan faults only a request's first attempts.
+OUTBOX_PASSES = 6
+# A reservation left behind counts once the data runs past its TTL (30 min); later checkouts
+# of the day must supply that data.
+LATE_MARGIN = timedelta(hours=1)
+# Each checkout takes simulated time (requests, injected latency, retries); past this much
+# backlog a dense day would spill records into the next day, off the ground truth's day.
+MAX_DRIFT = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    checkout_id: str
+    type: str
+    cause: str
+
+
+@dataclass
+class SimulationSummary:
+    landing: Path
+    day: date
+    seed: int
+    profile: str
+    checkouts: int
+    outcomes: Counter[int] = field(default_factory=Counter)
+    rows: dict[str, int] = field(default_factory=dict)
+    faults: Counter[str] = field(default_factory=Counter)
+    ground_truth: list[Anomaly] = field(default_factory=list)
+
+    @property
+    def ground_truth_path(self) -> Path:
+        return self.landing / GROUND_TRUTH_FILE
+
+    def describe(self) -> str:
+        lines = [
+            f"simulated {self.checkouts} checkouts on {self.day} "
+            f"(profile {self.profile}, seed {self.seed}) → {self.landing}",
+            "  answers: " + ", ".join(f"{code}×{n}" for code, n in sorted(self.outcomes.items())),
+            "  rows: " + ", ".join(f"{source} {n}" for source, n in self.rows.items()),
+            "  injected faults: "
+            + (", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items())) or "none"),
+            f"  ground truth: {len(self.ground_truth)} anomalies → {self.ground_truth_path}",
+        ]
+        by_type = Counter(a.type for a in self.ground_truth)
+        lines += [f"    {t}: {by_type[t]}" for t in DISCREPANCY_TYPES if by_type[t]]
+        return "\n".join(lines)
+
+
+def simulate(
+    landing: Path,
+    day: date,
+    checkouts: int,
+    seed: int,
+    profile: str = "realistic",
+    *,
+    data_dir: Path | None = None,
+) -> SimulationSummary:
+    """Run `checkouts` checkouts of business date `day` and write the landing files and
+    `_ground_truth.parquet` under `landing`. The services' SQLite databases go to `data_dir`
+    (a temporary directory when None, removed afterwards); it must not hold an earlier run."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    chosen = PROFILES[profile]
+    if data_dir is not None:
+        return _simulate(landing, day, checkouts, seed, chosen, data_dir)
+    with tempfile.TemporaryDirectory(prefix="recon-sim-") as tmp:
+        return _simulate(landing, day, checkouts, seed, chosen, Path(tmp))
+
+
+def _simulate(
+    landing: Path, day: date, checkouts: int, seed: int, profile: Profile, data_dir: Path
+) -> SimulationSummary:
+    summary = SimulationSummary(landing, day, seed, profile.name, checkouts)
+    plan = FaultPlan(seed=seed, steps=profile.faults)
+    starts = _start_times(day, checkouts, random.Random(f"starts:{seed}"))
+    clock = SimClock(starts[0] if starts else datetime.combine(day, time(), UTC))
+    stock = {sku: 10 * checkouts + 100 for sku in SKUS}
+    events: list[dict[str, Any]] = []
+    with seeded_ids(seed), quiet_injected_crashes():
+        stack = build_stack(DatabaseSettings(data_dir=data_dir), clock, plan, stock)
+        try:
+            for index, start in enumerate(starts):
+                if clock.now > start + MAX_DRIFT:
+                    raise ValueError(
+                        f"{checkouts} checkouts do not fit in one simulated day: checkout "
+                        f"{index} would start {clock.now - start} late; simulate fewer"
+                    )
+                clock.now = max(clock.now, start)
+                rng = random.Random(f"checkout:{seed}:{index}")
+                late = start + LATE_MARGIN > starts[-1]
+                browser, anomalies, status = _one_checkout(stack, profile, seed, index, rng, late)
+                events += browser.events
+                summary.ground_truth += anomalies
+                summary.outcomes[status] += 1
+            # Whatever a crash left part-way is finished before the day is exported.
+            recover(stack.orch)
+            _settle(stack)
+            rows = _export(stack)
+        finally:
+            stack.close()
+    rows["analytics_events"] = [{c: e[c] for c in COLUMNS["analytics_events"]} for e in events]
+    write_rows(landing, rows)
+    summary.rows = {source: len(source_rows) for source, source_rows in rows.items()}
+    summary.faults = Counter(f.kind for f in stack.fault_log.faults)
+    summary.ground_truth.sort(key=lambda a: (a.checkout_id, a.type))
+    _write_ground_truth(summary.ground_truth_path, summary.ground_truth)
+    return summary
+
+
+def _start_times(day: date, count: int, rng: random.Random) -> list[datetime]:
+    # Up to 22:00, so a checkout's settlement and the reservation TTL fall on the same day.
+    midnight = datetime.combine(day, time(), UTC)
+    seconds = sorted(rng.uniform(300, 22 * 3600) for _ in range(count))
+    return [midnight + timedelta(seconds=round(s)) for s in seconds]
+
+
+def _one_checkout(
+    stack: Stack, profile: Profile, seed: int, index: int, rng: random.Random, late: bool
+) -> tuple[Browser, list[Anomaly], int]:
+    """One shopper's checkout; `late` says too little of the day is left after it for a
+    reservation to outlive its TTL in the data, so no reservation is orphaned then."""
+    # Every draw happens whatever the outcome, so one checkout's luck never shifts another's.
+    campaign = rng.random() < profile.campaign
+    source = rng.choice(CAMPAIGNS)
+    behaviour = Behaviour.draw(rng, profile.browsers)
+    declined = rng.random() < profile.declined
+    cancelled = rng.random() < profile.cancelled
+    mode = _mode(rng.random(), profile.unsafe)
+    if mode == "skip_release" and late:
+        mode = "safe"
+    lines = [
+        {"sku": sku, "quantity": rng.randint(1, 3), "unit_price_minor": SKUS[sku]}
+        for sku in rng.sample(sorted(SKUS), rng.randint(1, 3))
+    ]
+    attribution: dict[str, str | None] = dict.fromkeys(ATTRIBUTION)
+    if campaign:
+        attribution = dict(zip(ATTRIBUTION, source, strict=True))
+    browser = Browser(index, behaviour, attribution)
+    body = {
+        "lines": lines,
+        "customer": {"id": f"cus_{rng.randint(1, 50 + index):05d}"},
+        "currency": "EUR",
+        "payment_token": "tok_decline_card_declined" if declined else "tok_visa",
+        "client_context": attribution,
+    }
+    opened = stack.clock()
+    found: list[tuple[str, str, str]] = []
+    if mode in ("skip_void", "skip_release"):
+        checkout_id, found = unsafe.skip_compensation(stack, body, _SKIPPED[mode])
+        status, answer = 502, {"checkout_id": checkout_id}
+    else:
+        status, answer = _safe_call(stack, "/v1/checkouts", f"sim-{seed}-{index:06d}", body)
+        checkout_id = answer.get("id") or answer.get("checkout_id")
+    completed = status == 201
+    open_order = completed
+    if completed:
+        if mode == "cancel_race":
+            open_order = _cancel(stack, checkout_id, f"sim-cancel-{seed}-{index:06d}")
+            if not open_order:
+                found += unsafe.stale_fulfillment(stack, checkout_id, answer["order_id"])
+        _settle(stack)
+        if mode == "fresh_key_retry":
+            found += unsafe.retry_with_fresh_key(stack, checkout_id, body)
+        if mode == "duplicate_order":
+            found += unsafe.order_with_fresh_key(stack, checkout_id, body, answer)
+        if cancelled and mode == "safe":
+            stack.clock.advance(timedelta(minutes=2))
+            open_order = _cancel(stack, checkout_id, f"sim-cancel-{seed}-{index:06d}")
+    cart = sum(line["quantity"] * line["unit_price_minor"] for line in lines)
+    _browse(browser, opened, checkout_id, status, answer, cart)
+    anomalies = [Anomaly(*a) for a in found]
+    anomalies += _analytics_anomalies(checkout_id, behaviour, completed, open_order and campaign)
+    stack.clock.advance(timedelta(seconds=1))
+    return browser, anomalies, status
+
+
+_SKIPPED = {"skip_void": "payment.void", "skip_release": "inventory.release"}
+ATTRIBUTION = ("utm_source", "utm_medium", "utm_campaign", "referrer")
+
+
+def _mode(draw: float, shares: dict[str, float]) -> str:
+    for mode in sorted(shares):
+        if draw < shares[mode]:
+            return mode
+        draw -= shares[mode]
+    return "safe"
+
+
+def _browse(
+    browser: Browser,
+    opened: datetime,
+    checkout_id: str | None,
+    status: int,
+    answer: dict[str, Any],
+    cart_minor: int,
+) -> None:
+    """The client events of the checkout, timed around the server's answer."""
+    browser.emit("checkout_viewed", opened - timedelta(seconds=45), None)
+    browser.emit("checkout_started", opened - timedelta(seconds=20), checkout_id)
+    completed = status == 201
+    revenue = (answer["total_minor"], answer["currency"]) if completed else None
+    if browser.behaviour.early_completion:
+        # Fired on "pay", before the server answered, with the total the page showed (the
+        # contract requires revenue on every completion).
+        browser.emit("checkout_completed", opened, checkout_id, revenue or (cart_minor, "EUR"))
+    elif completed:
+        browser.emit("checkout_completed", opened + timedelta(seconds=2), checkout_id, revenue)
+    elif status == 402:
+        browser.emit("payment_failed", opened + timedelta(seconds=2), checkout_id)
+
+
+def _cancel(stack: Stack, checkout_id: str, key: str) -> bool:
+    """The shopper cancels through the orchestrator; True if the order still stands after."""
+    status, answer = _safe_call(stack, f"/v1/checkouts/{checkout_id}/cancel", key, {})
+    return not (status == 200 and answer.get("status") == "cancelled")
+
+
+def _safe_call(
+    stack: Stack, path: str, key: str, body: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """The safe client: on a 5xx (a crash mid-saga) or a 409 in flight, retry with the SAME key,
+    which resumes the saga from its last recovery point."""
+    response = stack.post(path, key, body)
+    for _ in range(SAFE_ATTEMPTS - 1):
+        if response.status_code < 500 and response.status_code != 409:
+            break
+        stack.clock.advance(timedelta(seconds=2))
+        response = stack.post(path, key, body)
+    return response.status_code, response.json()
+
+
+def _settle(stack: Stack) -> None:
+    """Run the outbox worker until nothing is pending (capture, fulfillment request)."""
+    for _ in range(OUTBOX_PASSES):
+        stack.clock.advance(timedelta(seconds=3))
+        if not process_outbox(stack.orch):
+            return
+
+
+def _analytics_anomalies(
+    checkout_id: str | None, behaviour: Behaviour, completed: bool, campaign: bool
+) -> list[Anomaly]:
+    if checkout_id is None:
+        return []
+    found = []
+    if behaviour.ad_blocked:
+        if completed and campaign:
+            found.append(Anomaly(checkout_id, "unattributed_revenue", "ad blocker"))
+        return found
+    if completed and campaign and behaviour.lose_utm:
+        found.append(Anomaly(checkout_id, "unattributed_revenue", "UTM lost on the journey"))
+    if behaviour.early_completion and not completed:
+        found.append(
+            Anomaly(checkout_id, "phantom_completion", "completion fired before the server")
+        )
+    if behaviour.duplicate_events:
+        found.append(
+            Anomaly(checkout_id, "duplicate_analytics_event", "page retry re-fired events")
+        )
+    return found
+
+
+def _export(stack: Stack) -> dict[str, list[dict[str, Any]]]:
+    return {
+        source: exporter(stack.engine(export.SERVICE_OF_SOURCE[source]))
+        for source, exporter in export.EXPORTERS.items()
+    }
+
+
+def _write_ground_truth(path: Path, anomalies: list[Anomaly]) -> None:
+    frame = pl.DataFrame(
+        {
+            "checkout_id": [a.checkout_id for a in anomalies],
+            "type": [a.type for a in anomalies],
+            "cause": [a.cause for a in anomalies],
+        },
+        schema={"checkout_id": pl.String, "type": pl.String, "cause": pl.String},
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(path)

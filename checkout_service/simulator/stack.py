@@ -1,0 +1,163 @@
+"""The checkout service in one process for the simulator: six downstream apps and the
+orchestrator, all on one simulated clock, with the fault layer between them.
+
+The services run in-process (`InProcessTransport`), so a simulated day takes seconds; the saga,
+idempotency and outbox code paths are the same ones `recon serve` runs over real ports.
+"""
+
+import logging
+import random
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import httpx
+from fastapi import FastAPI
+
+from checkout_service.db import DatabaseSettings
+from checkout_service.faults import (
+    CrashHook,
+    FaultLog,
+    FaultPlan,
+    FaultTransport,
+    OrchestratorCrash,
+)
+from checkout_service.orchestrator.app import create_app
+from checkout_service.orchestrator.clients import InProcessTransport, ServiceClients
+from checkout_service.orchestrator.runtime import Orchestrator, build_orchestrator
+from checkout_service.orchestrator.settings import OrchestratorSettings
+from checkout_service.services import fraud, fulfillment, inventory, order, payment, tax
+from checkout_service.services import runtime as service_runtime
+from checkout_service.services.inventory import InventorySettings
+from checkout_service.services.runtime import ServiceSettings
+
+API_KEY = "sk_sim"
+MERCHANT = "mer_sim"
+# Each downstream request takes this long on the simulated clock, so records of one checkout
+# are ordered in time as they happened.
+REQUEST_TICK = timedelta(milliseconds=150)
+
+
+@dataclass
+class SimClock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+class _Ticking(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport, clock: SimClock) -> None:
+        self.inner = inner
+        self.clock = clock
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.clock.advance(REQUEST_TICK)
+        return self.inner.handle_request(request)
+
+
+@dataclass
+class Stack:
+    clock: SimClock
+    apps: dict[str, FastAPI]
+    orch: Orchestrator
+    client: httpx.Client
+    fault_log: FaultLog
+    headers: dict[str, str] = field(default_factory=lambda: {"Authorization": f"Bearer {API_KEY}"})
+
+    def post(self, path: str, key: str, body: Any) -> httpx.Response:
+        return self.client.post(path, json=body, headers={**self.headers, "Idempotency-Key": key})
+
+    def service(self, name: str, path: str, key: str, body: Any) -> httpx.Response:
+        """A direct call to a downstream service, bypassing the orchestrator and the fault
+        layer: how an unsafe client's effects are made."""
+        transport = InProcessTransport(self.apps[name])
+        with httpx.Client(base_url=f"http://{name}.internal", transport=transport) as client:
+            self.clock.advance(REQUEST_TICK)
+            return client.post(path, json=body, headers={"Idempotency-Key": key})
+
+    def engine(self, name: str):
+        return self.apps[name].state.runtime.engine
+
+    def close(self) -> None:
+        self.client.close()
+        self.orch.close()
+        for app in self.apps.values():
+            app.state.runtime.engine.dispose()
+
+
+def build_stack(
+    database: DatabaseSettings, clock: SimClock, plan: FaultPlan, stock: dict[str, int]
+) -> Stack:
+    settings = ServiceSettings(database=database)
+    apps = {
+        "fraud": fraud.create_app(settings, clock),
+        "tax": tax.create_app(settings, clock),
+        "inventory": inventory.create_app(
+            InventorySettings(database=database, initial_stock=stock), clock
+        ),
+        "payment": payment.create_app(settings, clock),
+        "order": order.create_app(settings, clock),
+        "fulfillment": fulfillment.create_app(settings, clock),
+    }
+    log = FaultLog()
+    clients = {
+        name: httpx.Client(
+            base_url=f"http://{name}.internal",
+            transport=FaultTransport(
+                _Ticking(InProcessTransport(app), clock), name, plan, log, clock.advance
+            ),
+        )
+        for name, app in apps.items()
+    }
+    # No backoff sleeps: the fault plan bounds how often a request can fail.
+    services = ServiceClients(clients, attempts=3, backoff_seconds=0.0)
+    orch = build_orchestrator(
+        OrchestratorSettings(database=database, api_keys={API_KEY: MERCHANT}),
+        services=services,
+        after_point=CrashHook(plan, log),
+        clock=clock,
+    )
+    client = httpx.Client(
+        base_url="http://orchestrator.internal",
+        transport=InProcessTransport(create_app(orchestrator=orch)),
+        timeout=30,
+    )
+    return Stack(clock, apps, orch, client, log)
+
+
+@contextmanager
+def seeded_ids(seed: int) -> Iterator[None]:
+    """Service record IDs (`new_id`) drawn from the seed instead of `uuid4`, so the same seed
+    gives the same landing files. The services have no ID factory to inject, hence the patch;
+    the simulator runs its requests one at a time, so the shared generator is not raced."""
+    rng = random.Random(f"ids:{seed}")
+    ids = SimpleNamespace(uuid4=lambda: uuid.UUID(int=rng.getrandbits(128), version=4))
+    with mock.patch.object(service_runtime, "uuid", ids):
+        yield
+
+
+class _DropInjectedCrashes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], OrchestratorCrash))
+
+
+@contextmanager
+def quiet_injected_crashes() -> Iterator[None]:
+    """The orchestrator logs every failed checkout with its traceback; crashes the simulator
+    injected on purpose are counted in the summary instead of flooding the log."""
+    logger = logging.getLogger("checkout_service.orchestrator.app")
+    dropper = _DropInjectedCrashes()
+    logger.addFilter(dropper)
+    try:
+        yield
+    finally:
+        logger.removeFilter(dropper)

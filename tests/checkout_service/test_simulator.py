@@ -1,0 +1,110 @@
+"""The simulator end to end: deterministic landing data, a clean profile that reconciles without
+a money discrepancy under network faults, and ground truth the pipeline finds exactly."""
+
+import filecmp
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from assets.reconcile import discrepancies, reconcile_partition
+from checkout_service.simulator import simulate
+from checkout_service.synthetic import DISCREPANCY_TYPES
+
+DAY = date(2026, 3, 10)
+MONEY_TYPES = frozenset(
+    {
+        "duplicate_charge",
+        "payment_without_order",
+        "fulfillment_after_cancellation",
+        "refund_exceeds_capture",
+        "duplicate_order",
+        "order_without_payment",
+        "amount_mismatch",
+        "orphaned_reservation",
+        "uncaptured_authorization",
+    }
+)
+
+
+def reconcile(landing: Path) -> tuple[set[tuple[str, str]], int]:
+    """The (checkout_id, type) pairs found for DAY, and how many rows were quarantined."""
+    con = duckdb.connect()
+    try:
+        reports = reconcile_partition(con, landing, DAY)
+        found = {(d["checkout_id"], d["type"]) for d in discrepancies(con, DAY)}
+    finally:
+        con.close()
+    return found, sum(report.rows_quarantined for report in reports.values())
+
+
+def truth(landing: Path) -> set[tuple[str, str]]:
+    frame = pl.read_parquet(landing / "_ground_truth.parquet")
+    assert frame.columns == ["checkout_id", "type", "cause"]
+    assert set(frame["type"]) <= set(DISCREPANCY_TYPES)
+    return set(frame.select("checkout_id", "type").iter_rows())
+
+
+def files(landing: Path) -> list[Path]:
+    return sorted(p.relative_to(landing) for p in landing.rglob("*") if p.is_file())
+
+
+def test_the_same_seed_gives_the_same_landing_files_and_ground_truth(tmp_path):
+    first = simulate(tmp_path / "a", DAY, 30, seed=5, profile="chaos")
+    second = simulate(tmp_path / "b", DAY, 30, seed=5, profile="chaos")
+    assert files(tmp_path / "a") == files(tmp_path / "b")
+    for name in files(tmp_path / "a"):
+        assert filecmp.cmp(tmp_path / "a" / name, tmp_path / "b" / name, shallow=False), name
+    assert first.ground_truth == second.ground_truth
+    other = simulate(tmp_path / "c", DAY, 20, seed=6, profile="chaos")
+    assert other.ground_truth != first.ground_truth
+
+
+def test_every_record_falls_on_the_business_date(tmp_path):
+    simulate(tmp_path, DAY, 20, seed=2, profile="realistic")
+    days = {path.parent.name for path in files(tmp_path) if len(path.parts) == 3}
+    assert days == {DAY.isoformat()}
+
+
+def test_the_clean_profile_has_no_money_discrepancy_under_network_faults(tmp_path):
+    summary = simulate(tmp_path, DAY, 50, seed=3, profile="clean")
+    # The faults really happened: ambiguous timeouts, undelivered requests, crashes.
+    for kind in ("lose_response", "fail_before", "crash", "latency"):
+        assert summary.faults[kind] > 0, kind
+    assert summary.ground_truth == []
+    found, quarantined = reconcile(tmp_path)
+    assert quarantined == 0
+    assert {pair for pair in found if pair[1] in MONEY_TYPES} == set()
+    # Clean browsers too, so nothing at all.
+    assert found == set()
+    assert "injected faults" in summary.describe()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_realistic_profile_scores_recall_and_precision_one(tmp_path, seed):
+    summary = simulate(tmp_path, DAY, 60, seed=seed, profile="realistic")
+    expected = truth(tmp_path)
+    assert expected, "the profile injects anomalies"
+    assert {(a.checkout_id, a.type) for a in summary.ground_truth} == expected
+    found, quarantined = reconcile(tmp_path)
+    assert quarantined == 0
+    assert found - expected == set(), "precision below 1.0"
+    assert expected - found == set(), "recall below 1.0"
+
+
+def test_the_chaos_profile_reproduces_each_unsafe_behaviour_exactly(tmp_path):
+    summary = simulate(tmp_path, DAY, 60, seed=4, profile="chaos")
+    expected = truth(tmp_path)
+    types = {a.type for a in summary.ground_truth}
+    assert {
+        "duplicate_charge",
+        "duplicate_order",
+        "payment_without_order",
+        "orphaned_reservation",
+        "fulfillment_after_cancellation",
+        "unattributed_revenue",
+    } <= types
+    found, _ = reconcile(tmp_path)
+    assert found == expected
