@@ -149,7 +149,7 @@ def _run_partition(
         for e in result.get_asset_check_evaluations()
     ]
     if not result.success:
-        with connect(settings.warehouse_path) as con:
+        with connect(settings.warehouse_path, settings.duckdb_memory_limit) as con:
             _alert_on_failed_checks(con, settings, day, outcome)
         outcome.errors = [
             f"{event.step_key.replace('__', '/')}: {root_message(event.event_specific_data.error)}"
@@ -157,7 +157,7 @@ def _run_partition(
             if event.is_step_failure
         ]
         return outcome
-    with connect(settings.warehouse_path) as con:
+    with connect(settings.warehouse_path, settings.duckdb_memory_limit) as con:
         outcome.rows = summary_rows(con, day)
         _alert_on_failed_checks(con, settings, day, outcome)
         outcome.quarantined = con.execute(
