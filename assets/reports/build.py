@@ -95,17 +95,7 @@ def _checkout_link(checkout_id: str, discrepancy_id: str) -> str:
 def build_finance(con, day: date, files: ReportFiles) -> None:
     finance = data.finance(con, day)
     exports = [_export(files, "finance_daily", finance.daily)]
-    unmatched_frame = data.query(
-        con,
-        """
-        select discrepancy_id, type, severity, checkout_id, amount_minor, currency, details
-        from marts.discrepancies
-        where _partition_date = $day and severity in ('critical', 'high')
-            and amount_minor is not null
-        order by currency, amount_minor desc, checkout_id
-        """,
-        {"day": day},
-    )
+    unmatched_frame = finance.unmatched
     exports.append(_export(files, "finance_unmatched", unmatched_frame))
     money = [
         "ordered_minor",

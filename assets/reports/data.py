@@ -17,7 +17,8 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.DataFram
 @dataclass(frozen=True)
 class FinanceData:
     daily: pl.DataFrame  # per currency
-    unmatched: pl.DataFrame  # every critical/high discrepancy with money, largest first
+    # every critical or high discrepancy with money, per currency, largest first
+    unmatched: pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,11 @@ def finance(con: duckdb.DuckDBPyConnection, day: date) -> FinanceData:
     unmatched = query(
         con,
         """
-        select type, severity, checkout_id, amount_minor, currency, details
+        select discrepancy_id, type, severity, checkout_id, amount_minor, currency, details
         from marts.discrepancies
         where _partition_date = $day and severity in ('critical', 'high')
-        order by amount_minor desc nulls last, checkout_id
+            and amount_minor is not null
+        order by currency, amount_minor desc, checkout_id
         """,
         {"day": day},
     )
