@@ -161,8 +161,8 @@ def materialize(con: duckdb.DuckDBPyConnection, model: Model, partition: date) -
     con.execute("begin transaction")
     try:
         con.execute(f"create schema if not exists {model.layer}")
-        shaped = _shaped(con, partition_sql(model, partition), day)
-        _ensure_table(con, model, shaped)
+        shaped, columns = _shaped(con, partition_sql(model, partition), day)
+        _ensure_table(con, model, shaped, columns)
         con.execute(f"delete from {model.table} where _partition_date = {day}")
         written = con.execute(f"insert into {model.table} {shaped}").fetchone()[0]
         con.execute("commit")
@@ -172,26 +172,33 @@ def materialize(con: duckdb.DuckDBPyConnection, model: Model, partition: date) -
     return int(written)
 
 
-def _shaped(con: duckdb.DuckDBPyConnection, query: str, day: str) -> str:
-    """The rows to store: the partition date first, and 128-bit integers narrowed to bigint.
+def _shaped(
+    con: duckdb.DuckDBPyConnection, query: str, day: str
+) -> tuple[str, list[tuple[str, str]]]:
+    """The rows to store, and their (name, type) columns: the partition date first, and 128-bit
+    integers narrowed to bigint.
 
     DuckDB widens sum(bigint) to HUGEINT, which Parquet and Spark lack (it would leave as a
     float); money in minor units fits in 64 bits, and the cast fails loudly if it ever does not."""
-    columns = con.execute(f"describe {query}").fetchall()
-    wide = [name for name, type_, *_ in columns if type_ in ("HUGEINT", "UHUGEINT")]
+    described = con.execute(f"describe {query}").fetchall()
+    wide = [name for name, type_, *_ in described if type_ in ("HUGEINT", "UHUGEINT")]
     replace = (
         " replace (" + ", ".join(f'cast("{c}" as bigint) as "{c}"' for c in wide) + ")"
         if wide
         else ""
     )
-    return f"select {day} as _partition_date, *{replace} from ({query})"
+    columns = [("_partition_date", "DATE")] + [
+        (name, "BIGINT" if name in wide else type_) for name, type_, *_ in described
+    ]
+    return f"select {day} as _partition_date, *{replace} from ({query})", columns
 
 
-def _ensure_table(con: duckdb.DuckDBPyConnection, model: Model, shaped: str) -> None:
+def _ensure_table(
+    con: duckdb.DuckDBPyConnection, model: Model, shaped: str, wanted: list[tuple[str, str]]
+) -> None:
     """Create the model's table, or recreate it when the model's columns changed.
 
     A changed model invalidates every stored partition of it anyway: they must be rebuilt."""
-    wanted = [(r[0], r[1]) for r in con.execute(f"describe {shaped}").fetchall()]
     exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [model.layer, model.name],
