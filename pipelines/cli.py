@@ -6,16 +6,9 @@ from pathlib import Path
 
 import click
 
+from pipelines.cli_params import parse_date as _date
+
 SEVERITY_CHOICE = click.Choice(["low", "medium", "high", "critical"])
-
-
-def _date(_ctx, _param, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -6,16 +6,13 @@ from pathlib import Path
 
 import click
 
-
-def _day(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+from pipelines.cli_params import parse_date
 
 
 @click.command(name="alerts")
-@click.option("--date", "day", callback=_day, required=True, help="Business date, YYYY-MM-DD.")
+@click.option(
+    "--date", "day", callback=parse_date, required=True, help="Business date, YYYY-MM-DD."
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; change nothing.")
 @click.option(
     "--config",
