@@ -15,6 +15,7 @@ from checkout_service.orchestrator.saga import PointHook, SagaRunner
 from checkout_service.orchestrator.settings import SERVICE, OrchestratorSettings
 from checkout_service.orchestrator.store import SagaStore
 from checkout_service.orchestrator.tables import keys, metadata
+from checkout_service.services.runtime import IdFactory, new_id
 
 
 @dataclass
@@ -39,6 +40,7 @@ def build_orchestrator(
     transport: httpx.BaseTransport | None = None,
     after_point: PointHook | None = None,
     clock: Callable[[], datetime] | None = None,
+    ids: IdFactory = new_id,
 ) -> Orchestrator:
     """`services` replaces the HTTP clients (e.g. `ServiceClients.in_process(apps)`);
     otherwise clients are made from `settings.service_urls`, over `transport` if given (a
@@ -60,6 +62,6 @@ def build_orchestrator(
         timeout=settings.http_timeout_seconds,
         attempts=settings.call_attempts,
     )
-    saga_store = SagaStore(engine, clock, settings.saga_lease)
+    saga_store = SagaStore(engine, clock, settings.saga_lease, ids)
     runner = SagaRunner(saga_store, services, after_point)
     return Orchestrator(settings, engine, store, saga_store, services, runner, clock)

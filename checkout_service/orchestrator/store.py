@@ -26,7 +26,7 @@ from checkout_service.orchestrator.tables import (
     step_results,
 )
 from checkout_service.problems import render_json
-from checkout_service.services.runtime import new_id
+from checkout_service.services.runtime import IdFactory, new_id
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 ATTRIBUTION = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer")
@@ -65,10 +65,17 @@ class OutboxEvent:
 
 
 class SagaStore:
-    def __init__(self, engine: Engine, clock: Callable[[], datetime], lease: timedelta) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime],
+        lease: timedelta,
+        ids: IdFactory = new_id,
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.lease = lease
+        self.new_id = ids
 
     # -- checkouts ----------------------------------------------------------------------------
 
@@ -87,7 +94,7 @@ class SagaStore:
             now = self.clock()
             context = body.client_context.model_dump() if body.client_context else {}
             row = {
-                "checkout_id": new_id("chk"),
+                "checkout_id": self.new_id("chk"),
                 "scope": scope,
                 "idempotency_key": key,
                 "fingerprint": request_fingerprint,

@@ -18,10 +18,10 @@ from checkout_service.idempotency import IdempotencyKey, Outcome
 from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMinor, iso
 from checkout_service.services.runtime import (
     Clock,
+    IdFactory,
     ServiceSettings,
     build_runtime,
     create_service_app,
-    new_id,
 )
 
 SERVICE = "fraud"
@@ -62,8 +62,12 @@ def decide(customer_id: str, payment_token: str | None) -> tuple[str, str | None
     return "approved", None
 
 
-def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock)
+def create_app(
+    settings: ServiceSettings | None = None,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+) -> FastAPI:
+    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Fraud screening service")
 
     @app.post("/v1/screenings", status_code=201)
@@ -71,7 +75,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
         def handler(conn: Connection) -> Outcome:
             decision, reason = decide(body.customer_id, body.payment_token)
             row: dict[str, Any] = {
-                "screening_id": new_id("scr"),
+                "screening_id": runtime.new_id("scr"),
                 "checkout_id": body.checkout_id,
                 "idempotency_key": key,
                 "customer_id": body.customer_id,

@@ -21,10 +21,10 @@ from checkout_service.problems import ProblemError, problem_body
 from checkout_service.services.fields import CheckoutId, iso
 from checkout_service.services.runtime import (
     Clock,
+    IdFactory,
     ServiceSettings,
     build_runtime,
     create_service_app,
-    new_id,
 )
 
 SERVICE = "fulfillment"
@@ -70,8 +70,12 @@ class TransitionRequest(BaseModel):
 _ALLOWED_FROM = {"shipped": {"requested"}, "cancelled": {"requested"}}
 
 
-def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock)
+def create_app(
+    settings: ServiceSettings | None = None,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+) -> FastAPI:
+    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Fulfillment service")
 
     @app.post("/v1/fulfillments", status_code=201)
@@ -81,7 +85,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
         def handler(conn: Connection) -> Outcome:
             now = runtime.clock()
             row = {
-                "fulfillment_id": new_id("ful"),
+                "fulfillment_id": runtime.new_id("ful"),
                 "checkout_id": body.checkout_id,
                 "order_id": body.order_id,
                 "idempotency_key": key,
@@ -90,7 +94,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
                 "updated_at": now,
             }
             conn.execute(insert(fulfillments).values(**row))
-            _event(conn, row["fulfillment_id"], key, "requested", True, None, now)
+            _event(conn, runtime.new_id, row["fulfillment_id"], key, "requested", True, None, now)
             return Outcome(201, iso(row))
 
         return runtime.idempotency.execute(request, key, body, handler)
@@ -105,7 +109,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
             now = runtime.clock()
             if row["status"] not in _ALLOWED_FROM[target]:
                 # Recorded, then answered; kept for replay like any outcome.
-                _event(conn, fulfillment_id, key, target, False, body.reason, now)
+                _event(conn, runtime.new_id, fulfillment_id, key, target, False, body.reason, now)
                 verb = "ship" if target == "shipped" else "cancel"
                 return Outcome(
                     409,
@@ -124,7 +128,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
                 .where(fulfillments.c.fulfillment_id == fulfillment_id)
                 .values(status=target, updated_at=now)
             )
-            _event(conn, fulfillment_id, key, target, True, body.reason, now)
+            _event(conn, runtime.new_id, fulfillment_id, key, target, True, body.reason, now)
             return Outcome(200, iso({**row, "status": target, "updated_at": now}))
 
         return runtime.idempotency.execute(request, key, body, handler)
@@ -157,6 +161,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
 
 def _event(
     conn: Connection,
+    ids: IdFactory,
     fulfillment_id: str,
     key: str,
     status: str,
@@ -166,7 +171,7 @@ def _event(
 ) -> None:
     conn.execute(
         insert(fulfillment_events).values(
-            event_id=new_id("fev"),
+            event_id=ids("fev"),
             fulfillment_id=fulfillment_id,
             idempotency_key=key,
             status=status,

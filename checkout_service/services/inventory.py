@@ -26,11 +26,11 @@ from checkout_service.problems import ProblemError
 from checkout_service.services.fields import CheckoutId, PositiveMinor, Sku, iso
 from checkout_service.services.runtime import (
     Clock,
+    IdFactory,
     Runtime,
     ServiceSettings,
     build_runtime,
     create_service_app,
-    new_id,
 )
 
 SERVICE = "inventory"
@@ -106,12 +106,14 @@ class StockLevel(BaseModel):
 
 
 def create_app(
-    settings: InventorySettings | ServiceSettings | None = None, clock: Clock | None = None
+    settings: InventorySettings | ServiceSettings | None = None,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
 ) -> FastAPI:
     if not isinstance(settings, InventorySettings):
         # Plain service settings (as every other service takes) with the inventory defaults.
         settings = InventorySettings(**dict(settings or ServiceSettings()))
-    runtime = build_runtime(SERVICE, metadata, keys, settings, clock)
+    runtime = build_runtime(SERVICE, metadata, keys, settings, clock, ids)
     _seed_stock(runtime, settings.initial_stock)
     app = create_service_app(runtime, "Inventory service")
 
@@ -147,7 +149,7 @@ def create_app(
                 )
             ttl = timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None
             reservation = {
-                "reservation_id": new_id("res"),
+                "reservation_id": runtime.new_id("res"),
                 "checkout_id": body.checkout_id,
                 "idempotency_key": key,
                 "status": "active",
@@ -169,7 +171,7 @@ def create_app(
                     .where(stock_levels.c.sku == sku)
                     .values(reserved=stock_levels.c.reserved + wanted[sku])
                 )
-            moves = _moves(conn, reservation, key, "reserve", now)
+            moves = _moves(conn, reservation, key, "reserve", now, runtime.new_id)
             return Outcome(201, _answer(reservation, moves))
 
         return runtime.idempotency.execute(request, key, body, handler)
@@ -190,7 +192,7 @@ def create_app(
                     "The stock of a committed reservation has left; it cannot be released.",
                     reservation_id=reservation_id,
                 )
-            reservation, moves = _release(conn, reservation, key, runtime.clock())
+            reservation, moves = _release(conn, reservation, key, runtime.clock(), runtime.new_id)
             return Outcome(200, _answer(reservation, moves))
 
         return runtime.idempotency.execute(request, key, body, handler)
@@ -231,7 +233,7 @@ def create_app(
                     )
                 )
             reservation = _set_status(conn, reservation, "committed", now)
-            moves = _moves(conn, reservation, key, "commit", now)
+            moves = _moves(conn, reservation, key, "commit", now, runtime.new_id)
             return Outcome(200, _answer(reservation, moves))
 
         return runtime.idempotency.execute(request, key, body, handler)
@@ -293,13 +295,13 @@ def release_expired(runtime: Runtime, now: datetime | None = None) -> list[str]:
             if reservation["status"] != "active":
                 continue  # committed or released since we looked
             key = f"{reservation['checkout_id']}:{RELEASE_STEP}"
-            _release(conn, reservation, key, now)
+            _release(conn, reservation, key, now, runtime.new_id)
             released.append(reservation_id)
     return released
 
 
 def _release(
-    conn: Connection, reservation: dict[str, Any], key: str, now: datetime
+    conn: Connection, reservation: dict[str, Any], key: str, now: datetime, ids: IdFactory
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     for sku, quantity in _lines(conn, reservation["reservation_id"]):
         conn.execute(
@@ -308,7 +310,7 @@ def _release(
             .values(reserved=stock_levels.c.reserved - quantity)
         )
     reservation = _set_status(conn, reservation, "released", now)
-    return reservation, _moves(conn, reservation, key, "release", now)
+    return reservation, _moves(conn, reservation, key, "release", now, ids)
 
 
 def _set_status(
@@ -323,11 +325,16 @@ def _set_status(
 
 
 def _moves(
-    conn: Connection, reservation: dict[str, Any], key: str, kind: str, now: datetime
+    conn: Connection,
+    reservation: dict[str, Any],
+    key: str,
+    kind: str,
+    now: datetime,
+    ids: IdFactory,
 ) -> list[dict[str, Any]]:
     moves = [
         {
-            "move_id": new_id("mov"),
+            "move_id": ids("mov"),
             "checkout_id": reservation["checkout_id"],
             "idempotency_key": key,
             "reservation_id": reservation["reservation_id"],

@@ -27,10 +27,10 @@ from checkout_service.services.fields import (
 )
 from checkout_service.services.runtime import (
     Clock,
+    IdFactory,
     ServiceSettings,
     build_runtime,
     create_service_app,
-    new_id,
 )
 
 SERVICE = "order"
@@ -100,8 +100,12 @@ class CancelRequest(BaseModel):
     reason: str | None = None
 
 
-def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock)
+def create_app(
+    settings: ServiceSettings | None = None,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+) -> FastAPI:
+    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Order service")
 
     @app.post("/v1/orders", status_code=201)
@@ -110,7 +114,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
             now = runtime.clock()
             attribution = (body.attribution or AttributionBody()).model_dump()
             row = {
-                "order_id": new_id("ord"),
+                "order_id": runtime.new_id("ord"),
                 "checkout_id": body.checkout_id,
                 "idempotency_key": key,
                 "customer_id": body.customer_id,

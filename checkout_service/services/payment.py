@@ -27,10 +27,10 @@ from checkout_service.problems import ProblemError, problem_body
 from checkout_service.services.fields import CheckoutId, Currency, PositiveMinor, iso
 from checkout_service.services.runtime import (
     Clock,
+    IdFactory,
     ServiceSettings,
     build_runtime,
     create_service_app,
-    new_id,
 )
 
 SERVICE = "payment"
@@ -85,8 +85,12 @@ def decline_code(payment_token: str) -> str | None:
     return payment_token[len(DECLINE_PREFIX) :].strip("_") or "card_declined"
 
 
-def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock)
+def create_app(
+    settings: ServiceSettings | None = None,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+) -> FastAPI:
+    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Payment service (simulated PSP)")
 
     @app.post("/v1/authorizations", status_code=201)
@@ -95,6 +99,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
             code = decline_code(body.payment_token)
             row = _insert(
                 conn,
+                runtime.new_id("pay"),
                 runtime.clock(),
                 checkout_id=body.checkout_id,
                 idempotency_key=key,
@@ -149,7 +154,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
                     authorized_minor=auth["amount_minor"],
                     captured_minor=totals["capture"],
                 )
-            row = _child(conn, runtime.clock(), auth, key, "capture", amount)
+            row = _child(conn, runtime.new_id("pay"), runtime.clock(), auth, key, "capture", amount)
             return Outcome(201, iso(row))
 
         return runtime.idempotency.execute(request, key, body, handler)
@@ -179,7 +184,15 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
                     payment_id=payment_id,
                     captured_minor=totals["capture"],
                 )
-            row = _child(conn, runtime.clock(), auth, key, "void", auth["amount_minor"])
+            row = _child(
+                conn,
+                runtime.new_id("pay"),
+                runtime.clock(),
+                auth,
+                key,
+                "void",
+                auth["amount_minor"],
+            )
             return Outcome(201, iso(row))
 
         return runtime.idempotency.execute(request, key, body, handler)
@@ -202,7 +215,9 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
                     captured_minor=totals["capture"],
                     refunded_minor=totals["refund"],
                 )
-            row = _child(conn, runtime.clock(), auth, key, "refund", body.amount_minor)
+            row = _child(
+                conn, runtime.new_id("pay"), runtime.clock(), auth, key, "refund", body.amount_minor
+            )
             return Outcome(201, iso(row))
 
         return runtime.idempotency.execute(request, key, body, handler)
@@ -228,8 +243,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
     return app
 
 
-def _insert(conn: Connection, now: datetime, **values: Any) -> dict[str, Any]:
-    payment_id = new_id("pay")
+def _insert(conn: Connection, payment_id: str, now: datetime, **values: Any) -> dict[str, Any]:
     row = {
         "payment_id": payment_id,
         "created_at": now,
@@ -243,10 +257,17 @@ def _insert(conn: Connection, now: datetime, **values: Any) -> dict[str, Any]:
 
 
 def _child(
-    conn: Connection, now: datetime, auth: dict[str, Any], key: str, kind: str, amount: int
+    conn: Connection,
+    payment_id: str,
+    now: datetime,
+    auth: dict[str, Any],
+    key: str,
+    kind: str,
+    amount: int,
 ) -> dict[str, Any]:
     return _insert(
         conn,
+        payment_id,
         now,
         checkout_id=auth["checkout_id"],
         idempotency_key=key,

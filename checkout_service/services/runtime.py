@@ -1,5 +1,6 @@
 """What every downstream service shares: settings, its database, its idempotency store."""
 
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from checkout_service.idempotency import (
 from checkout_service.problems import install_problem_handler
 
 Clock = Callable[[], datetime]
+# Makes a record ID from its prefix ("pay", "ord"...): random in service, seeded in the simulator.
+IdFactory = Callable[[str], str]
 
 
 class ServiceSettings(BaseModel):
@@ -38,6 +41,7 @@ class Runtime:
     metadata: MetaData
     idempotency: Idempotency
     clock: Clock
+    new_id: IdFactory
 
     @property
     def store(self) -> IdempotencyStore:
@@ -45,7 +49,12 @@ class Runtime:
 
 
 def build_runtime(
-    name: str, metadata: MetaData, keys: Table, settings: ServiceSettings, clock: Clock | None
+    name: str,
+    metadata: MetaData,
+    keys: Table,
+    settings: ServiceSettings,
+    clock: Clock | None,
+    ids: IdFactory | None = None,
 ) -> Runtime:
     clock = clock or utcnow
     engine = create_service_engine(name, settings.database)
@@ -59,7 +68,7 @@ def build_runtime(
     )
     scope = settings.caller_scope
     idempotency = Idempotency(store, scope=lambda _request: scope)
-    return Runtime(name, engine, metadata, idempotency, clock)
+    return Runtime(name, engine, metadata, idempotency, clock, ids or new_id)
 
 
 def create_service_app(runtime: Runtime, title: str) -> FastAPI:
@@ -72,3 +81,14 @@ def create_service_app(runtime: Runtime, title: str) -> FastAPI:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+class SeededIds:
+    """IDs drawn from a seed, so a simulated day gives the same records every time. Calls are
+    serialised by the simulator (one request at a time); not for concurrent use."""
+
+    def __init__(self, seed: int | str) -> None:
+        self._rng = random.Random(f"ids:{seed}")
+
+    def __call__(self, prefix: str) -> str:
+        return f"{prefix}_{self._rng.getrandbits(80):020x}"

@@ -15,10 +15,10 @@ from checkout_service.idempotency import IdempotencyKey, Outcome
 from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMinor, iso
 from checkout_service.services.runtime import (
     Clock,
+    IdFactory,
     ServiceSettings,
     build_runtime,
     create_service_app,
-    new_id,
 )
 
 SERVICE = "tax"
@@ -62,8 +62,12 @@ def tax_minor(subtotal_minor: int, rate: int) -> int:
     return (subtotal_minor * rate + 5_000) // 10_000
 
 
-def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock)
+def create_app(
+    settings: ServiceSettings | None = None,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+) -> FastAPI:
+    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Tax service")
 
     @app.post("/v1/quotes", status_code=201)
@@ -71,7 +75,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
         def handler(conn: Connection) -> Outcome:
             rate = rate_bp(body.country, body.currency)
             row = {
-                "quote_id": new_id("txq"),
+                "quote_id": runtime.new_id("txq"),
                 "checkout_id": body.checkout_id,
                 "idempotency_key": key,
                 "country": body.country,

@@ -25,7 +25,6 @@ from checkout_service.simulator.stack import (
     Stack,
     build_stack,
     quiet_injected_crashes,
-    seeded_ids,
 )
 from checkout_service.synthetic import DISCREPANCY_TYPES, GROUND_TRUTH_FILE, write_rows
 
@@ -116,7 +115,7 @@ def _simulate(
     clock = SimClock(starts[0] if starts else datetime.combine(day, time(), UTC))
     stock = {sku: 10 * checkouts + 100 for sku in SKUS}
     events: list[dict[str, Any]] = []
-    with seeded_ids(seed), quiet_injected_crashes():
+    with quiet_injected_crashes():
         stack = build_stack(DatabaseSettings(data_dir=data_dir), clock, plan, stock)
         try:
             for index, start in enumerate(starts):

@@ -6,15 +6,11 @@ idempotency and outbox code paths are the same ones `recon serve` runs over real
 """
 
 import logging
-import random
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
 import httpx
 from fastapi import FastAPI
@@ -32,9 +28,8 @@ from checkout_service.orchestrator.clients import InProcessTransport, ServiceCli
 from checkout_service.orchestrator.runtime import Orchestrator, build_orchestrator
 from checkout_service.orchestrator.settings import OrchestratorSettings
 from checkout_service.services import fraud, fulfillment, inventory, order, payment, tax
-from checkout_service.services import runtime as service_runtime
 from checkout_service.services.inventory import InventorySettings
-from checkout_service.services.runtime import ServiceSettings
+from checkout_service.services.runtime import IdFactory, SeededIds, ServiceSettings
 
 API_KEY = "sk_sim"
 MERCHANT = "mer_sim"
@@ -71,6 +66,9 @@ class Stack:
     orch: Orchestrator
     client: httpx.Client
     fault_log: FaultLog
+    # The IDs of every record the stack creates, the orchestrator's and the services', so the
+    # same seed gives the same landing files.
+    new_id: IdFactory
     headers: dict[str, str] = field(default_factory=lambda: {"Authorization": f"Bearer {API_KEY}"})
 
     def post(self, path: str, key: str, body: Any) -> httpx.Response:
@@ -98,15 +96,16 @@ def build_stack(
     database: DatabaseSettings, clock: SimClock, plan: FaultPlan, stock: dict[str, int]
 ) -> Stack:
     settings = ServiceSettings(database=database)
+    ids = SeededIds(plan.seed)
     apps = {
-        "fraud": fraud.create_app(settings, clock),
-        "tax": tax.create_app(settings, clock),
+        "fraud": fraud.create_app(settings, clock, ids),
+        "tax": tax.create_app(settings, clock, ids),
         "inventory": inventory.create_app(
-            InventorySettings(database=database, initial_stock=stock), clock
+            InventorySettings(database=database, initial_stock=stock), clock, ids
         ),
-        "payment": payment.create_app(settings, clock),
-        "order": order.create_app(settings, clock),
-        "fulfillment": fulfillment.create_app(settings, clock),
+        "payment": payment.create_app(settings, clock, ids),
+        "order": order.create_app(settings, clock, ids),
+        "fulfillment": fulfillment.create_app(settings, clock, ids),
     }
     log = FaultLog()
     clients = {
@@ -125,24 +124,14 @@ def build_stack(
         services=services,
         after_point=CrashHook(plan, log),
         clock=clock,
+        ids=ids,
     )
     client = httpx.Client(
         base_url="http://orchestrator.internal",
         transport=InProcessTransport(create_app(orchestrator=orch)),
         timeout=30,
     )
-    return Stack(clock, apps, orch, client, log)
-
-
-@contextmanager
-def seeded_ids(seed: int) -> Iterator[None]:
-    """Service record IDs (`new_id`) drawn from the seed instead of `uuid4`, so the same seed
-    gives the same landing files. The services have no ID factory to inject, hence the patch;
-    the simulator runs its requests one at a time, so the shared generator is not raced."""
-    rng = random.Random(f"ids:{seed}")
-    ids = SimpleNamespace(uuid4=lambda: uuid.UUID(int=rng.getrandbits(128), version=4))
-    with mock.patch.object(service_runtime, "uuid", ids):
-        yield
+    return Stack(clock, apps, orch, client, log, ids)
 
 
 class _DropInjectedCrashes(logging.Filter):

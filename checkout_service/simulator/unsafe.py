@@ -8,7 +8,6 @@ returns the anomalies it caused; an empty list means the mistake did not take ef
 
 from typing import Any
 
-from checkout_service.services.runtime import new_id
 from checkout_service.simulator.stack import Stack
 
 Anomaly = tuple[str, str, str]  # checkout_id, type, cause
@@ -55,7 +54,7 @@ def order_with_fresh_key(
 def skip_compensation(stack: Stack, body: dict[str, Any], skipped: str) -> tuple[str, list]:
     """A buggy orchestrator build: reserve and authorize, the order step fails, and of the two
     compensations it runs only one (`skipped` is `payment.void` or `inventory.release`)."""
-    checkout_id = new_id("chk")
+    checkout_id = stack.new_id("chk")
     # The bug is in handling a failed order step, so the card is one the PSP accepts.
     body = {**body, "payment_token": "tok_visa"}
     lines = [{"sku": line["sku"], "quantity": line["quantity"]} for line in body["lines"]]
