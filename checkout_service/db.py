@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url, text
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.types import TypeDecorator
 
 READ_ONLY = "recon_read_only"
@@ -107,8 +107,15 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 
 def create_tables(engine: Engine, metadata: MetaData) -> None:
-    with engine.begin() as conn:
-        metadata.create_all(conn)
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+    except (IntegrityError, ProgrammingError):
+        # Two processes of one service (the orchestrator and its worker) creating the tables at
+        # once on PostgreSQL: the loser sees a duplicate type or relation. Its second look finds
+        # the tables and creates nothing; a real error raises again.
+        with engine.begin() as conn:
+            metadata.create_all(conn)
 
 
 def drop_schema(engine: Engine, schema: str) -> None:

@@ -241,13 +241,15 @@ def models() -> None:
         click.echo(f"{model.table:<36} <- {', '.join(model.depends_on)}")
 
 
-def _register_alerts() -> None:
+def _register_commands() -> None:
     from pipelines.alerts.command import alerts
+    from pipelines.service_cli import chaos, serve, worker
 
-    main.add_command(alerts)
+    for command in (alerts, serve, worker, chaos):
+        main.add_command(command)
 
 
-_register_alerts()
+_register_commands()
 
 
 def _yesterday() -> date:
