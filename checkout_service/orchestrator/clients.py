@@ -97,23 +97,27 @@ class ServiceClients:
 
     def call(self, service: str, path: str, key: str, body: Mapping[str, Any]) -> Reply:
         client = self.clients[service]
+        last = "no attempt"
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
             try:
                 response = client.post(path, json=dict(body), headers={KEY_HEADER: key})
-            except httpx.TransportError:
+            except httpx.TransportError as error:
+                last = f"{type(error).__name__}: {error}"
                 try:
                     found = self.lookup(service, key)
-                except OutcomeUnknown:
+                except OutcomeUnknown as unknown:
+                    last += f"; {unknown}"
                     continue
                 if found is not None:
                     return found
                 continue  # never executed: repeating it under the same key is safe
             if _transient(response):
+                last = f"HTTP {response.status_code} {_json(response).get('type', '')}".strip()
                 continue
             return Reply(response.status_code, _json(response))
-        raise OutcomeUnknown(f"{service} POST {path} under key {key}")
+        raise OutcomeUnknown(f"{service} POST {path} under key {key} (last: {last})")
 
     def lookup(self, service: str, key: str) -> Reply | None:
         """The stored outcome of `key`; None if the service never executed it. Raises
