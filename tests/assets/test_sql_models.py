@@ -49,7 +49,9 @@ def test_project_models_resolve_with_layers_respected():
     models = discover(MODELS_DIR)
     assert {"stg_orders", "int_checkout_spine", "discrepancies"} <= set(models)
     assert models["discrepancies"].layer == "marts"
-    assert "intermediate.int_checkout_spine" in models["discrepancies"].depends_on
+    assert "intermediate.int_discrepancy_duplicate_charge" in models["discrepancies"].depends_on
+    rule = models["int_discrepancy_duplicate_charge"]
+    assert "intermediate.int_checkout_spine" in rule.depends_on
     assert models["stg_payments"].depends_on == ("raw.payments",)
     ranks = {m.name: i for i, m in enumerate(order(models))}
     for model in models.values():

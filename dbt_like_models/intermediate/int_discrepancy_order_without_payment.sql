@@ -1,0 +1,53 @@
+-- order_without_payment of the business date: an open order whose checkout has no succeeded
+-- capture and no authorization still held. Orders are matched against the paid checkouts first;
+-- the authorization counts shown are summed for the few orders left.
+with context as (
+    select * from int_run_context
+),
+
+checkouts as (
+    select spine.checkout_id
+    from int_checkout_spine as spine
+    cross join context
+    where spine.business_date = context.business_date
+),
+
+unpaid_orders as (
+    select open_orders.checkout_id, open_orders.order_id, open_orders.total_minor,
+        open_orders.currency
+    from stg_orders as open_orders
+    where
+        open_orders.status = 'placed'
+        and not exists (
+            select 1
+            from int_payment_ledger as ledger
+            where
+                ledger.checkout_id = open_orders.checkout_id
+                and (ledger.capture_count > 0 or ledger.held_authorization_count > 0)
+        )
+),
+
+money as (
+    select
+        ledger.checkout_id,
+        sum(ledger.authorization_count) as authorization_count,
+        sum(ledger.voided_authorization_count) as voided_authorization_count
+    from int_payment_ledger as ledger
+    where ledger.checkout_id in (select unpaid_orders.checkout_id from unpaid_orders)
+    group by ledger.checkout_id
+)
+
+select
+    unpaid_orders.checkout_id,
+    'order_without_payment' as type,
+    unpaid_orders.order_id as subject_id,
+    unpaid_orders.total_minor as amount_minor,
+    unpaid_orders.currency,
+    cast(to_json(struct_pack(
+        order_id := unpaid_orders.order_id,
+        authorizations := coalesce(money.authorization_count, 0),
+        voided_authorizations := coalesce(money.voided_authorization_count, 0)
+    )) as varchar) as details
+from unpaid_orders
+inner join checkouts on unpaid_orders.checkout_id = checkouts.checkout_id
+left join money on unpaid_orders.checkout_id = money.checkout_id
