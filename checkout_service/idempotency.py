@@ -47,7 +47,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.expression import Executable
 
 from checkout_service.db import UTCDateTime, is_retryable_conflict, reading, utcnow
-from checkout_service.problems import ProblemError, problem_body, problem_response, render_json
+from checkout_service.problems import (
+    ProblemError,
+    problem_body,
+    problem_response,
+    problem_responses,
+    render_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +91,12 @@ def define_table(metadata: MetaData) -> Table:
         Column("expires_at", UTCDateTime, nullable=False),
         Index("ix_idempotency_keys_expires_at", "expires_at"),
     )
+
+
+def key_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of an idempotent route: the key's problems (missing or malformed 400, in
+    flight 409, reused 422, internal 500) and the route's own problem `statuses`."""
+    return problem_responses(400, 409, 422, 500, *statuses)
 
 
 def parse_key(raw: str | None) -> str:
@@ -447,7 +459,7 @@ class Idempotency:
         response was lost can find out what happened instead of guessing."""
         router = APIRouter()
 
-        @router.get("/v1/operations/{idempotency_key}")
+        @router.get("/v1/operations/{idempotency_key}", responses=problem_responses(404))
         def get_operation(idempotency_key: str, request: Request) -> dict[str, Any]:
             record = self.store.get(self.scope(request), idempotency_key)
             if record is None:

@@ -1,15 +1,43 @@
 """RFC 9457 problem details: the error body of every service."""
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TYPE_PREFIX = "urn:checkout-recon:problem:"
+
+
+class Problem(BaseModel):
+    """The documented shape of every error body; problems may carry more members."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route: these statuses answer a problem+json body."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}},
+        }
+        for status in statuses
+    }
 
 
 def problem_body(status: int, slug: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
@@ -81,3 +109,29 @@ def install_problem_handler(app: FastAPI) -> None:
 
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(RequestValidationError, _invalid)
+    _document_problems(app)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """The OpenAPI document says what the handlers answer: FastAPI's default 422 (a JSON
+    `HTTPValidationError`) becomes the problem+json 422 `_invalid` sends, and `Problem` is a
+    component for the routes' `problem_responses`."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title, version=app.version, routes=app.routes, description=None
+            )
+            for path_item in document.get("paths", {}).values():
+                for operation in path_item.values():
+                    responses = operation.get("responses", {})
+                    if "422" in responses:
+                        responses["422"] = problem_responses(422)[422]
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            schemas["Problem"] = Problem.model_json_schema()
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -25,6 +25,7 @@ from checkout_service.idempotency import (
     Lock,
     StoredResponse,
     fingerprint,
+    key_responses,
 )
 from checkout_service.orchestrator.runtime import Orchestrator, build_orchestrator
 from checkout_service.orchestrator.saga import SagaBusy
@@ -37,6 +38,7 @@ from checkout_service.problems import (
     ProblemError,
     install_problem_handler,
     problem_response,
+    problem_responses,
     render_json,
 )
 
@@ -91,7 +93,7 @@ def create_app(
         assert begin.lock is not None
         return _complete(orch, begin.lock, run)
 
-    @app.post("/v1/checkouts", status_code=201)
+    @app.post("/v1/checkouts", status_code=201, responses=key_responses(401, 402, 502, 504))
     def create_checkout(
         caller: CallerDep, key: IdempotencyKey, body: CheckoutRequest, request: Request
     ) -> Response:
@@ -105,7 +107,7 @@ def create_app(
 
         return idempotent(caller, key, request, body, run)
 
-    @app.get("/v1/checkouts/{checkout_id}")
+    @app.get("/v1/checkouts/{checkout_id}", responses=problem_responses(401, 404))
     def get_checkout(checkout_id: str, caller: CallerDep) -> dict[str, Any]:
         checkout = orch.saga_store.get(checkout_id)
         if checkout is None or checkout.merchant_id != caller.merchant_id:
@@ -122,7 +124,7 @@ def create_app(
             ],
         }
 
-    @app.post("/v1/checkouts/{checkout_id}/cancel")
+    @app.post("/v1/checkouts/{checkout_id}/cancel", responses=key_responses(401, 404, 502))
     def cancel_checkout(
         checkout_id: str,
         caller: CallerDep,

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from checkout_service import idempotency
 from checkout_service.db import UTCDateTime
-from checkout_service.idempotency import IdempotencyKey, Outcome
+from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
 from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMinor, iso
 from checkout_service.services.runtime import (
     Clock,
@@ -70,7 +70,7 @@ def create_app(
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Fraud screening service")
 
-    @app.post("/v1/screenings", status_code=201)
+    @app.post("/v1/screenings", status_code=201, responses=key_responses())
     def screen(body: ScreeningRequest, key: IdempotencyKey, request: Request) -> Response:
         def handler(conn: Connection) -> Outcome:
             decision, reason = decide(body.customer_id, body.payment_token)

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection
 
 from checkout_service import idempotency
 from checkout_service.db import UTCDateTime, reading
-from checkout_service.idempotency import IdempotencyKey, Outcome
-from checkout_service.problems import ProblemError, problem_body
+from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
+from checkout_service.problems import ProblemError, problem_body, problem_responses
 from checkout_service.services.fields import CheckoutId, iso
 from checkout_service.services.runtime import (
     Clock,
@@ -78,7 +78,7 @@ def create_app(
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Fulfillment service")
 
-    @app.post("/v1/fulfillments", status_code=201)
+    @app.post("/v1/fulfillments", status_code=201, responses=key_responses())
     def request_fulfillment(
         body: FulfillmentRequest, key: IdempotencyKey, request: Request
     ) -> Response:
@@ -133,19 +133,19 @@ def create_app(
 
         return runtime.idempotency.execute(request, key, body, handler)
 
-    @app.post("/v1/fulfillments/{fulfillment_id}/ship")
+    @app.post("/v1/fulfillments/{fulfillment_id}/ship", responses=key_responses(404))
     def ship(
         fulfillment_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
     ) -> Response:
         return transition(request, key, body, fulfillment_id, "shipped")
 
-    @app.post("/v1/fulfillments/{fulfillment_id}/cancel")
+    @app.post("/v1/fulfillments/{fulfillment_id}/cancel", responses=key_responses(404))
     def cancel(
         fulfillment_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
     ) -> Response:
         return transition(request, key, body, fulfillment_id, "cancelled")
 
-    @app.get("/v1/fulfillments/{fulfillment_id}")
+    @app.get("/v1/fulfillments/{fulfillment_id}", responses=problem_responses(404))
     def get_fulfillment(fulfillment_id: str) -> dict[str, Any]:
         with reading(runtime.engine) as conn:
             row = _fulfillment(conn, fulfillment_id, lock=False)

@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from checkout_service import idempotency
 from checkout_service.db import UTCDateTime, reading
-from checkout_service.idempotency import IdempotencyKey, Outcome, Refused
-from checkout_service.problems import ProblemError
+from checkout_service.idempotency import IdempotencyKey, Outcome, Refused, key_responses
+from checkout_service.problems import ProblemError, problem_responses
 from checkout_service.services.fields import CheckoutId, PositiveMinor, Sku, iso
 from checkout_service.services.runtime import (
     Clock,
@@ -117,7 +117,7 @@ def create_app(
     _seed_stock(runtime, settings.initial_stock)
     app = create_service_app(runtime, "Inventory service")
 
-    @app.post("/v1/reservations", status_code=201)
+    @app.post("/v1/reservations", status_code=201, responses=key_responses())
     def reserve(body: ReserveRequest, key: IdempotencyKey, request: Request) -> Response:
         def handler(conn: Connection) -> Outcome:
             now = runtime.clock()
@@ -176,7 +176,7 @@ def create_app(
 
         return runtime.idempotency.execute(request, key, body, handler)
 
-    @app.post("/v1/reservations/{reservation_id}/release")
+    @app.post("/v1/reservations/{reservation_id}/release", responses=key_responses(404))
     def release(
         reservation_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
     ) -> Response:
@@ -197,7 +197,7 @@ def create_app(
 
         return runtime.idempotency.execute(request, key, body, handler)
 
-    @app.post("/v1/reservations/{reservation_id}/commit")
+    @app.post("/v1/reservations/{reservation_id}/commit", responses=key_responses(404))
     def commit(
         reservation_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
     ) -> Response:
@@ -238,14 +238,14 @@ def create_app(
 
         return runtime.idempotency.execute(request, key, body, handler)
 
-    @app.get("/v1/reservations/{reservation_id}")
+    @app.get("/v1/reservations/{reservation_id}", responses=problem_responses(404))
     def get_reservation(reservation_id: str) -> dict[str, Any]:
         with reading(runtime.engine) as conn:
             reservation = _reservation(conn, reservation_id, lock=False)
             lines = [{"sku": sku, "quantity": q} for sku, q in _lines(conn, reservation_id)]
             return {**iso(reservation), "lines": lines}
 
-    @app.get("/v1/stock/{sku}")
+    @app.get("/v1/stock/{sku}", responses=problem_responses(404))
     def get_stock(sku: str) -> dict[str, Any]:
         with reading(runtime.engine) as conn:
             level = (

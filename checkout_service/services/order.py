@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection
 
 from checkout_service import idempotency
 from checkout_service.db import UTCDateTime, reading
-from checkout_service.idempotency import IdempotencyKey, Outcome
-from checkout_service.problems import ProblemError
+from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
+from checkout_service.problems import ProblemError, problem_responses
 from checkout_service.services.fields import (
     CheckoutId,
     Currency,
@@ -108,7 +108,7 @@ def create_app(
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Order service")
 
-    @app.post("/v1/orders", status_code=201)
+    @app.post("/v1/orders", status_code=201, responses=key_responses())
     def create_order(body: OrderRequest, key: IdempotencyKey, request: Request) -> Response:
         def handler(conn: Connection) -> Outcome:
             now = runtime.clock()
@@ -133,7 +133,7 @@ def create_app(
 
         return runtime.idempotency.execute(request, key, body, handler)
 
-    @app.post("/v1/orders/{order_id}/cancel")
+    @app.post("/v1/orders/{order_id}/cancel", responses=key_responses(404))
     def cancel_order(
         order_id: str, body: CancelRequest, key: IdempotencyKey, request: Request
     ) -> Response:
@@ -155,7 +155,7 @@ def create_app(
 
         return runtime.idempotency.execute(request, key, body, handler)
 
-    @app.get("/v1/orders/{order_id}")
+    @app.get("/v1/orders/{order_id}", responses=problem_responses(404))
     def get_order(order_id: str) -> dict[str, Any]:
         with reading(runtime.engine) as conn:
             return iso(_order(conn, order_id, lock=False))

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Connection
 from checkout_service import idempotency
 from checkout_service.db import UTCDateTime, reading
 from checkout_service.flows import psp_reference
-from checkout_service.idempotency import IdempotencyKey, Outcome, Refused
-from checkout_service.problems import ProblemError, problem_body
+from checkout_service.idempotency import IdempotencyKey, Outcome, Refused, key_responses
+from checkout_service.problems import ProblemError, problem_body, problem_responses
 from checkout_service.services.fields import CheckoutId, Currency, PositiveMinor, iso
 from checkout_service.services.runtime import (
     Clock,
@@ -93,7 +93,7 @@ def create_app(
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Payment service (simulated PSP)")
 
-    @app.post("/v1/authorizations", status_code=201)
+    @app.post("/v1/authorizations", status_code=201, responses=key_responses(402))
     def authorize(body: AuthorizeRequest, key: IdempotencyKey, request: Request) -> Response:
         def handler(conn: Connection) -> Outcome:
             code = decline_code(body.payment_token)
@@ -127,7 +127,9 @@ def create_app(
 
         return runtime.idempotency.execute(request, key, body, handler)
 
-    @app.post("/v1/authorizations/{payment_id}/captures", status_code=201)
+    @app.post(
+        "/v1/authorizations/{payment_id}/captures", status_code=201, responses=key_responses(404)
+    )
     def capture(
         payment_id: str, body: CaptureRequest, key: IdempotencyKey, request: Request
     ) -> Response:
@@ -159,7 +161,11 @@ def create_app(
 
         return runtime.idempotency.execute(request, key, body, handler)
 
-    @app.post("/v1/authorizations/{payment_id}/void", status_code=201)
+    @app.post(
+        "/v1/authorizations/{payment_id}/void",
+        status_code=201,
+        responses={200: {"description": "Voided before: the existing void"}, **key_responses(404)},
+    )
     def void(payment_id: str, body: VoidRequest, key: IdempotencyKey, request: Request) -> Response:
         def handler(conn: Connection) -> Outcome:
             auth = _authorization(conn, payment_id)
@@ -197,7 +203,9 @@ def create_app(
 
         return runtime.idempotency.execute(request, key, body, handler)
 
-    @app.post("/v1/authorizations/{payment_id}/refunds", status_code=201)
+    @app.post(
+        "/v1/authorizations/{payment_id}/refunds", status_code=201, responses=key_responses(404)
+    )
     def refund(
         payment_id: str, body: RefundRequest, key: IdempotencyKey, request: Request
     ) -> Response:
@@ -222,7 +230,7 @@ def create_app(
 
         return runtime.idempotency.execute(request, key, body, handler)
 
-    @app.get("/v1/authorizations/{payment_id}")
+    @app.get("/v1/authorizations/{payment_id}", responses=problem_responses(404))
     def get_authorization(payment_id: str) -> dict[str, Any]:
         with reading(runtime.engine) as conn:
             auth = _authorization(conn, payment_id, lock=False, usable=False)
