@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TYPE_PREFIX = "urn:checkout-recon:problem:"
@@ -90,8 +91,9 @@ class ProblemError(Exception):
 
 
 def install_problem_handler(app: FastAPI) -> None:
-    """Problem bodies for `ProblemError` and for request validation (422, never stored: the
-    request did not start executing, so a corrected retry with the same key is accepted)."""
+    """Problem bodies for `ProblemError`, for request validation (422, never stored: the
+    request did not start executing, so a corrected retry with the same key is accepted) and
+    for the framework's HTTP errors."""
 
     async def _problem(_request: Request, error: Exception) -> Response:
         assert isinstance(error, ProblemError)
@@ -107,15 +109,30 @@ def install_problem_handler(app: FastAPI) -> None:
             errors=jsonable_encoder(error.errors(), custom_encoder={Exception: str}),
         )
 
+    async def _http(_request: Request, error: Exception) -> Response:
+        # The framework's own refusals (a body that is not JSON, an unknown path, a wrong
+        # method) answer a problem body like every other error, not FastAPI's `{"detail": ...}`.
+        assert isinstance(error, HTTPException)
+        status = HTTPStatus(error.status_code)
+        detail = error.detail if isinstance(error.detail, str) else status.description
+        return problem_response(
+            status.value,
+            status.phrase.lower().replace(" ", "-"),
+            status.phrase,
+            detail,
+            headers=dict(error.headers) if error.headers else None,
+        )
+
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(HTTPException, _http)
     _document_problems(app)
 
 
 def _document_problems(app: FastAPI) -> None:
     """The OpenAPI document says what the handlers answer: FastAPI's default 422 (a JSON
-    `HTTPValidationError`) becomes the problem+json 422 `_invalid` sends, and `Problem` is a
-    component for the routes' `problem_responses`."""
+    `HTTPValidationError`) becomes the problem+json 422 `_invalid` sends, a body that does not
+    parse is a 400 problem, and `Problem` is a component for the routes' `problem_responses`."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -127,6 +144,9 @@ def _document_problems(app: FastAPI) -> None:
                     responses = operation.get("responses", {})
                     if "422" in responses:
                         responses["422"] = problem_responses(422)[422]
+                    if "requestBody" in operation:
+                        # A body that is not JSON at all is refused by `_http` before validation.
+                        responses.setdefault("400", problem_responses(400)[400])
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             for unused in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(unused, None)

@@ -6,10 +6,12 @@ Each test pins a bug found by fuzzing the apps' schemas with schemathesis.
 
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
-from checkout_service.db import DatabaseSettings
+from checkout_service.db import DatabaseSettings, reading
 from checkout_service.orchestrator.app import create_app as create_orchestrator_app
 from checkout_service.problems import PROBLEM_MEDIA_TYPE
 from checkout_service.services import fraud, fulfillment, inventory, order, payment, tax
@@ -56,6 +58,24 @@ def make_app(sqlite_db) -> Iterator[Callable[[str], FastAPI]]:
             runtime.engine.dispose()
 
 
+def _is_problem(response: httpx.Response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE, response.headers
+    body = response.json()
+    assert body["status"] == status and body["type"].startswith(PROBLEM_TYPE), body
+    return body
+
+
+def _payments(app: FastAPI) -> int:
+    with reading(app.state.runtime.engine) as conn:
+        return conn.execute(select(func.count()).select_from(payment.payments)).scalar_one()
+
+
+def _authorize(client: httpx.Client, key: str, content: bytes) -> httpx.Response:
+    headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
+    return client.post("/v1/authorizations", content=content, headers=headers)
+
+
 @pytest.mark.parametrize("name", APPS)
 def test_openapi_documents_every_error_as_a_problem(name, make_app) -> None:
     """A client generated from the schema reads every error with one type: problem+json."""
@@ -70,3 +90,15 @@ def test_openapi_documents_every_error_as_a_problem(name, make_app) -> None:
             assert errors, (method, path)
             for code, response in errors.items():
                 assert list(response["content"]) == [PROBLEM_MEDIA_TYPE], (method, path, code)
+            if "requestBody" in operation:
+                assert {"400", "422"} <= set(errors), (method, path)
+
+
+def test_a_body_that_is_not_json_is_a_problem(start, sqlite_db) -> None:
+    app = payment.create_app(ServiceSettings(database=sqlite_db))
+    client = start(app)
+    body = _is_problem(_authorize(client, "k-bytes", b"\xff\xfe not json"), 400)
+    assert body["detail"] == "There was an error parsing the body"
+    _is_problem(client.get("/v1/no-such-route"), 404)
+    _is_problem(client.delete("/v1/authorizations"), 405)
+    assert _payments(app) == 0
