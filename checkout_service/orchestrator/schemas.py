@@ -2,9 +2,13 @@
 
 from typing import ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from checkout_service.services.fields import Currency, PositiveMinor, Sku
+from checkout_service.services.fields import MAX_MINOR, Currency, PositiveMinor, Sku
+
+# The subtotal leaves room for tax (any rate up to 100%), so the total the payment and order
+# services store is within MAX_MINOR too.
+MAX_SUBTOTAL_MINOR = MAX_MINOR // 2
 
 
 class CartLine(BaseModel):
@@ -41,6 +45,12 @@ class CheckoutRequest(BaseModel):
     @property
     def subtotal_minor(self) -> int:
         return sum(line.quantity * line.unit_price_minor for line in self.lines)
+
+    @model_validator(mode="after")
+    def _subtotal_fits(self) -> "CheckoutRequest":
+        if self.subtotal_minor > MAX_SUBTOTAL_MINOR:
+            raise ValueError(f"the subtotal must be at most {MAX_SUBTOTAL_MINOR} minor units")
+        return self
 
 
 class CancelRequest(BaseModel):

@@ -10,7 +10,7 @@ Expired reservations are released by `release_expired` (the reaper), never impli
 
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -23,7 +23,14 @@ from checkout_service import idempotency
 from checkout_service.db import UTCDateTime, reading
 from checkout_service.idempotency import IdempotencyKey, Outcome, Refused, key_responses
 from checkout_service.problems import ProblemError, problem_responses
-from checkout_service.services.fields import CheckoutId, PositiveMinor, Sku, iso
+from checkout_service.services.fields import (
+    JSON_INTEGER,
+    MAX_MINOR,
+    CheckoutId,
+    PositiveMinor,
+    Sku,
+    iso,
+)
 from checkout_service.services.runtime import (
     Clock,
     IdFactory,
@@ -34,6 +41,8 @@ from checkout_service.services.runtime import (
 )
 
 SERVICE = "inventory"
+# A hold longer than a week is no reservation (and a huge TTL would overflow the expiry date).
+MAX_TTL_SECONDS = 7 * 24 * 3600
 RELEASE_STEP = "inventory.release"
 
 metadata = MetaData()
@@ -94,7 +103,7 @@ class Line(BaseModel):
 class ReserveRequest(BaseModel):
     checkout_id: CheckoutId
     lines: list[Line] = Field(min_length=1)
-    ttl_seconds: int | None = Field(default=None, gt=0)
+    ttl_seconds: Annotated[int, Field(gt=0, le=MAX_TTL_SECONDS), JSON_INTEGER] | None = None
 
 
 class TransitionRequest(BaseModel):
@@ -102,7 +111,7 @@ class TransitionRequest(BaseModel):
 
 
 class StockLevel(BaseModel):
-    on_hand: int = Field(ge=0)
+    on_hand: Annotated[int, Field(ge=0, le=MAX_MINOR), JSON_INTEGER]
 
 
 def create_app(

@@ -13,11 +13,15 @@ from sqlalchemy import func, select
 
 from checkout_service.db import DatabaseSettings, reading
 from checkout_service.orchestrator.app import create_app as create_orchestrator_app
+from checkout_service.orchestrator.runtime import build_orchestrator
+from checkout_service.orchestrator.settings import OrchestratorSettings
+from checkout_service.orchestrator.tables import checkouts
 from checkout_service.problems import PROBLEM_MEDIA_TYPE
 from checkout_service.services import fraud, fulfillment, inventory, order, payment, tax
+from checkout_service.services.fields import MAX_MINOR
 from checkout_service.services.inventory import InventorySettings
 from checkout_service.services.runtime import ServiceSettings
-from tests.checkout_service.orchestrator_fixtures import STOCK, Servers, _build
+from tests.checkout_service.orchestrator_fixtures import API_KEY, STOCK, Servers, _build
 
 SERVICE_APPS: dict[str, Callable[[DatabaseSettings], FastAPI]] = {
     "fraud": lambda database: fraud.create_app(ServiceSettings(database=database)),
@@ -102,3 +106,64 @@ def test_a_body_that_is_not_json_is_a_problem(start, sqlite_db) -> None:
     _is_problem(client.get("/v1/no-such-route"), 404)
     _is_problem(client.delete("/v1/authorizations"), 405)
     assert _payments(app) == 0
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [MAX_MINOR + 1, 2**63, True, "12", 12.5],
+    ids=["int32", "int64", "bool", "str", "frac"],
+)
+def test_an_amount_that_is_no_storable_integer_is_invalid(start, sqlite_db, amount) -> None:
+    app = payment.create_app(ServiceSettings(database=sqlite_db))
+    client = start(app)
+    body = {"checkout_id": "chk_1", "currency": "EUR", "payment_token": "tok_visa"}
+    response = client.post(
+        "/v1/authorizations",
+        json={**body, "amount_minor": amount},
+        headers={"Idempotency-Key": "k-amount"},
+    )
+    errors = _is_problem(response, 422)["errors"]
+    assert [error["loc"] for error in errors] == [["body", "amount_minor"]]
+    assert _payments(app) == 0
+    # The refusal was not stored: the corrected request with the same key is executed.
+    fixed = client.post(
+        "/v1/authorizations",
+        json={**body, "amount_minor": 12.0},
+        headers={"Idempotency-Key": "k-amount"},
+    )
+    assert fixed.status_code == 201 and fixed.json()["amount_minor"] == 12
+
+
+def test_a_checkout_whose_total_does_not_fit_is_invalid(start, sqlite_db) -> None:
+    # Validation refuses it before any downstream call: no services needed.
+    orch = build_orchestrator(
+        OrchestratorSettings(database=sqlite_db, api_keys={API_KEY: "mer_alpha"})
+    )
+    client = start(create_orchestrator_app(orchestrator=orch))
+    lines = [{"sku": "SKU-1", "quantity": 1000, "unit_price_minor": 2_000_000}]
+    body = {
+        "lines": lines,
+        "customer": {"id": "cus_1"},
+        "currency": "EUR",
+        "payment_token": "tok_visa",
+    }
+    headers = {"Authorization": f"Bearer {API_KEY}", "Idempotency-Key": "k-big"}
+    errors = _is_problem(client.post("/v1/checkouts", json=body, headers=headers), 422)["errors"]
+    assert "subtotal" in errors[0]["msg"]
+    with reading(orch.engine) as conn:
+        assert conn.execute(select(func.count()).select_from(checkouts)).scalar_one() == 0
+    orch.services.close()
+    orch.engine.dispose()
+
+
+def test_a_reservation_ttl_or_stock_level_out_of_range_is_invalid(start, sqlite_db) -> None:
+    client = start(inventory.create_app(InventorySettings(database=sqlite_db)))
+    reserve = {"checkout_id": "chk_1", "lines": [{"sku": "SKU-1", "quantity": 1}]}
+    headers = {"Idempotency-Key": "k-ttl"}
+    response = client.post(
+        "/v1/reservations", json={**reserve, "ttl_seconds": 10**12}, headers=headers
+    )
+    _is_problem(response, 422)
+    _is_problem(client.put("/v1/stock/SKU-1", json={"on_hand": 2**40}), 422)
+    _is_problem(client.put("/v1/stock/SKU-1", json={"on_hand": False}), 422)
+    assert client.put("/v1/stock/SKU-1", json={"on_hand": 5}).json()["on_hand"] == 5
