@@ -1,6 +1,7 @@
 """RFC 9457 problem details: the error body of every service."""
 
 import json
+from collections.abc import Callable, Coroutine, Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
@@ -90,10 +92,57 @@ class ProblemError(Exception):
         )
 
 
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+class _TextRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            value = await super().json()
+            if not all(_storable(text) for text in _strings(value)):
+                # `"\ud800"` and `"\u0000"` are valid JSON but not text a database holds (no
+                # UTF-8 for a lone surrogate; PostgreSQL refuses NUL): refused like a body that
+                # does not parse, before anything is executed (FastAPI re-raises this).
+                raise HTTPException(
+                    400, "The body holds a lone surrogate or a NUL character: not storable text."
+                )
+        return self._json
+
+
+class TextRoute(APIRoute):
+    """Routes whose JSON bodies must be Unicode text throughout."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            return await handler(_TextRequest(request.scope, request.receive))
+
+        return route_handler
+
+
 def install_problem_handler(app: FastAPI) -> None:
     """Problem bodies for `ProblemError`, for request validation (422, never stored: the
     request did not start executing, so a corrected retry with the same key is accepted) and
-    for the framework's HTTP errors."""
+    for the framework's HTTP errors; and the routes added after it refuse JSON bodies that are not
+    Unicode text (`TextRoute`)."""
 
     async def _problem(_request: Request, error: Exception) -> Response:
         assert isinstance(error, ProblemError)
@@ -126,6 +175,9 @@ def install_problem_handler(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)
+    # Routes added from here on refuse bodies that are not text with a 400 problem, instead of
+    # failing later (fingerprint, insert, response) with a 500.
+    app.router.route_class = TextRoute
     _document_problems(app)
 
 

@@ -167,3 +167,18 @@ def test_a_reservation_ttl_or_stock_level_out_of_range_is_invalid(start, sqlite_
     _is_problem(client.put("/v1/stock/SKU-1", json={"on_hand": 2**40}), 422)
     _is_problem(client.put("/v1/stock/SKU-1", json={"on_hand": False}), 422)
     assert client.put("/v1/stock/SKU-1", json={"on_hand": 5}).json()["on_hand"] == 5
+
+
+@pytest.mark.parametrize("text", ["\\ud800", "\\udfff", "\\u0000"], ids=["high", "low", "nul"])
+def test_a_string_that_is_not_storable_text_is_refused(start, sqlite_db, text) -> None:
+    app = payment.create_app(ServiceSettings(database=sqlite_db))
+    client = start(app)
+    template = (
+        '{"checkout_id": "chk_%s", "amount_minor": 5, "currency": "EUR", "payment_token": "t"}'
+    )
+    body = _is_problem(_authorize(client, "k-text", (template % text).encode()), 400)
+    assert "not storable text" in body["detail"]
+    assert _payments(app) == 0
+    # Nothing was kept under the key; a surrogate pair is text and goes through.
+    fixed = _authorize(client, "k-text", (template % "\\ud83d\\ude00").encode())
+    assert fixed.status_code == 201 and fixed.json()["checkout_id"] == "chk_\U0001f600"
