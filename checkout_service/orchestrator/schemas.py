@@ -4,7 +4,14 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field, model_validator
 
-from checkout_service.services.fields import MAX_MINOR, Currency, PositiveMinor, Sku
+from checkout_service.services.fields import (
+    MAX_MINOR,
+    AttributionText,
+    Currency,
+    PositiveMinor,
+    ShortText,
+    Sku,
+)
 
 # The subtotal leaves room for tax (any rate up to 100%), so the total the payment and order
 # services store is within MAX_MINOR too.
@@ -19,17 +26,17 @@ class CartLine(BaseModel):
 
 class Customer(BaseModel):
     id: str = Field(min_length=1, max_length=255)
-    email: str | None = None
+    email: ShortText | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
 
 
 class ClientContext(BaseModel):
-    utm_source: str | None = None
-    utm_medium: str | None = None
-    utm_campaign: str | None = None
-    utm_term: str | None = None
-    utm_content: str | None = None
-    referrer: str | None = None
+    utm_source: AttributionText | None = None
+    utm_medium: AttributionText | None = None
+    utm_campaign: AttributionText | None = None
+    utm_term: AttributionText | None = None
+    utm_content: AttributionText | None = None
+    referrer: AttributionText | None = None
 
 
 class CheckoutRequest(BaseModel):
@@ -54,4 +61,4 @@ class CheckoutRequest(BaseModel):
 
 
 class CancelRequest(BaseModel):
-    reason: str | None = None
+    reason: ShortText | None = None

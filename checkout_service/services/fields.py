@@ -32,6 +32,10 @@ NonNegativeMinor = Annotated[
     int, Field(ge=0, le=MAX_MINOR, description="integer amount in minor units"), JSON_INTEGER
 ]
 Sku = Annotated[str, Field(min_length=1, max_length=255)]
+# Strings as wide as the columns that keep them (PostgreSQL refuses longer ones with an error).
+ShortText = Annotated[str, Field(max_length=255)]
+RecordId = Annotated[str, Field(min_length=1, max_length=64)]
+AttributionText = Annotated[str, Field(max_length=2048)]
 
 
 def iso(row: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from checkout_service import idempotency
 from checkout_service.db import UTCDateTime
 from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
-from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMinor, iso
+from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMinor, ShortText, iso
 from checkout_service.services.runtime import (
     Clock,
     IdFactory,
@@ -48,10 +48,10 @@ screenings = Table(
 
 class ScreeningRequest(BaseModel):
     checkout_id: CheckoutId
-    customer_id: str
+    customer_id: ShortText
     amount_minor: NonNegativeMinor
     currency: Currency
-    payment_token: str | None = None
+    payment_token: ShortText | None = None
 
 
 def decide(customer_id: str, payment_token: str | None) -> tuple[str, str | None]:

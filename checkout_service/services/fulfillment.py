@@ -18,7 +18,7 @@ from checkout_service import idempotency
 from checkout_service.db import UTCDateTime, reading
 from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
 from checkout_service.problems import ProblemError, problem_body, problem_responses
-from checkout_service.services.fields import CheckoutId, iso
+from checkout_service.services.fields import CheckoutId, RecordId, ShortText, iso
 from checkout_service.services.runtime import (
     Clock,
     IdFactory,
@@ -59,11 +59,11 @@ fulfillment_events = Table(
 
 class FulfillmentRequest(BaseModel):
     checkout_id: CheckoutId
-    order_id: str
+    order_id: RecordId
 
 
 class TransitionRequest(BaseModel):
-    reason: str | None = None
+    reason: ShortText | None = None
 
 
 # Which current states a transition may leave from; the same state again is a no-op.

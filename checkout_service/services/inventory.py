@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select, update
@@ -28,6 +28,7 @@ from checkout_service.services.fields import (
     MAX_MINOR,
     CheckoutId,
     PositiveMinor,
+    ShortText,
     Sku,
     iso,
 )
@@ -107,7 +108,11 @@ class ReserveRequest(BaseModel):
 
 
 class TransitionRequest(BaseModel):
-    reason: str | None = None
+    reason: ShortText | None = None
+
+
+# A SKU in the path of the write that may create its stock row (as wide as the column).
+SkuPath = Annotated[str, Path(min_length=1, max_length=255)]
 
 
 class StockLevel(BaseModel):
@@ -267,7 +272,7 @@ def create_app(
         return {**level, "available": level["on_hand"] - level["reserved"]}
 
     @app.put("/v1/stock/{sku}")
-    def set_stock(sku: str, body: StockLevel) -> dict[str, Any]:
+    def set_stock(sku: SkuPath, body: StockLevel) -> dict[str, Any]:
         # Setting an absolute level is naturally idempotent: no key needed.
         with runtime.engine.begin() as conn:
             updated = conn.execute(

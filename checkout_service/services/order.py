@@ -19,10 +19,12 @@ from checkout_service.db import UTCDateTime, reading
 from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
 from checkout_service.problems import ProblemError, problem_responses
 from checkout_service.services.fields import (
+    AttributionText,
     CheckoutId,
     Currency,
     NonNegativeMinor,
     PositiveMinor,
+    ShortText,
     iso,
 )
 from checkout_service.services.runtime import (
@@ -72,17 +74,17 @@ order_versions = Table(
 
 
 class AttributionBody(BaseModel):
-    utm_source: str | None = None
-    utm_medium: str | None = None
-    utm_campaign: str | None = None
-    referrer: str | None = None
+    utm_source: AttributionText | None = None
+    utm_medium: AttributionText | None = None
+    utm_campaign: AttributionText | None = None
+    referrer: AttributionText | None = None
 
 
 class OrderRequest(BaseModel):
     fingerprint_exclude: ClassVar[frozenset[str]] = frozenset({"attribution"})
 
     checkout_id: CheckoutId
-    customer_id: str
+    customer_id: ShortText
     currency: Currency
     subtotal_minor: NonNegativeMinor
     tax_minor: NonNegativeMinor
@@ -97,7 +99,7 @@ class OrderRequest(BaseModel):
 
 
 class CancelRequest(BaseModel):
-    reason: str | None = None
+    reason: ShortText | None = None
 
 
 def create_app(

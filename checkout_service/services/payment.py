@@ -24,7 +24,7 @@ from checkout_service.db import UTCDateTime, reading
 from checkout_service.flows import psp_reference
 from checkout_service.idempotency import IdempotencyKey, Outcome, Refused, key_responses
 from checkout_service.problems import ProblemError, problem_body, problem_responses
-from checkout_service.services.fields import CheckoutId, Currency, PositiveMinor, iso
+from checkout_service.services.fields import CheckoutId, Currency, PositiveMinor, ShortText, iso
 from checkout_service.services.runtime import (
     Clock,
     IdFactory,
@@ -61,8 +61,8 @@ class AuthorizeRequest(BaseModel):
     checkout_id: CheckoutId
     amount_minor: PositiveMinor
     currency: Currency
-    payment_token: str
-    customer_id: str | None = None
+    payment_token: ShortText
+    customer_id: ShortText | None = None
 
 
 class CaptureRequest(BaseModel):
@@ -75,14 +75,15 @@ class RefundRequest(BaseModel):
 
 
 class VoidRequest(BaseModel):
-    reason: str | None = None
+    reason: ShortText | None = None
 
 
 def decline_code(payment_token: str) -> str | None:
     """The failure code a test token is declined with, or None when it is approved."""
     if not payment_token.startswith(DECLINE_PREFIX):
         return None
-    return payment_token[len(DECLINE_PREFIX) :].strip("_") or "card_declined"
+    # At most as wide as the `failure_code` column.
+    return payment_token[len(DECLINE_PREFIX) :].strip("_")[:64] or "card_declined"
 
 
 def create_app(

@@ -182,3 +182,36 @@ def test_a_string_that_is_not_storable_text_is_refused(start, sqlite_db, text) -
     # Nothing was kept under the key; a surrogate pair is text and goes through.
     fixed = _authorize(client, "k-text", (template % "\\ud83d\\ude00").encode())
     assert fixed.status_code == 201 and fixed.json()["checkout_id"] == "chk_\U0001f600"
+
+
+def test_strings_wider_than_their_columns_are_invalid(start, backend) -> None:
+    """PostgreSQL refuses a value wider than its VARCHAR column with an error (a 500 once the
+    request executes); the edge refuses it as invalid instead, and the widest value fits."""
+    fraud_client = start(fraud.create_app(ServiceSettings(database=backend)))
+    screening = {"checkout_id": "chk_1", "amount_minor": 5, "currency": "EUR"}
+
+    def screen(key: str, customer_id: str) -> httpx.Response:
+        body = {**screening, "customer_id": customer_id}
+        return fraud_client.post("/v1/screenings", json=body, headers={"Idempotency-Key": key})
+
+    _is_problem(screen("k-wide", "c" * 256), 422)
+    assert screen("k-wide", "c" * 255).json()["customer_id"] == "c" * 255
+
+    fulfillment_client = start(fulfillment.create_app(ServiceSettings(database=backend)))
+    request = {"checkout_id": "chk_1", "order_id": "o" * 65}
+    headers = {"Idempotency-Key": "k-order"}
+    _is_problem(fulfillment_client.post("/v1/fulfillments", json=request, headers=headers), 422)
+
+    stock = start(inventory.create_app(InventorySettings(database=backend)))
+    _is_problem(stock.put("/v1/stock/" + "s" * 256, json={"on_hand": 1}), 422)
+    assert stock.put("/v1/stock/" + "s" * 255, json={"on_hand": 1}).status_code == 200
+
+    # A decline code is what follows the test token's prefix, cut to its column's width.
+    payment_client = start(payment.create_app(ServiceSettings(database=backend)))
+    token = "tok_decline_" + "x" * 200
+    declined = payment_client.post(
+        "/v1/authorizations",
+        json={"checkout_id": "chk_1", "amount_minor": 5, "currency": "EUR", "payment_token": token},
+        headers={"Idempotency-Key": "k-decline"},
+    )
+    assert _is_problem(declined, 402)["failure_code"] == "x" * 64
