@@ -16,9 +16,11 @@ import duckdb
 from assets.contract import Source
 from assets.landing import LandingFile, files_for, window
 from assets.readers import MissingColumnsError, UnreadableFileError, read_csv, read_jsonl
+from assets.service_source import SERVICE_SOURCES, service_snapshot
 from assets.validation import native_kind, reason_columns, typed
 from assets.validation import quote_ident as _q
 from assets.warehouse import ensure_schema
+from checkout_service.db import DatabaseSettings
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,28 @@ def ingest_source(
     *,
     loaded_at: datetime | None = None,
     progress: Progress | None = None,
+    services: DatabaseSettings | None = None,
 ) -> IngestReport:
-    """Replace `business_date`'s rows of `source` with what its landing window holds now."""
+    """Replace `business_date`'s rows of `source` with what its landing window holds now: its
+    landing files, or with `services`, the service database that holds the source."""
+    dates = window(business_date, lookback_days)
+    if services is not None and source.name in SERVICE_SOURCES:
+        with service_snapshot(services, source.name, dates) as files:
+            return _ingest_files(con, source, files, business_date, loaded_at, progress)
+    files = files_for(landing, source.name, dates)
+    return _ingest_files(con, source, files, business_date, loaded_at, progress)
+
+
+def _ingest_files(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    files: list[LandingFile],
+    business_date: date,
+    loaded_at: datetime | None,
+    progress: Progress | None,
+) -> IngestReport:
     ensure_schema(con)
     loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
-    files = files_for(landing, source.name, window(business_date, lookback_days))
     report = IngestReport(source.name, business_date)
     con.execute("begin transaction")
     try:
@@ -77,7 +96,7 @@ def ingest_source(
             report.files.append(counts)
             if progress:
                 progress(
-                    f"{source.name}: {landing_file.path.name} ({landing_file.landing_date}) "
+                    f"{source.name}: {landing_file.name} ({landing_file.landing_date}) "
                     f"{counts.rows_loaded} loaded, {counts.rows_quarantined} quarantined"
                 )
         report.reasons = _reason_counts(con, source, business_date)
@@ -122,11 +141,11 @@ def _load_file(
             con.unregister(rel_name)
     if loaded + quarantined != rows_read:
         raise RuntimeError(
-            f"{landing_file.path}: read {rows_read} rows but loaded {loaded} and quarantined "
+            f"{landing_file.label}: read {rows_read} rows but loaded {loaded} and quarantined "
             f"{quarantined}; refusing to lose rows"
         )
     counts = FileCounts(
-        str(landing_file.path),
+        landing_file.label,
         landing_file.landing_date,
         landing_file.format,
         rows_read,
@@ -208,7 +227,7 @@ def _insert(
         select *, {reason_columns(source, "_error", "_error_detail", natives)}
         from {rel_name}
     """
-    params = [partition, landing_file.landing_date, str(landing_file.path), loaded_at]
+    params = [partition, landing_file.landing_date, landing_file.label, loaded_at]
     typed_columns = ", ".join(
         f"{typed(c, natives.get(c.name))} as {_q(c.name)}" for c in source.columns
     )
@@ -232,10 +251,10 @@ def _insert(
                 _reason as reason, _detail as detail, _raw as raw_text, ?::timestamp as _loaded_at
             from ({checked}) where _reason is not null
             """,
-            [partition, landing_file.landing_date, source.name, str(landing_file.path), loaded_at],
+            [partition, landing_file.landing_date, source.name, landing_file.label, loaded_at],
         ).fetchone()[0]
     except duckdb.Error as exc:
-        raise UnreadableFileError(f"{landing_file.path}: cannot load: {exc}") from exc
+        raise UnreadableFileError(f"{landing_file.label}: cannot load: {exc}") from exc
     return int(loaded), int(quarantined)
 
 

@@ -60,7 +60,13 @@ def _ingestion_asset(
         day = date.fromisoformat(context.partition_key)
         with warehouse.session() as con:
             report = ingest_source(
-                con, source, recon.landing, day, recon.lookback_days, progress=context.log.info
+                con,
+                source,
+                recon.landing,
+                day,
+                recon.lookback_days,
+                progress=context.log.info,
+                services=recon.services,
             )
             checks_started = time.perf_counter()
             checks = [

@@ -12,10 +12,21 @@ class LandingFile:
     source: str
     landing_date: date
     path: Path
+    # Where the rows really come from when `path` is a temporary snapshot (a service database).
+    origin: str | None = None
 
     @property
     def format(self) -> str:
         return FORMATS[self.path.suffix.lower()]
+
+    @property
+    def label(self) -> str:
+        """What the warehouse records as the rows' file: the path, or the snapshot's origin."""
+        return self.origin or str(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.origin or self.path.name
 
 
 def window(business_date: date, lookback_days: int) -> list[date]:

@@ -11,6 +11,7 @@ from assets.contract import SOURCES
 from assets.ingest import IngestReport, ingest_source
 from assets.run_params import RunParams, write_run_params
 from assets.sql_models import discover, materialize, order
+from checkout_service.db import DatabaseSettings
 from dbt_like_models import MODELS_DIR
 
 
@@ -19,10 +20,13 @@ def reconcile_partition(
     landing: Path,
     day: date,
     params: RunParams | None = None,
+    services: DatabaseSettings | None = None,
 ) -> dict[str, IngestReport]:
+    """`services`: read orders, payments, inventory moves and fulfillments from the service
+    databases instead of `landing` (analytics events always come from `landing`)."""
     params = params or RunParams()
     reports = {
-        name: ingest_source(con, source, landing, day, params.lookback_days)
+        name: ingest_source(con, source, landing, day, params.lookback_days, services=services)
         for name, source in SOURCES.items()
     }
     write_run_params(con, day, params)

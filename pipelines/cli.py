@@ -59,6 +59,25 @@ def main() -> None:
     default=None,
     help="Exit 1 when discrepancies at or above this severity exist (for automation).",
 )
+@click.option(
+    "--source",
+    "source_mode",
+    type=click.Choice(["landing", "services"]),
+    default=None,
+    help="Read orders, payments, inventory moves and fulfillments from landing files or "
+    "straight from the service databases [default: RECON_SOURCE_MODE or landing].",
+)
+@click.option(
+    "--services-data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="--source services: the services' SQLite files [default: data/services].",
+)
+@click.option(
+    "--services-database-url",
+    default=None,
+    help="--source services: the services' SQLAlchemy URL instead of SQLite files.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-step progress, only the summary.")
 def run(
     landing: Path,
@@ -67,6 +86,9 @@ def run(
     warehouse: Path | None,
     lookback: int | None,
     fail_on: str | None,
+    source_mode: str | None,
+    services_data_dir: Path | None,
+    services_database_url: str | None,
     quiet: bool,
 ) -> None:
     """Reconcile one business date through the Dagster job, in this process.
@@ -83,6 +105,13 @@ def run(
         overrides["warehouse_path"] = warehouse
     if lookback is not None:
         overrides["lookback_days"] = lookback
+    for name, value in (
+        ("source_mode", source_mode),
+        ("services_data_dir", services_data_dir),
+        ("services_database_url", services_database_url),
+    ):
+        if value is not None:
+            overrides[name] = value
     settings = ReconSettings(**overrides)
     outcome = run_partition(settings, day, progress=None if quiet else sys.stderr)
     click.echo(outcome.report())

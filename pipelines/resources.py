@@ -11,6 +11,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.run_params import RunParams
 from assets.warehouse import configure_session
+from checkout_service.db import DatabaseSettings
 from pipelines.settings import ReconSettings
 
 
@@ -37,10 +38,25 @@ class ReconConfig(dg.ConfigurableResource):
     capture_sla_hours: int = 24
     amount_tolerance_minor: int = 0
     idempotency_warn_rate: float = 0.01
+    # services mode (see ReconSettings): the service databases replace the landing files.
+    source_mode: str = "landing"
+    services_database_url: str | None = None
+    services_data_dir: str = "data/services"
+    services_schema_prefix: str = ""
 
     @property
     def landing(self) -> Path:
         return Path(self.landing_dir)
+
+    @property
+    def services(self) -> DatabaseSettings | None:
+        if self.source_mode != "services":
+            return None
+        return DatabaseSettings(
+            url=self.services_database_url,
+            data_dir=Path(self.services_data_dir),
+            schema_prefix=self.services_schema_prefix,
+        )
 
     def out_for(self, day: date) -> Path:
         return Path(self.out_dir.format(date=day.isoformat()))
@@ -71,5 +87,9 @@ def build_resources(settings: ReconSettings) -> dict[str, dg.ConfigurableResourc
             capture_sla_hours=settings.capture_sla_hours,
             amount_tolerance_minor=settings.amount_tolerance_minor,
             idempotency_warn_rate=settings.idempotency_warn_rate,
+            source_mode=settings.source_mode,
+            services_database_url=settings.services_database_url,
+            services_data_dir=str(settings.services_data_dir),
+            services_schema_prefix=settings.services_schema_prefix,
         ),
     }

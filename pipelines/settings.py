@@ -3,9 +3,12 @@ variables (`RECON_LANDING_DIR`, `RECON_LOOKBACK_DAYS`, ...) or a `.env` file."""
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from checkout_service.db import DatabaseSettings
 
 
 class ReconSettings(BaseSettings):
@@ -45,6 +48,22 @@ class ReconSettings(BaseSettings):
     partitions_start: date = Field(
         date(2025, 1, 1), description="First business date of the daily partitions."
     )
+    source_mode: Literal["landing", "services"] = Field(
+        "landing",
+        description="Where orders, payments, inventory moves and fulfillments come from: landing "
+        "files, or the reference service's databases (analytics events: always landing files).",
+    )
+    services_database_url: str | None = Field(
+        None,
+        description="services mode: the services' SQLAlchemy URL (one schema per service on "
+        "PostgreSQL); none means one SQLite file per service under services_data_dir.",
+    )
+    services_data_dir: Path = Field(
+        Path("data/services"), description="services mode: the services' SQLite files."
+    )
+    services_schema_prefix: str = Field(
+        "", description="services mode: prefix of each service's PostgreSQL schema."
+    )
     duckdb_memory_limit: str | None = Field(
         None, description="DuckDB memory_limit (e.g. '4GB'); DuckDB spills to disk beyond it."
     )
@@ -60,3 +79,13 @@ class ReconSettings(BaseSettings):
 
     def out_for(self, day: date) -> Path:
         return Path(self.out_dir.format(date=day.isoformat()))
+
+    def services_database(self) -> DatabaseSettings | None:
+        """The service databases to read in services mode; None in landing mode."""
+        if self.source_mode != "services":
+            return None
+        return DatabaseSettings(
+            url=self.services_database_url,
+            data_dir=self.services_data_dir,
+            schema_prefix=self.services_schema_prefix,
+        )
