@@ -342,15 +342,34 @@ class Stack:
         for component in reversed(self.components.values()):
             component.stop()
 
-    def supervise(self, stop: threading.Event, out: IO[str], check_seconds: float = 0.5) -> None:
-        """Restart any component that exits until `stop` is set (what `recon serve` runs)."""
+    def supervise(
+        self,
+        stop: threading.Event,
+        out: IO[str],
+        check_seconds: float = 0.5,
+        crash_loop: tuple[int, float] = (3, 10.0),
+    ) -> None:
+        """Restart any component that exits until `stop` is set (what `recon serve` runs). A
+        component that exits `crash_loop[0]` times in a row within `crash_loop[1]` seconds of
+        its start (a taken port, a bad setting) is not restarted again: ComponentFailed."""
+        limit, window = crash_loop
+        started = {name: time.monotonic() for name in self.components}
+        quick_exits = dict.fromkeys(self.components, 0)
         while not stop.wait(check_seconds):
-            for component in self.components.values():
+            for name, component in self.components.items():
                 if component.alive():
                     continue
+                lived = time.monotonic() - started[name]
+                quick_exits[name] = quick_exits[name] + 1 if lived < window else 1
                 code = component.process.returncode if component.process else None
-                print(f"{component.name} exited ({code}); restarting", file=out, flush=True)
+                if quick_exits[name] >= limit:
+                    raise ComponentFailed(
+                        f"{name} exited ({code}) {limit} times within {window:.0f} s of "
+                        f"starting; not restarting it. Its log:\n{component.log_tail()}"
+                    )
+                print(f"{name} exited ({code}); restarting", file=out, flush=True)
                 component.start()
+                started[name] = time.monotonic()
 
 
 def main(argv: list[str]) -> int:

@@ -95,6 +95,8 @@ def serve(
         signal.signal(signum, lambda *_: stop.set())
     try:
         stack.supervise(stop, sys.stdout)
+    except ComponentFailed as error:
+        raise click.ClickException(str(error)) from error
     finally:
         click.echo("stopping")
         stack.stop()
