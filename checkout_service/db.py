@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url, text
@@ -28,6 +29,10 @@ class DatabaseSettings(BaseModel):
     # Prepended to the service name to make its PostgreSQL schema (tests use a random prefix).
     schema_prefix: str = ""
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    # SQLite's `PRAGMA synchronous`; None keeps SQLite's default (FULL: an fsync per commit).
+    # NORMAL is durable under WAL except for the last commits before a power loss: for
+    # throwaway databases (the simulator's), not for a service's real data.
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] | None = None
     echo: bool = False
 
 
@@ -177,6 +182,8 @@ def _sqlite_engine(url: URL, settings: DatabaseSettings) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={settings.sqlite_busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if settings.sqlite_synchronous is not None:
+            cursor.execute(f"PRAGMA synchronous={settings.sqlite_synchronous}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -6,14 +6,18 @@ which the service executes at most once.
 """
 
 import asyncio
+import threading
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from checkout_service.idempotency import KEY_HEADER
+
+T = TypeVar("T")
 
 # Problem types of the idempotency layer that mean "not decided yet, retry with the same key".
 _RETRY_TYPES = frozenset(
@@ -40,11 +44,18 @@ class OutcomeUnknown(Exception):
 
 class InProcessTransport(httpx.BaseTransport):
     """A synchronous transport over an ASGI app, through `httpx.ASGITransport` (which is
-    async-only): the services run in-process, without ports. Each request runs on its own event
-    loop, so it works from any thread, including a FastAPI threadpool worker."""
+    async-only): the services run in-process, without ports.
+
+    The app runs on an event loop of its own, in a background thread started on first use and
+    stopped by `close()`. One loop for the transport's lifetime keeps the threadpool where
+    FastAPI runs sync endpoints alive between requests; a loop per request (`asyncio.run`) paid
+    for a new loop and a new worker thread on every call. Callable from any thread, including a
+    FastAPI threadpool worker of another in-process app, and from several threads at once."""
 
     def __init__(self, app: Any) -> None:
         self.inner = httpx.ASGITransport(app=app)
+        self._lock = threading.Lock()
+        self._runner: _LoopThread | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         async def send() -> httpx.Response:
@@ -54,7 +65,66 @@ class InProcessTransport(httpx.BaseTransport):
                 response.status_code, headers=response.headers, content=content, request=request
             )
 
-        return asyncio.run(send())
+        return self._loop().run(send())
+
+    def close(self) -> None:
+        with self._lock:
+            runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.stop()
+
+    def _loop(self) -> "_LoopThread":
+        with self._lock:
+            if self._runner is None:
+                self._runner = _LoopThread(f"in-process {type(self.inner.app).__name__}")
+                # A transport dropped without close() still stops its thread.
+                weakref.finalize(self, self._runner.stop, wait=False)
+            return self._runner
+
+
+class _LoopThread:
+    """An event loop running in a daemon thread until `stop()`.
+
+    The loop runs one long-lived task, so anyio treats it as the root task and keeps its worker
+    threads for as long as the loop lives (they stop when a root task ends)."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._stopping: asyncio.Event | None = None
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._main, args=(ready,), name=name, daemon=True)
+        self.thread.start()
+        ready.wait()
+
+    def _main(self, ready: threading.Event) -> None:
+        async def until_stopped() -> None:
+            self._stopping = asyncio.Event()
+            ready.set()
+            await self._stopping.wait()
+
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(until_stopped())
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
+        finally:
+            self.loop.close()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self.thread:
+            coroutine.close()
+            raise RuntimeError("an in-process app cannot call itself synchronously")
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def stop(self, wait: bool = True) -> None:
+        if self.loop.is_closed() or self._stopping is None:
+            return
+        try:
+            self.loop.call_soon_threadsafe(self._stopping.set)
+        except RuntimeError:  # closed in between
+            return
+        if wait and threading.current_thread() is not self.thread:
+            self.thread.join()
 
 
 class ServiceClients:

@@ -58,6 +58,9 @@ class _Ticking(httpx.BaseTransport):
         self.clock.advance(REQUEST_TICK)
         return self.inner.handle_request(request)
 
+    def close(self) -> None:
+        self.inner.close()
+
 
 @dataclass
 class Stack:
@@ -70,6 +73,8 @@ class Stack:
     # same seed gives the same landing files.
     new_id: IdFactory
     headers: dict[str, str] = field(default_factory=lambda: {"Authorization": f"Bearer {API_KEY}"})
+    # The unsafe clients' direct connections to the services, opened on first use.
+    direct: dict[str, httpx.Client] = field(default_factory=dict)
 
     def post(self, path: str, key: str, body: Any) -> httpx.Response:
         return self.client.post(path, json=body, headers={**self.headers, "Idempotency-Key": key})
@@ -77,16 +82,20 @@ class Stack:
     def service(self, name: str, path: str, key: str, body: Any) -> httpx.Response:
         """A direct call to a downstream service, bypassing the orchestrator and the fault
         layer: how an unsafe client's effects are made."""
-        transport = InProcessTransport(self.apps[name])
-        with httpx.Client(base_url=f"http://{name}.internal", transport=transport) as client:
-            self.clock.advance(REQUEST_TICK)
-            return client.post(path, json=body, headers={"Idempotency-Key": key})
+        if name not in self.direct:
+            self.direct[name] = httpx.Client(
+                base_url=f"http://{name}.internal", transport=InProcessTransport(self.apps[name])
+            )
+        self.clock.advance(REQUEST_TICK)
+        return self.direct[name].post(path, json=body, headers={"Idempotency-Key": key})
 
     def engine(self, name: str):
         return self.apps[name].state.runtime.engine
 
     def close(self) -> None:
         self.client.close()
+        for client in self.direct.values():
+            client.close()
         self.orch.close()
         for app in self.apps.values():
             app.state.runtime.engine.dispose()
