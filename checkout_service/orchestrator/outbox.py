@@ -68,16 +68,25 @@ def _capture(orch: Orchestrator, event: OutboxEvent) -> tuple[Reply, dict[str, A
 
 
 def _request_fulfillment(orch: Orchestrator, event: OutboxEvent) -> tuple[Reply, dict[str, Any]]:
-    checkout = orch.saga_store.load(event.checkout_id)
-    if checkout.status != "completed":
-        # Cancelled before the worker got here: nothing to ship.
-        return Reply(200, {"skipped": f"checkout {checkout.status}"}), {}
-    reply = orch.services.call(
-        "fulfillment",
-        "/v1/fulfillments",
-        step_key(event.checkout_id, "fulfillment"),
-        {"checkout_id": event.checkout_id, "order_id": event.payload["order_id"]},
-    )
+    # Under the checkout's lease, so a cancellation cannot run between the status check and
+    # the request: it would see no fulfillment to cancel while one is being created.
+    store = orch.saga_store
+    token = store.acquire_lease(event.checkout_id)
+    if token is None:
+        raise OutcomeUnknown(f"checkout {event.checkout_id} is busy (a cancellation runs)")
+    try:
+        checkout = store.load(event.checkout_id)
+        if checkout.status != "completed":
+            # Cancelled before the worker got here: nothing to ship.
+            return Reply(200, {"skipped": f"checkout {checkout.status}"}), {}
+        reply = orch.services.call(
+            "fulfillment",
+            "/v1/fulfillments",
+            step_key(event.checkout_id, "fulfillment"),
+            {"checkout_id": event.checkout_id, "order_id": event.payload["order_id"]},
+        )
+    finally:
+        store.release_lease(event.checkout_id, token)
     values = {"fulfillment_id": reply.body["fulfillment_id"]} if reply.ok else {}
     return reply, values
 

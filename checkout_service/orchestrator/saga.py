@@ -221,12 +221,20 @@ class SagaRunner:
             self.store.release_lease(checkout_id, token)
 
     def _cancel_fulfillment(self, checkout: Checkout, token: str) -> Answer | None:
-        if checkout.fulfillment_id is None:
-            return None
         cid = checkout.checkout_id
+        fulfillment_id = checkout.fulfillment_id
+        if fulfillment_id is None:
+            # The worker may have requested it and died (or not yet recorded it) before this
+            # cancellation took the lease: the fulfillment service knows, under the step's key.
+            # Still in flight there: OutcomeUnknown, and the cancellation is retried.
+            found = self.services.lookup("fulfillment", step_key(cid, "fulfillment"))
+            if found is None or not found.ok:
+                return None
+            fulfillment_id = found.body["fulfillment_id"]
+            self.store.advance(cid, token, fulfillment_id=fulfillment_id)
         reply = self.services.call(
             "fulfillment",
-            f"/v1/fulfillments/{checkout.fulfillment_id}/cancel",
+            f"/v1/fulfillments/{fulfillment_id}/cancel",
             step_key(cid, "fulfillment.cancel"),
             {"reason": "checkout cancelled"},
         )

@@ -77,3 +77,41 @@ def test_a_cancellation_stopped_part_way_is_finished_by_recover(stack):
     assert s.cancel(cid, "c1").json()["status"] == "cancelled"
     assert len(s.payments("void")) == 1
     assert [o["status"] for o in s.rows("order", order.orders)] == ["cancelled"]
+
+
+def test_a_fulfillment_the_worker_requested_but_never_recorded_is_found_and_cancelled(stack):
+    """The race the chaos soak found: the worker asked for fulfillment and died (or had not yet
+    recorded the answer) when the cancellation ran; the cancellation must not miss it."""
+    s = stack()
+    checkout = s.checkout("k1", checkout_body()).json()
+    cid = checkout["id"]
+    requested = s.orch.services.call(
+        "fulfillment",
+        "/v1/fulfillments",
+        f"{cid}:fulfillment",
+        {"checkout_id": cid, "order_id": checkout["order_id"]},
+    )
+    assert requested.status_code == 201
+    assert s.get(cid).json()["fulfillment_id"] is None  # the worker never recorded it
+
+    assert s.cancel(cid, "c1").status_code == 200
+    (ful,) = s.rows("fulfillment", fulfillment.fulfillments)
+    assert ful["status"] == "cancelled"
+    assert s.get(cid).json()["fulfillment_id"] == ful["fulfillment_id"]
+    # The redelivered outbox event ships nothing for the cancelled checkout.
+    process_outbox(s.orch)
+    assert [f["status"] for f in s.rows("fulfillment", fulfillment.fulfillments)] == ["cancelled"]
+
+
+def test_the_worker_does_not_request_fulfillment_while_a_cancellation_holds_the_lease(stack):
+    s = stack()
+    cid = s.checkout("k1", checkout_body()).json()["id"]
+    token = s.orch.saga_store.acquire_lease(cid)  # a cancellation in progress
+    assert token is not None
+    outcomes = {d.event_id.split(":")[1]: d.outcome for d in process_outbox(s.orch)}
+    assert outcomes["fulfillment"] == "failed"  # retried on a later pass
+    assert s.rows("fulfillment", fulfillment.fulfillments) == []
+    s.orch.saga_store.release_lease(cid, token)
+    outcomes = {d.event_id.split(":")[1]: d.outcome for d in process_outbox(s.orch)}
+    assert outcomes["fulfillment"] == "handled"
+    assert len(s.rows("fulfillment", fulfillment.fulfillments)) == 1
