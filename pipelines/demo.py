@@ -1,31 +1,81 @@
-"""`make demo`: generate a day with known anomalies, reconcile it, show and score the result."""
+"""`make demo`: simulate a day of checkouts with known anomalies, reconcile it, show and score the
+result.
 
+By default the day comes from the simulator: the reference checkout service (orchestrator and six
+services, in this process) under the realistic profile's faults and unsafe clients, so what the
+pipeline reconciles is what a real service wrote. `generator="synthetic"` writes the scripted
+day of `checkout_service.synthetic` instead (faster; every anomaly scenario, plus bad rows).
+"""
+
+import shutil
 import sys
+import time
 from datetime import date
 from pathlib import Path
+from typing import TextIO
 
-from checkout_service.synthetic import generate_landing
+from checkout_service.flows import COLUMNS
+from checkout_service.synthetic import GROUND_TRUTH_FILE, generate_landing
 from pipelines.local_run import run_partition
 from pipelines.scoring import score
 from pipelines.settings import ReconSettings
 
+GENERATORS = ("simulator", "synthetic")
 
-def run_demo(root: Path, day: date, checkouts: int, seed: int) -> bool:
+
+def run_demo(
+    root: Path,
+    day: date,
+    checkouts: int,
+    seed: int,
+    *,
+    generator: str = "simulator",
+    profile: str = "realistic",
+    progress: TextIO | None = sys.stderr,
+) -> bool:
+    """Write a landing day under `root`, reconcile it into `root`/warehouse.duckdb and
+    `root`/out, and print the summary and the score; True if the score is perfect."""
+    if generator not in GENERATORS:
+        raise ValueError(f"unknown generator {generator!r}; known: {', '.join(GENERATORS)}")
     landing = root / "landing"
-    print(f"generating {checkouts} checkouts for {day} (seed {seed}) into {landing}")
-    generate_landing(landing, day, checkouts=checkouts, seed=seed)
+    _clear_day(landing, day)
+    started = time.monotonic()
+    if generator == "simulator":
+        from checkout_service.simulator import simulate
+
+        print(
+            f"simulating {checkouts} checkouts on {day} through the reference service "
+            f"(profile {profile}, seed {seed}) into {landing}",
+            flush=True,
+        )
+        summary = simulate(landing, day, checkouts, seed, profile)
+        print(summary.describe())
+    else:
+        print(f"generating {checkouts} checkouts for {day} (seed {seed}) into {landing}")
+        generate_landing(landing, day, checkouts=checkouts, seed=seed)
+    print(f"  ({time.monotonic() - started:.0f} s)\n", flush=True)
     settings = ReconSettings(
         landing_dir=landing,
         warehouse_path=root / "warehouse.duckdb",
         out_dir=str(root / "out" / "{date}"),
     )
-    outcome = run_partition(settings, day, progress=sys.stderr)
+    outcome = run_partition(settings, day, progress=progress)
     print(outcome.report())
     if not outcome.success:
         return False
-    result = score(landing / "_ground_truth.parquet", outcome.out / "discrepancies.parquet")
+    result = score(landing / GROUND_TRUTH_FILE, outcome.out / "discrepancies.parquet")
     print()
     print(result.describe())
     print()
+    print(f"Reports: {outcome.out / 'reports' / 'index.html'} (opens from disk)")
     print("Next: `make ui` opens the Dagster UI on this warehouse (RECON_* settings in README).")
     return result.recall == 1.0 and result.precision == 1.0
+
+
+def _clear_day(landing: Path, day: date) -> None:
+    """Remove the day's landing folders: a file left by an earlier demo (another generator,
+    another number of files per day) would otherwise be read with the new ones."""
+    for source in COLUMNS:
+        folder = landing / source / day.isoformat()
+        if folder.is_dir():
+            shutil.rmtree(folder)

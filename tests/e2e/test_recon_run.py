@@ -146,3 +146,38 @@ def test_report_rebuilds_the_reports_from_the_warehouse(tmp_path, landing):
         "report", "--date", "2026-03-01", "--out", "x", "--warehouse", warehouse, cwd=tmp_path
     )
     assert unknown.returncode == 1 and "has not been reconciled" in unknown.stderr
+
+
+def test_demo_simulates_reconciles_and_scores_a_day(tmp_path):
+    (tmp_path / "data" / "landing" / "orders" / DAY.isoformat()).mkdir(parents=True)
+    stale = tmp_path / "data" / "landing" / "orders" / DAY.isoformat() / "export-09.csv"
+    stale.write_text("left by an earlier demo\n")
+    done = recon(
+        "demo", "--dir", "data", "--date", DAY.isoformat(), "--checkouts", "60", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "simulating 60 checkouts" in done.stdout and "ground truth:" in done.stdout
+    assert "recall 1.000, precision 1.000" in done.stdout
+    index = tmp_path / "data" / "out" / DAY.isoformat() / "reports" / "index.html"
+    assert f"Reports: {Path('data') / 'out' / DAY.isoformat() / 'reports' / 'index.html'}" in (
+        done.stdout
+    )
+    assert index.exists() and not stale.exists()
+
+
+def test_demo_keeps_the_synthetic_generator(tmp_path):
+    done = recon(
+        "demo",
+        "--dir",
+        "d",
+        "--date",
+        DAY.isoformat(),
+        "--checkouts",
+        "60",
+        "--generator",
+        "synthetic",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "generating 60 checkouts" in done.stdout
+    assert "recall 1.000, precision 1.000" in done.stdout
