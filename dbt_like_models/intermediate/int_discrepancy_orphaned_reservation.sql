@@ -31,5 +31,7 @@ where
     reservations.reserve_count > 0
     and not reservations.is_released
     and not reservations.is_committed
-    and date_diff('second', reservations.reserved_at, context.as_of)
-    >= context.reservation_ttl_minutes * 60
+    -- microseconds: date_diff counts unit boundaries crossed, so in seconds 29 min 59.5 s
+    -- would already count as 30 min
+    and date_diff('microsecond', reservations.reserved_at, context.as_of)
+    >= cast(context.reservation_ttl_minutes as bigint) * 60 * 1000000

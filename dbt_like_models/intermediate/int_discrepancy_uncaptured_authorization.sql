@@ -27,5 +27,7 @@ inner join checkouts on authorizations.checkout_id = checkouts.checkout_id
 cross join context
 where
     authorizations.is_held
-    and date_diff('second', authorizations.created_at, context.as_of)
-    >= context.capture_sla_hours * 3600
+    -- microseconds: date_diff counts unit boundaries crossed, so in seconds 29 min 59.5 s
+    -- would already count as 30 min
+    and date_diff('microsecond', authorizations.created_at, context.as_of)
+    >= cast(context.capture_sla_hours as bigint) * 3600 * 1000000

@@ -24,7 +24,6 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -557,12 +556,12 @@ def test_discrepancies_equal_the_oracle(day, formats):
     assert expected - found == set(), "expected by the oracle, missed by the SQL"
 
 
-# -- disagreements found, kept visible ----------------------------------------------------------
+# -- disagreements the oracle found, now fixed ---------------------------------------------------
 #
 # DuckDB's date_diff('second', a, b) counts second boundaries crossed, not elapsed time, so the
-# SQL's "TTL / SLA passed" test rounds a sub-second shortfall up: 29 min 59.5 s counts as 30 min.
+# SQL's "TTL / SLA passed" test rounded a sub-second shortfall up: 29 min 59.5 s counted as 30 min.
 # DESIGN.md: "once the TTL (default 30 min) has passed", "after the capture SLA (default 24 h)".
-# The property above keeps server timestamps on whole seconds, where both readings agree.
+# The property above keeps server timestamps on whole seconds; these two pin the sub-second edge.
 
 
 def _clock_rows(at: datetime) -> dict[str, list[dict]]:
@@ -572,11 +571,6 @@ def _clock_rows(at: datetime) -> dict[str, list[dict]]:
     return clock.rows
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orphaned_reservation rounds elapsed time to second boundaries (date_diff): a "
-    "reservation 29 min 59.5 s old is reported although its 30 min TTL has not passed",
-)
 def test_a_reservation_half_a_second_short_of_its_ttl_is_not_orphaned():
     reserved_at = MIDNIGHT + timedelta(hours=10, milliseconds=600)
     flow = CheckoutFlow("chk_ttl", reserved_at, rng=random.Random(0))
@@ -588,11 +582,6 @@ def test_a_reservation_half_a_second_short_of_its_ttl_is_not_orphaned():
     assert pipeline(rows, params) == oracle(rows, DAY, params)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uncaptured_authorization rounds elapsed time to second boundaries (date_diff): an "
-    "authorization 23 h 59 min 59.5 s old is reported although its 24 h SLA has not passed",
-)
 def test_an_authorization_half_a_second_short_of_its_sla_is_not_uncaptured():
     authorized_at = MIDNIGHT + timedelta(hours=10, milliseconds=600)
     flow = CheckoutFlow("chk_sla", authorized_at, rng=random.Random(0))
