@@ -9,7 +9,7 @@ UV := $(BIN)/uv
 .PHONY: demo test test-fast bench ui lint format clean help chromium
 
 help:
-	@echo "make demo   generate a day of checkouts, reconcile it, print the summary and score"
+	@echo "make demo   simulate a day of checkouts through the reference service, reconcile it, score it"
 	@echo "make test   the whole test suite (slow end-to-end tests included)"
 	@echo "make ui     the Dagster UI (dagster dev) on workspace.yaml"
 	@echo "make bench  benchmarks under bench/"
