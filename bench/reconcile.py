@@ -157,6 +157,10 @@ def run_once(root: Path, checkouts: int, memory_limit: str) -> dict:
         "peak_rss_bytes": sampler.peak(),
         "dagster_overhead_seconds": total - step_sum,
     }
+    figures["steps"] = {
+        step: end - start - in_checks.get(step, 0.0)
+        for step, (start, end) in sorted(windows.items(), key=lambda kv: kv[1][0] - kv[1][1])
+    }
     figures["scan_seconds"] = scan
     figures["total_over_scan"] = total / scan
     figures["discrepancies"] = sum(n for _, _, n, _ in outcome.rows)
@@ -194,6 +198,10 @@ def show(figures: dict) -> None:
         f"Dagster per-run overhead (wall time outside steps): "
         f"{figures['total']['dagster_overhead_seconds']:.2f} s"
     )
+    slowest = sorted(figures["steps"].items(), key=lambda kv: -kv[1])[:10]
+    print("slowest steps (seconds, their asset checks excluded):")
+    for step, seconds in slowest:
+        print(f"  {step:<52} {seconds:7.2f}")
     print(f"scan of the same files (count + money sums): {figures['scan_seconds']:.2f} s")
     print(f"discrepancies found {figures['discrepancies']:,}, injected {figures['injected']:,}")
     c = figures["comparison"]
