@@ -25,7 +25,9 @@ from checkout_service.synthetic import write_rows
 
 pytestmark = pytest.mark.slow
 
-CHECKOUTS = int(os.environ.get("RECON_CHAOS_CHECKOUTS", "24"))
+# At least this many; the load goes on while kills remain. The first twelve of both seeds
+# include declined cards, so some checkouts fail.
+CHECKOUTS = int(os.environ.get("RECON_CHAOS_CHECKOUTS", "12"))
 # Eight kills: every component (seven servers and the worker) once.
 KILLS = int(os.environ.get("RECON_CHAOS_KILLS", "8"))
 MONEY_TYPES = frozenset(
@@ -91,7 +93,7 @@ def money_discrepancies(settings: StackSettings, landing) -> list[dict]:
 
 
 def assert_survived(settings: StackSettings, tmp_path, seed: int, kills: int = KILLS) -> None:
-    plan = ChaosPlan(checkouts=CHECKOUTS, clients=4, kills=kills, seed=seed, gap=(0.3, 1.0))
+    plan = ChaosPlan(checkouts=CHECKOUTS, clients=4, kills=kills, seed=seed, gap=(0.2, 0.5))
     result = run_chaos(settings, plan, print)
     print(result.describe())
     assert result.violations == []
@@ -113,8 +115,8 @@ def test_sigkilled_processes_on_postgresql_lose_and_double_nothing(tmp_path, pg_
     prefix = f"chaos_{secrets.token_hex(4)}_"
     settings = chaos_settings(tmp_path, database_url=pg_url, schema_prefix=prefix)
     try:
-        # Half the kills: the SQLite run already covers every component, and time is bounded.
-        assert_survived(settings, tmp_path, seed=2, kills=max(1, KILLS // 2))
+        # Fewer kills: the SQLite run already covers every component, and time is bounded.
+        assert_survived(settings, tmp_path, seed=2, kills=max(1, KILLS // 3))
     finally:
         engine = create_engine(normalise_url(pg_url))
         try:
