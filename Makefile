@@ -27,8 +27,10 @@ demo: $(STAMP)
 # The report browser test needs Chromium: Debian's package, installed here when missing.
 CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
 
+# One worker per core, whole files per worker (module fixtures are built once): much of the suite
+# waits on subprocesses and servers, so two workers nearly halve it on a 2-core machine.
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 chromium:
 	@if [ -z "$(CHROMIUM)" ]; then \
