@@ -50,6 +50,19 @@ def answer(url: str):
         return False
 
 
+def settled(http: httpx.Client, payment_url: str, checkout_id: str) -> bool:
+    """Both outbox events delivered: fulfillment requested and the total captured. The worker
+    delivers them in either order, so waiting for one alone races the other."""
+    checkout = http.get(f"/v1/checkouts/{checkout_id}").json()
+    if checkout["fulfillment_id"] is None:
+        return False
+    try:
+        auth = httpx.get(f"{payment_url}/v1/authorizations/{checkout['payment_id']}", timeout=5)
+    except httpx.TransportError:
+        return False  # the payment process is restarting
+    return auth.json()["captured_minor"] == checkout["total_minor"]
+
+
 def test_serve_runs_every_component_restarts_a_killed_one_and_stops_cleanly(tmp_path):
     port = free_port_block(len(SERVERS))
     data = tmp_path / "services"
@@ -70,23 +83,19 @@ def test_serve_runs_every_component_restarts_a_killed_one_and_stops_cleanly(tmp_
             assert created.status_code == 201, created.text
             checkout = created.json()
             assert checkout["total_minor"] > 2 * 1990  # tax added
-            # The worker process, not the request, asks for fulfillment.
-            wait_for(
-                lambda: http.get(f"/v1/checkouts/{checkout['id']}").json()["fulfillment_id"],
-                "the worker to request fulfillment",
-            )
+            payment_url = f"http://127.0.0.1:{port + SERVERS.index('payment')}"
+            # The worker process, not the request, captures and asks for fulfillment.
+            wait_for(lambda: settled(http, payment_url, checkout["id"]), "the worker to settle")
 
             os.kill(started["payment"], signal.SIGKILL)
             assert "payment exited (-9); restarting" in serve.stdout.readline()
-            wait_for(
-                lambda: answer(f"http://127.0.0.1:{port + SERVERS.index('payment')}"), "payment"
-            )
+            wait_for(lambda: answer(payment_url), "payment")
             again = http.post("/v1/checkouts", json=BODY, headers={"Idempotency-Key": "s2"})
             assert again.status_code == 201, again.text
             replay = http.post("/v1/checkouts", json=BODY, headers={"Idempotency-Key": "s2"})
             assert replay.json() == again.json()
             wait_for(
-                lambda: http.get(f"/v1/checkouts/{again.json()['id']}").json()["fulfillment_id"],
+                lambda: settled(http, payment_url, again.json()["id"]),
                 "the worker to settle the second checkout",
             )
 
