@@ -24,7 +24,7 @@ import dagster as dg  # noqa: E402
 import duckdb  # noqa: E402
 from compare_datacompy import compare_orders_and_captures  # noqa: E402
 
-from checkout_service.bulk import generate_bulk  # noqa: E402
+from checkout_service.bulk import BulkSummary, generate_bulk  # noqa: E402
 from pipelines.local_run import run_partition  # noqa: E402
 from pipelines.settings import ReconSettings  # noqa: E402
 
@@ -108,9 +108,29 @@ def check_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
     return spent
 
 
-def run_once(root: Path, checkouts: int, memory_limit: str) -> dict:
+def landing_for(root: Path, checkouts: int, reuse: bool) -> BulkSummary:
+    """Generate the landing files, or with `reuse` take those a kept earlier run generated."""
     landing = root / "landing"
+    summary = root / "bulk.json"
+    if reuse and summary.exists():
+        kept = json.loads(summary.read_text())
+        return BulkSummary(landing, kept["checkouts"], kept["rows"], kept["anomalies"], 0.0)
+    shutil.rmtree(root, ignore_errors=True)
     generated = generate_bulk(landing, DAY, checkouts)
+    summary.write_text(
+        json.dumps(
+            {"checkouts": checkouts, "rows": generated.rows, "anomalies": generated.anomalies}
+        )
+    )
+    return generated
+
+
+def run_once(root: Path, checkouts: int, memory_limit: str, reuse: bool = False) -> dict:
+    generated = landing_for(root, checkouts, reuse)
+    landing = generated.landing
+    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "out"):
+        shutil.rmtree(root / stale, ignore_errors=True)
+        (root / stale).unlink(missing_ok=True)
     settings = ReconSettings(
         landing_dir=landing,
         warehouse_path=root / "warehouse.duckdb",
@@ -234,15 +254,21 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "work")
     parser.add_argument("--memory-limit", default="4GB", help="DuckDB memory_limit [4GB]")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the generated landing files in --workdir and reuse them on the next run "
+        "with --keep (for comparing changes; the warehouse is always rebuilt)",
+    )
     args = parser.parse_args()
     results = []
     for n in args.checkouts:
         root = args.workdir / f"n{n}"
-        shutil.rmtree(root, ignore_errors=True)
-        figures = run_once(root, n, args.memory_limit)
+        figures = run_once(root, n, args.memory_limit, reuse=args.keep)
         show(figures)
         results.append(figures)
-        shutil.rmtree(root, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
     if len(results) > 1:
         print("\nscaling (time per checkout relative to the smallest run):")
         base = results[0]["total"]["seconds"] / results[0]["checkouts"]
