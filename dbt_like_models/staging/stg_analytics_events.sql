@@ -1,6 +1,17 @@
 -- One row per client event_id (the same event delivered twice by the collector counts once; two
 -- events with different IDs are kept: that is what duplicate_analytics_event looks for).
-with copies as (
+-- Almost every event arrives once: only the IDs seen more than once go through the window that
+-- picks their first copy (a window over every row cost twice as much).
+with repeated_ids as (
+    select
+        event_id,
+        count(*) as source_rows
+    from raw.analytics_events
+    group by event_id
+    having count(*) > 1
+),
+
+events as (
     select
         event_id,
         lower(event_name) as event_name,
@@ -15,12 +26,42 @@ with copies as (
         nullif(trim(referrer), '') as referrer,
         revenue_minor,
         upper(currency) as currency,
-        row_number() over (
-            partition by event_id
-            order by _landing_date, _source_file, _line
-        ) as copy_rank,
-        count(*) over (partition by event_id) as source_rows
+        _landing_date,
+        _source_file,
+        _line
     from raw.analytics_events
+),
+
+single_copies as (
+    select
+        events.*,
+        1 as source_rows
+    from events
+    where not exists (
+        select 1 from repeated_ids where repeated_ids.event_id = events.event_id
+    )
+),
+
+ranked_copies as (
+    select
+        events.*,
+        repeated_ids.source_rows,
+        row_number() over (
+            partition by events.event_id
+            order by events._landing_date, events._source_file, events._line
+        ) as copy_rank
+    from events
+    inner join repeated_ids on repeated_ids.event_id = events.event_id
+),
+
+first_copies as (
+    select * exclude (copy_rank) from ranked_copies where copy_rank = 1
+),
+
+deduplicated as (
+    select * from single_copies
+    union all
+    select * from first_copies
 )
 
 select
@@ -38,5 +79,4 @@ select
     revenue_minor,
     currency,
     source_rows
-from copies
-where copy_rank = 1
+from deduplicated

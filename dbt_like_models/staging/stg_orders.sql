@@ -1,6 +1,17 @@
 -- One row per order: its latest version (greatest updated_at) wins, so a cancellation exported
 -- after the order supersedes it. Status lower-cased, currency upper-cased, empty attribution null.
-with versions as (
+-- Most orders have one version: only the orders with several go through the window that ranks
+-- them (a window over every row cost twice as much).
+with versioned_ids as (
+    select
+        order_id,
+        count(*) as source_rows
+    from raw.orders
+    group by order_id
+    having count(*) > 1
+),
+
+orders as (
     select
         order_id,
         checkout_id,
@@ -17,12 +28,46 @@ with versions as (
         nullif(trim(utm_medium), '') as utm_medium,
         nullif(trim(utm_campaign), '') as utm_campaign,
         nullif(trim(referrer), '') as referrer,
-        row_number() over (
-            partition by order_id
-            order by updated_at desc, _landing_date desc, _source_file desc, _line desc
-        ) as version_rank,
-        count(*) over (partition by order_id) as source_rows
+        _landing_date,
+        _source_file,
+        _line
     from raw.orders
+),
+
+single_versions as (
+    select
+        orders.*,
+        1 as source_rows
+    from orders
+    where not exists (
+        select 1 from versioned_ids where versioned_ids.order_id = orders.order_id
+    )
+),
+
+ranked_versions as (
+    select
+        orders.*,
+        versioned_ids.source_rows,
+        row_number() over (
+            partition by orders.order_id
+            order by
+                orders.updated_at desc,
+                orders._landing_date desc,
+                orders._source_file desc,
+                orders._line desc
+        ) as version_rank
+    from orders
+    inner join versioned_ids on versioned_ids.order_id = orders.order_id
+),
+
+latest_versions as (
+    select * exclude (version_rank) from ranked_versions where version_rank = 1
+),
+
+deduplicated as (
+    select * from single_versions
+    union all
+    select * from latest_versions
 )
 
 select
@@ -42,5 +87,4 @@ select
     utm_campaign,
     referrer,
     source_rows
-from versions
-where version_rank = 1
+from deduplicated

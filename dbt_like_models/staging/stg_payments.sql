@@ -1,6 +1,17 @@
 -- One row per payment_id (a re-exported row is dropped and counted in source_rows), with the
 -- enums normalised and whether its idempotency key follows the `{checkout_id}:{step}` rule.
-with copies as (
+-- Almost every ID arrives once: only the IDs seen more than once go through the window that
+-- picks their first copy (a window over every row cost twice as much).
+with repeated_ids as (
+    select
+        payment_id,
+        count(*) as source_rows
+    from raw.payments
+    group by payment_id
+    having count(*) > 1
+),
+
+payments as (
     select
         payment_id,
         checkout_id,
@@ -13,12 +24,42 @@ with copies as (
         nullif(trim(psp_reference), '') as psp_reference,
         nullif(trim(parent_payment_id), '') as parent_payment_id,
         nullif(trim(failure_code), '') as failure_code,
-        row_number() over (
-            partition by payment_id
-            order by _landing_date, _source_file, _line
-        ) as copy_rank,
-        count(*) over (partition by payment_id) as source_rows
+        _landing_date,
+        _source_file,
+        _line
     from raw.payments
+),
+
+single_copies as (
+    select
+        payments.*,
+        1 as source_rows
+    from payments
+    where not exists (
+        select 1 from repeated_ids where repeated_ids.payment_id = payments.payment_id
+    )
+),
+
+ranked_copies as (
+    select
+        payments.*,
+        repeated_ids.source_rows,
+        row_number() over (
+            partition by payments.payment_id
+            order by payments._landing_date, payments._source_file, payments._line
+        ) as copy_rank
+    from payments
+    inner join repeated_ids on repeated_ids.payment_id = payments.payment_id
+),
+
+first_copies as (
+    select * exclude (copy_rank) from ranked_copies where copy_rank = 1
+),
+
+deduplicated as (
+    select * from single_copies
+    union all
+    select * from first_copies
 )
 
 select
@@ -42,5 +83,4 @@ select
         end
     ) as key_follows_rule,
     source_rows
-from copies
-where copy_rank = 1
+from deduplicated
