@@ -11,7 +11,7 @@ from assets.reconcile import reconcile_partition
 from assets.warehouse import connect
 from checkout_service.flows import combine_rows
 from checkout_service.synthetic import SCENARIOS, Context, write_rows
-from checks import invariants
+from checks import contracts, invariants
 from checks.contracts import validate_contract
 from checks.landing import fresh_result, keys_result
 
@@ -69,6 +69,27 @@ def test_contract_fails_on_an_unknown_currency(warehouse):
     con.execute("update raw.orders set currency = 'ABC' where _partition_date = ?", [DAY])
     result = validate_contract(con, SOURCES["orders"], DAY, lookback_days=3)
     assert [f.column for f in result.failures] == ["currency"]
+
+
+def test_a_day_checked_in_chunks_reports_totals_over_every_chunk(warehouse, monkeypatch):
+    """Large days reach pandas a chunk at a time; what a failure reports is the whole day's."""
+    con, _ = warehouse
+    con.execute("update raw.orders set currency = 'ABC' where _partition_date = ?", [DAY])
+    con.execute(
+        "update raw.orders set created_at = created_at - interval 40 day "
+        "where _line = 1 and _partition_date = ?",
+        [DAY],
+    )
+    whole = validate_contract(con, SOURCES["orders"], DAY, lookback_days=3)
+    monkeypatch.setattr(contracts, "CHUNK_ROWS", 2)
+    chunked = validate_contract(con, SOURCES["orders"], DAY, lookback_days=3)
+    assert whole.rows > 2 * 2  # several chunks, the last maybe partial
+    assert (chunked.rows, chunked.expectations) == (whole.rows, whole.expectations)
+    assert [(f.expectation, f.column, f.observed, f.sample) for f in chunked.failures] == [
+        (f.expectation, f.column, f.observed, f.sample) for f in whole.failures
+    ]
+    assert [f.column for f in chunked.failures] == ["currency", "created_at"]
+    assert chunked.failures[0].observed.startswith(f"{whole.rows} of {whole.rows} rows")
 
 
 def test_missing_export_for_the_day_fails_freshness(tmp_path):
