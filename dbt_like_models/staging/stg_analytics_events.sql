@@ -1,7 +1,9 @@
 -- One row per client event_id (the same event delivered twice by the collector counts once; two
 -- events with different IDs are kept: that is what duplicate_analytics_event looks for).
 -- Almost every event arrives once: only the IDs seen more than once go through the window that
--- picks their first copy (a window over every row cost twice as much).
+-- picks their first copy (a window over every row cost twice as much). Each CTE reads the raw table
+-- itself and values are normalised last: a CTE read twice is materialised, which spilled gigabytes
+-- at 10M.
 with repeated_ids as (
     select
         event_id,
@@ -11,47 +13,26 @@ with repeated_ids as (
     having count(*) > 1
 ),
 
-events as (
-    select
-        event_id,
-        lower(event_name) as event_name,
-        anonymous_id,
-        session_id,
-        nullif(trim(checkout_id), '') as checkout_id,
-        occurred_at,
-        received_at,
-        nullif(trim(utm_source), '') as utm_source,
-        nullif(trim(utm_medium), '') as utm_medium,
-        nullif(trim(utm_campaign), '') as utm_campaign,
-        nullif(trim(referrer), '') as referrer,
-        revenue_minor,
-        upper(currency) as currency,
-        _landing_date,
-        _source_file,
-        _line
-    from raw.analytics_events
-),
-
 single_copies as (
     select
-        events.*,
+        landed.*,
         1 as source_rows
-    from events
+    from raw.analytics_events as landed
     where not exists (
-        select 1 from repeated_ids where repeated_ids.event_id = events.event_id
+        select 1 from repeated_ids where repeated_ids.event_id = landed.event_id
     )
 ),
 
 ranked_copies as (
     select
-        events.*,
+        landed.*,
         repeated_ids.source_rows,
         row_number() over (
-            partition by events.event_id
-            order by events._landing_date, events._source_file, events._line
+            partition by landed.event_id
+            order by landed._landing_date, landed._source_file, landed._line
         ) as copy_rank
-    from events
-    inner join repeated_ids on repeated_ids.event_id = events.event_id
+    from raw.analytics_events as landed
+    inner join repeated_ids on repeated_ids.event_id = landed.event_id
 ),
 
 first_copies as (
@@ -66,17 +47,17 @@ deduplicated as (
 
 select
     event_id,
-    event_name,
+    lower(event_name) as event_name,
     anonymous_id,
     session_id,
-    checkout_id,
+    nullif(trim(checkout_id), '') as checkout_id,
     occurred_at,
     received_at,
-    utm_source,
-    utm_medium,
-    utm_campaign,
-    referrer,
+    nullif(trim(utm_source), '') as utm_source,
+    nullif(trim(utm_medium), '') as utm_medium,
+    nullif(trim(utm_campaign), '') as utm_campaign,
+    nullif(trim(referrer), '') as referrer,
     revenue_minor,
-    currency,
+    upper(currency) as currency,
     source_rows
 from deduplicated

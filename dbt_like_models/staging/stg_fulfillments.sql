@@ -1,6 +1,8 @@
 -- One row per fulfillment: its latest status (greatest updated_at) wins.
--- Most fulfillments have one version: only those with several go through the window that ranks
--- them (a window over every row cost twice as much).
+-- Almost every fulfillment has one version: only the IDs seen more than once go through the window
+-- that picks their latest version (a window over every row cost twice as much). Each CTE reads the
+-- raw table itself and values are normalised last: a CTE read twice is materialised, which spilled
+-- gigabytes at 10M.
 with versioned_ids as (
     select
         fulfillment_id,
@@ -10,45 +12,30 @@ with versioned_ids as (
     having count(*) > 1
 ),
 
-fulfillments as (
-    select
-        fulfillment_id,
-        checkout_id,
-        order_id,
-        lower(status) as status,
-        created_at,
-        updated_at,
-        _landing_date,
-        _source_file,
-        _line
-    from raw.fulfillments
-),
-
 single_versions as (
     select
-        fulfillments.*,
+        landed.*,
         1 as source_rows
-    from fulfillments
+    from raw.fulfillments as landed
     where not exists (
-        select 1 from versioned_ids
-        where versioned_ids.fulfillment_id = fulfillments.fulfillment_id
+        select 1 from versioned_ids where versioned_ids.fulfillment_id = landed.fulfillment_id
     )
 ),
 
 ranked_versions as (
     select
-        fulfillments.*,
+        landed.*,
         versioned_ids.source_rows,
         row_number() over (
-            partition by fulfillments.fulfillment_id
+            partition by landed.fulfillment_id
             order by
-                fulfillments.updated_at desc,
-                fulfillments._landing_date desc,
-                fulfillments._source_file desc,
-                fulfillments._line desc
+                landed.updated_at desc,
+                landed._landing_date desc,
+                landed._source_file desc,
+                landed._line desc
         ) as version_rank
-    from fulfillments
-    inner join versioned_ids on versioned_ids.fulfillment_id = fulfillments.fulfillment_id
+    from raw.fulfillments as landed
+    inner join versioned_ids on versioned_ids.fulfillment_id = landed.fulfillment_id
 ),
 
 latest_versions as (
@@ -65,7 +52,7 @@ select
     fulfillment_id,
     checkout_id,
     order_id,
-    status,
+    lower(status) as status,
     created_at,
     updated_at,
     source_rows

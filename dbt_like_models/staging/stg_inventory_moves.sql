@@ -1,6 +1,8 @@
 -- One row per inventory move (re-exported rows dropped and counted in source_rows).
--- Almost every move arrives once: only the IDs seen more than once go through the window that
--- picks their first copy (a window over every row cost twice as much).
+-- Almost every move arrives once: only the IDs seen more than once go through the window that picks
+-- their first copy (a window over every row cost twice as much). Each CTE reads the raw table
+-- itself and values are normalised last: a CTE read twice is materialised, which spilled gigabytes
+-- at 10M.
 with repeated_ids as (
     select
         move_id,
@@ -10,42 +12,26 @@ with repeated_ids as (
     having count(*) > 1
 ),
 
-moves as (
-    select
-        move_id,
-        checkout_id,
-        idempotency_key,
-        reservation_id,
-        sku,
-        quantity,
-        lower(kind) as kind,
-        created_at,
-        _landing_date,
-        _source_file,
-        _line
-    from raw.inventory_moves
-),
-
 single_copies as (
     select
-        moves.*,
+        landed.*,
         1 as source_rows
-    from moves
+    from raw.inventory_moves as landed
     where not exists (
-        select 1 from repeated_ids where repeated_ids.move_id = moves.move_id
+        select 1 from repeated_ids where repeated_ids.move_id = landed.move_id
     )
 ),
 
 ranked_copies as (
     select
-        moves.*,
+        landed.*,
         repeated_ids.source_rows,
         row_number() over (
-            partition by moves.move_id
-            order by moves._landing_date, moves._source_file, moves._line
+            partition by landed.move_id
+            order by landed._landing_date, landed._source_file, landed._line
         ) as copy_rank
-    from moves
-    inner join repeated_ids on repeated_ids.move_id = moves.move_id
+    from raw.inventory_moves as landed
+    inner join repeated_ids on repeated_ids.move_id = landed.move_id
 ),
 
 first_copies as (
@@ -65,7 +51,7 @@ select
     reservation_id,
     sku,
     quantity,
-    kind,
+    lower(kind) as kind,
     created_at,
     source_rows
 from deduplicated

@@ -1,7 +1,9 @@
 -- One row per order: its latest version (greatest updated_at) wins, so a cancellation exported
 -- after the order supersedes it. Status lower-cased, currency upper-cased, empty attribution null.
--- Most orders have one version: only the orders with several go through the window that ranks
--- them (a window over every row cost twice as much).
+-- Almost every order has one version: only the IDs seen more than once go through the window that
+-- picks their latest version (a window over every row cost twice as much). Each CTE reads the raw
+-- table itself and values are normalised last: a CTE read twice is materialised, which spilled
+-- gigabytes at 10M.
 with versioned_ids as (
     select
         order_id,
@@ -11,53 +13,30 @@ with versioned_ids as (
     having count(*) > 1
 ),
 
-orders as (
-    select
-        order_id,
-        checkout_id,
-        idempotency_key,
-        customer_id,
-        lower(status) as status,
-        upper(currency) as currency,
-        subtotal_minor,
-        tax_minor,
-        total_minor,
-        created_at,
-        updated_at,
-        nullif(trim(utm_source), '') as utm_source,
-        nullif(trim(utm_medium), '') as utm_medium,
-        nullif(trim(utm_campaign), '') as utm_campaign,
-        nullif(trim(referrer), '') as referrer,
-        _landing_date,
-        _source_file,
-        _line
-    from raw.orders
-),
-
 single_versions as (
     select
-        orders.*,
+        landed.*,
         1 as source_rows
-    from orders
+    from raw.orders as landed
     where not exists (
-        select 1 from versioned_ids where versioned_ids.order_id = orders.order_id
+        select 1 from versioned_ids where versioned_ids.order_id = landed.order_id
     )
 ),
 
 ranked_versions as (
     select
-        orders.*,
+        landed.*,
         versioned_ids.source_rows,
         row_number() over (
-            partition by orders.order_id
+            partition by landed.order_id
             order by
-                orders.updated_at desc,
-                orders._landing_date desc,
-                orders._source_file desc,
-                orders._line desc
+                landed.updated_at desc,
+                landed._landing_date desc,
+                landed._source_file desc,
+                landed._line desc
         ) as version_rank
-    from orders
-    inner join versioned_ids on versioned_ids.order_id = orders.order_id
+    from raw.orders as landed
+    inner join versioned_ids on versioned_ids.order_id = landed.order_id
 ),
 
 latest_versions as (
@@ -75,16 +54,16 @@ select
     checkout_id,
     idempotency_key,
     customer_id,
-    status,
-    currency,
+    lower(status) as status,
+    upper(currency) as currency,
     subtotal_minor,
     tax_minor,
     total_minor,
     created_at,
     updated_at,
-    utm_source,
-    utm_medium,
-    utm_campaign,
-    referrer,
+    nullif(trim(utm_source), '') as utm_source,
+    nullif(trim(utm_medium), '') as utm_medium,
+    nullif(trim(utm_campaign), '') as utm_campaign,
+    nullif(trim(referrer), '') as referrer,
     source_rows
 from deduplicated

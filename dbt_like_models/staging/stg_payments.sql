@@ -1,7 +1,9 @@
 -- One row per payment_id (a re-exported row is dropped and counted in source_rows), with the
 -- enums normalised and whether its idempotency key follows the `{checkout_id}:{step}` rule.
--- Almost every ID arrives once: only the IDs seen more than once go through the window that
--- picks their first copy (a window over every row cost twice as much).
+-- Almost every payment arrives once: only the IDs seen more than once go through the window that
+-- picks their first copy (a window over every row cost twice as much). Each CTE reads the raw table
+-- itself and values are normalised last: a CTE read twice is materialised, which spilled gigabytes
+-- at 10M.
 with repeated_ids as (
     select
         payment_id,
@@ -11,45 +13,26 @@ with repeated_ids as (
     having count(*) > 1
 ),
 
-payments as (
-    select
-        payment_id,
-        checkout_id,
-        idempotency_key,
-        lower(kind) as kind,
-        lower(status) as status,
-        amount_minor,
-        upper(currency) as currency,
-        created_at,
-        nullif(trim(psp_reference), '') as psp_reference,
-        nullif(trim(parent_payment_id), '') as parent_payment_id,
-        nullif(trim(failure_code), '') as failure_code,
-        _landing_date,
-        _source_file,
-        _line
-    from raw.payments
-),
-
 single_copies as (
     select
-        payments.*,
+        landed.*,
         1 as source_rows
-    from payments
+    from raw.payments as landed
     where not exists (
-        select 1 from repeated_ids where repeated_ids.payment_id = payments.payment_id
+        select 1 from repeated_ids where repeated_ids.payment_id = landed.payment_id
     )
 ),
 
 ranked_copies as (
     select
-        payments.*,
+        landed.*,
         repeated_ids.source_rows,
         row_number() over (
-            partition by payments.payment_id
-            order by payments._landing_date, payments._source_file, payments._line
+            partition by landed.payment_id
+            order by landed._landing_date, landed._source_file, landed._line
         ) as copy_rank
-    from payments
-    inner join repeated_ids on repeated_ids.payment_id = payments.payment_id
+    from raw.payments as landed
+    inner join repeated_ids on repeated_ids.payment_id = landed.payment_id
 ),
 
 first_copies as (
@@ -66,20 +49,20 @@ select
     payment_id,
     checkout_id,
     idempotency_key,
-    kind,
-    status,
+    lower(kind) as kind,
+    lower(status) as status,
     amount_minor,
-    currency,
+    upper(currency) as currency,
     created_at,
-    psp_reference,
-    parent_payment_id,
-    failure_code,
+    nullif(trim(psp_reference), '') as psp_reference,
+    nullif(trim(parent_payment_id), '') as parent_payment_id,
+    nullif(trim(failure_code), '') as failure_code,
     idempotency_key = concat(
         checkout_id,
         ':payment.',
-        case kind
+        case lower(kind)
             when 'authorization' then 'authorize'
-            else kind
+            else lower(kind)
         end
     ) as key_follows_rule,
     source_rows
