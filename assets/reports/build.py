@@ -96,7 +96,9 @@ def build_finance(con, day: date, files: ReportFiles) -> None:
     finance = data.finance(con, day)
     exports = [_export(files, "finance_daily", finance.daily)]
     unmatched_frame = finance.unmatched
-    exports.append(_export(files, "finance_unmatched", unmatched_frame))
+    exports.append(
+        _export(files, "finance_unmatched", unmatched_frame.drop("listed", "on_discrepancy_page"))
+    )
     money = [
         "ordered_minor",
         "gross_revenue_minor",
@@ -107,9 +109,14 @@ def build_finance(con, day: date, files: ReportFiles) -> None:
         "unmatched_minor",
     ]
     daily = _money_rows(finance.daily, money)
-    unmatched = _money_rows(unmatched_frame, ["amount_minor"])
+    unmatched = _money_rows(unmatched_frame.filter("listed"), ["amount_minor"])
     for row in unmatched:
-        row["checkout"] = _checkout_link(row["checkout_id"], row["discrepancy_id"])
+        # A discrepancy the discrepancies page does not list (past its PAGE_ROWS) has no anchor.
+        row["checkout"] = (
+            _checkout_link(row["checkout_id"], row["discrepancy_id"])
+            if row["on_discrepancy_page"]
+            else row["checkout_id"]
+        )
     cards = [
         {
             "label": f"net revenue {r['currency']}",
@@ -150,6 +157,7 @@ def build_finance(con, day: date, files: ReportFiles) -> None:
             Col("unmatched", "unmatched_minor", numeric=True),
         ],
         unmatched=unmatched,
+        unmatched_total=unmatched_frame.height,
         unmatched_columns=[
             Col("currency", "currency"),
             Col("type", "type"),
@@ -309,15 +317,21 @@ def build_discrepancies(con, day: date, files: ReportFiles) -> None:
     found = data.discrepancies(con, day)
     exports = [
         _export(files, "discrepancies_by_type", found.by_type),
-        _export(files, "discrepancies", found.items),
+        _export(files, "discrepancies", found.items.drop("listed")),
         _export(files, "discrepancies_history", found.history),
     ]
-    items = _money_rows(found.items, ["amount_minor"])
+    per_type = dict(found.items.group_by("type").len().iter_rows())
     groups: dict[str, dict] = {}
-    for row in items:
+    for row in _money_rows(found.items.filter("listed"), ["amount_minor"]):
         row["anchor"] = f'<span id="d-{row["discrepancy_id"]}">{row["checkout_id"]}</span>'
         group = groups.setdefault(
-            row["type"], {"type": row["type"], "severity": row["severity"], "rows": []}
+            row["type"],
+            {
+                "type": row["type"],
+                "severity": row["severity"],
+                "total": per_type[row["type"]],
+                "rows": [],
+            },
         )
         group["rows"].append(row)
     by_type = _money_rows(found.by_type, ["amount_minor"])

@@ -14,10 +14,22 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.DataFram
         return pl.from_arrow(cursor.sql(sql, params=params).to_arrow_table())
 
 
+# Rows a page lists per table (per type of discrepancy, per currency of unmatched amounts). At 10M
+# checkouts a page listing every discrepancy weighed 400 MB, more than a browser opens; every row
+# stays in the page's exports.
+PAGE_ROWS = 1000
+# The order discrepancies are listed in: worst first, then newest business date, then largest.
+LISTING_ORDER = """
+    case severity when 'critical' then 0 when 'high' then 1 when 'medium' then 2 else 3 end,
+    business_date desc, amount_minor desc nulls last, checkout_id
+"""
+
+
 @dataclass(frozen=True)
 class FinanceData:
     daily: pl.DataFrame  # per currency
-    # every critical or high discrepancy with money, per currency, largest first
+    # every critical or high discrepancy with money, per currency, largest first; `listed` on the
+    # finance page, `on_discrepancy_page` when the discrepancies page lists it too
     unmatched: pl.DataFrame
 
 
@@ -36,7 +48,7 @@ class BridgeData:
 @dataclass(frozen=True)
 class DiscrepancyData:
     by_type: pl.DataFrame  # type, severity, count, amount per currency
-    items: pl.DataFrame  # every discrepancy, newest and largest first
+    items: pl.DataFrame  # every discrepancy in LISTING_ORDER; `listed` on the page
     history: pl.DataFrame  # count per business date and severity, up to the report date
 
 
@@ -49,14 +61,31 @@ def finance(con: duckdb.DuckDBPyConnection, day: date) -> FinanceData:
     )
     unmatched = query(
         con,
-        """
-        select discrepancy_id, type, severity, checkout_id, amount_minor, currency, details
-        from marts.discrepancies
-        where _partition_date = $day and severity in ('critical', 'high')
-            and amount_minor is not null
+        f"""
+        with day_discrepancies as (
+            select * from marts.discrepancies where _partition_date = $day
+        ),
+
+        on_discrepancy_page as (
+            select
+                discrepancy_id,
+                row_number() over (partition by type order by {LISTING_ORDER}) <= $rows
+                    as on_discrepancy_page
+            from day_discrepancies
+        )
+
+        select
+            discrepancy_id, type, severity, checkout_id, amount_minor, currency, details,
+            row_number() over (
+                partition by currency order by amount_minor desc, checkout_id
+            ) <= $rows as listed,
+            on_discrepancy_page
+        from day_discrepancies
+        join on_discrepancy_page using (discrepancy_id)
+        where severity in ('critical', 'high') and amount_minor is not null
         order by currency, amount_minor desc, checkout_id
         """,
-        {"day": day},
+        {"day": day, "rows": PAGE_ROWS},
     )
     return FinanceData(daily, unmatched)
 
@@ -110,22 +139,25 @@ def bridge(con: duckdb.DuckDBPyConnection, day: date) -> BridgeData:
 def discrepancies(con: duckdb.DuckDBPyConnection, day: date) -> DiscrepancyData:
     items = query(
         con,
-        """
+        f"""
+        with day_discrepancies as (
+            select
+                d.discrepancy_id, d.type, d.severity, d.checkout_id, d.amount_minor,
+                d.currency, d.business_date,
+                date_diff('day', d.business_date, cast(ctx.as_of as date)) as age_days,
+                d.details
+            from marts.discrepancies d
+            join intermediate.int_run_context ctx on ctx._partition_date = d._partition_date
+            where d._partition_date = $day
+        )
+
         select
-            d.discrepancy_id, d.type, d.severity, d.checkout_id, d.amount_minor, d.currency,
-            d.business_date,
-            date_diff('day', d.business_date, cast(ctx.as_of as date)) as age_days,
-            d.details
-        from marts.discrepancies d
-        join intermediate.int_run_context ctx on ctx._partition_date = d._partition_date
-        where d._partition_date = $day
-        order by
-            case d.severity
-                when 'critical' then 0 when 'high' then 1 when 'medium' then 2 else 3
-            end,
-            d.business_date desc, d.amount_minor desc nulls last, d.checkout_id
+            *,
+            row_number() over (partition by type order by {LISTING_ORDER}) <= $rows as listed
+        from day_discrepancies
+        order by {LISTING_ORDER}
         """,
-        {"day": day},
+        {"day": day, "rows": PAGE_ROWS},
     )
     by_type = query(
         con,

@@ -1,12 +1,14 @@
 """Every number in the reports equals the one computed independently from the landing files."""
 
+import re
 from datetime import date
 
 import duckdb
 import polars as pl
 import pytest
 
-from assets.reports.build import bridge_closes
+from assets.reports import data
+from assets.reports.build import bridge_closes, build_reports
 from checks.invariants import bridge_closes as bridge_check
 from tests.assets.reports.conftest import DAY, reconciled_day
 
@@ -95,6 +97,38 @@ def test_unmatched_amounts_link_to_their_discrepancies(day_of_reports):
     for discrepancy_id in unmatched["discrepancy_id"]:
         assert f'href="discrepancies.html#d-{discrepancy_id}"' in finance
         assert f'id="d-{discrepancy_id}"' in discrepancies
+
+
+def test_pages_list_a_bounded_number_of_rows_and_export_them_all(
+    day_of_reports, monkeypatch, tmp_path
+):
+    """A day with a million discrepancies must still give pages a browser opens: each table
+    lists PAGE_ROWS rows, says how many there are, and the exports keep every row."""
+    monkeypatch.setattr(data, "PAGE_ROWS", 2)
+    with duckdb.connect(str(day_of_reports.warehouse), read_only=True) as con:
+        files = build_reports(con, DAY, tmp_path)
+        per_type = dict(
+            con.execute(
+                "select type, count(*) from marts.discrepancies where _partition_date = ? "
+                "group by type",
+                [DAY],
+            ).fetchall()
+        )
+    assert max(per_type.values()) > 2
+    page = (files.root / "discrepancies.html").read_text()
+    anchors = re.findall(r'id="d-([0-9a-f]+)"', page)
+    assert len(anchors) == sum(min(2, n) for n in per_type.values())
+    for kind, count in per_type.items():
+        assert (f"Listing the first 2 of {count}" in page) == (count > 2), kind
+    everything = pl.read_parquet(files.root / "exports" / "discrepancies.parquet")
+    assert everything.height == sum(per_type.values())
+
+    finance = (files.root / "finance.html").read_text()
+    unmatched = pl.read_parquet(files.root / "exports" / "finance_unmatched.parquet")
+    listed = unmatched.filter(pl.col("checkout_id").is_in(re.findall(r"chk_[0-9a-z_]+", finance)))
+    assert listed.group_by("currency").len()["len"].max() == 2 < unmatched.height
+    links = re.findall(r'href="discrepancies.html#d-([0-9a-f]+)"', finance)
+    assert links and set(links) <= set(anchors)  # no link to a row the page does not list
 
 
 def test_report_date_is_on_every_page(day_of_reports):
