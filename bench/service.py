@@ -2,13 +2,13 @@
 
     python bench/service.py --seconds 10 --clients 8 [--pg-url postgresql://postgres@127.0.0.1/test]
 
-Starts the six downstream services and the orchestrator as uvicorn servers (threads of this
-process, SQLite files by default or PostgreSQL schemas), drives POST /v1/checkouts from concurrent
-clients for a bounded time, then sends the same requests again (idempotent replays). Prints
-checkouts/s and p50/p95/p99 latency for both, and the replay/first-request latency ratio."""
+Starts the stack as `recon serve` does: the six downstream services and the orchestrator each as its
+own uvicorn process, and the outbox worker settling captures beside them (SQLite files by default,
+or PostgreSQL schemas). Drives POST /v1/checkouts from concurrent clients for a bounded time, then
+sends the same requests again (idempotent replays). Prints checkouts/s and p50/p95/p99 latency for
+both, and the replay/first-request latency ratio."""
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -16,50 +16,25 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 
-from checkout_service.db import DatabaseSettings, drop_schema, normalise_url  # noqa: E402
-from checkout_service.orchestrator.app import create_app  # noqa: E402
-from checkout_service.orchestrator.runtime import build_orchestrator  # noqa: E402
-from checkout_service.orchestrator.settings import (  # noqa: E402
-    DOWNSTREAM,
-    SERVICE,
-    OrchestratorSettings,
-)
-from checkout_service.services import fraud, fulfillment, inventory, order, payment, tax  # noqa: E402
-from checkout_service.services.inventory import InventorySettings  # noqa: E402
-from checkout_service.services.runtime import ServiceSettings  # noqa: E402
+from checkout_service.db import drop_schema, normalise_url  # noqa: E402
+from checkout_service.orchestrator.settings import DOWNSTREAM, SERVICE  # noqa: E402
+from checkout_service.serve import SERVERS, Stack, StackSettings, free_port_block  # noqa: E402
 
 API_KEY = "sk_bench"
-
-
-@contextmanager
-def serve(app):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+SKUS = 50
 
 
 def body(n: int) -> dict:
     return {
-        "lines": [{"sku": f"SKU-{n % 50}", "quantity": 1, "unit_price_minor": 1999}],
+        "lines": [{"sku": f"SKU-{n % SKUS}", "quantity": 1, "unit_price_minor": 1999}],
         "customer": {"id": f"cus_{n}", "country": "DE"},
         "currency": "EUR",
         "payment_token": "tok_visa",
@@ -114,45 +89,36 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients [8]")
     parser.add_argument("--pg-url", default=None, help="PostgreSQL instead of SQLite files")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data, ExitStack() as stack:
-        database = (
-            DatabaseSettings(url=args.pg_url, schema_prefix=f"bench{uuid.uuid4().hex[:6]}_")
-            if args.pg_url
-            else DatabaseSettings(data_dir=Path(data))
+    with tempfile.TemporaryDirectory() as data:
+        settings = StackSettings(
+            data_dir=Path(data),
+            database_url=args.pg_url,
+            schema_prefix=f"bench{uuid.uuid4().hex[:6]}_" if args.pg_url else "",
+            port=free_port_block(len(SERVERS)),
+            api_keys={API_KEY: "mer_bench"},
+            initial_stock={f"SKU-{i}": 10**9 for i in range(SKUS)},
         )
-        settings = ServiceSettings(database=database)
-        apps = {
-            "fraud": fraud.create_app(settings),
-            "tax": tax.create_app(settings),
-            "inventory": inventory.create_app(
-                InventorySettings(
-                    database=database, initial_stock={f"SKU-{i}": 10**9 for i in range(50)}
-                )
-            ),
-            "payment": payment.create_app(settings),
-            "order": order.create_app(settings),
-            "fulfillment": fulfillment.create_app(settings),
-        }
-        urls = {name: stack.enter_context(serve(app)) for name, app in apps.items()}
-        orchestrator = build_orchestrator(
-            OrchestratorSettings(
-                database=database, service_urls=urls, api_keys={API_KEY: "mer_bench"}
+        stack = Stack.of(settings)
+        stack.start()
+        try:
+            backend = "PostgreSQL" if args.pg_url else "SQLite"
+            print(
+                f"checkout service on {backend}: {len(stack.components)} processes "
+                f"(orchestrator, 6 services, worker), {args.clients} clients, {args.seconds:.0f} s"
             )
-        )
-        url = stack.enter_context(serve(create_app(orchestrator=orchestrator)))
-        backend = "PostgreSQL" if args.pg_url else "SQLite"
-        print(f"checkout service on {backend}, {args.clients} clients, {args.seconds:.0f} s")
-        keys = [f"bench-{uuid.uuid4().hex}" for _ in range(1_000_000)]
-        started = time.perf_counter()
-        first = drive(url, keys, args.clients, started + args.seconds)
-        first_p50 = show("first requests", first, time.perf_counter() - started)
-        started = time.perf_counter()
-        replays = drive(url, keys[: len(first)], args.clients, None)
-        replay_p50 = show("replays", replays, time.perf_counter() - started)
-        print(f"replay/first p50 latency ratio: {replay_p50 / first_p50:.2f}")
-        orchestrator.close()
-        if args.pg_url:
-            _drop_schemas(args.pg_url, database.schema_prefix)
+            url = settings.url_of(SERVICE)
+            keys = [f"bench-{uuid.uuid4().hex}" for _ in range(1_000_000)]
+            started = time.perf_counter()
+            first = drive(url, keys, args.clients, started + args.seconds)
+            first_p50 = show("first requests", first, time.perf_counter() - started)
+            started = time.perf_counter()
+            replays = drive(url, keys[: len(first)], args.clients, None)
+            replay_p50 = show("replays", replays, time.perf_counter() - started)
+            print(f"replay/first p50 latency ratio: {replay_p50 / first_p50:.2f}")
+        finally:
+            stack.stop()
+            if args.pg_url:
+                _drop_schemas(args.pg_url, settings.schema_prefix)
 
 
 def _drop_schemas(pg_url: str, prefix: str) -> None:

@@ -9,7 +9,6 @@ Bounded for CI; `RECON_CHAOS_CHECKOUTS` and `RECON_CHAOS_KILLS` raise the counts
 
 import os
 import secrets
-import socket
 from datetime import date
 
 import duckdb
@@ -20,7 +19,7 @@ from assets.reconcile import discrepancies, reconcile_partition
 from checkout_service.chaos import ChaosPlan, run_chaos
 from checkout_service.db import drop_schema, normalise_url
 from checkout_service.export import export_all
-from checkout_service.serve import COMPONENTS, SERVERS, StackSettings
+from checkout_service.serve import COMPONENTS, SERVERS, StackSettings, free_port_block
 from checkout_service.synthetic import write_rows
 
 pytestmark = pytest.mark.slow
@@ -41,26 +40,6 @@ MONEY_TYPES = frozenset(
         "amount_mismatch",
     }
 )
-
-
-def free_port_block(size: int) -> int:
-    """A first port of `size` consecutive free ones on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size < 65536 and all(_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no block of free ports found")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def chaos_settings(tmp_path, **database) -> StackSettings:

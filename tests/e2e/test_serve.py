@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from checkout_service.serve import COMPONENTS, SERVERS
-from tests.e2e.test_chaos import free_port_block
+from checkout_service.serve import COMPONENTS, SERVERS, free_port_block
 
 pytestmark = pytest.mark.slow
 
