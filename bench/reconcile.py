@@ -212,6 +212,7 @@ def run_once(root: Path, checkouts: int, memory_limit: str, reuse: bool = False)
         step: end - start - in_checks.get(step, 0.0)
         for step, (start, end) in sorted(windows.items(), key=lambda kv: kv[1][0] - kv[1][1])
     }
+    figures["check_steps"] = in_checks
     figures["scan_seconds"] = scan
     figures["total_over_scan"] = total / scan
     figures["column_scan_seconds"] = column_scan_seconds(landing)
@@ -255,6 +256,9 @@ def show(figures: dict) -> None:
     slowest = sorted(figures["steps"].items(), key=lambda kv: -kv[1])[:10]
     print("slowest steps (seconds, their asset checks excluded):")
     for step, seconds in slowest:
+        print(f"  {step:<52} {seconds:7.2f}")
+    print("slowest asset checks (seconds, by the step that ran them):")
+    for step, seconds in sorted(figures["check_steps"].items(), key=lambda kv: -kv[1])[:5]:
         print(f"  {step:<52} {seconds:7.2f}")
     print(
         f"fixed cost of a run (the same job on a 100-checkout partition): "
