@@ -1,6 +1,8 @@
 -- Revenue per checkout and currency as each side sees it: client completion events (first and
 -- duplicates, with or without a campaign), open order totals, captures and refunds, plus the
 -- checkout-level facts that decide which revenue-bridge line a difference belongs to.
+-- Each side is reduced per checkout first and the sides are stacked and summed, not joined: seven
+-- hash joins on string keys, each holding a table of every checkout, spilled 9 GB at 10M.
 with completions as (
     select
         checkout_id,
@@ -12,7 +14,7 @@ with completions as (
     where event_name = 'checkout_completed' and checkout_id is not null
 ),
 
-client as (
+client_amounts as (
     select
         checkout_id,
         currency,
@@ -20,70 +22,131 @@ client as (
         sum(case when event_rank = 1 then revenue_minor else 0 end) as first_event_minor,
         sum(case when event_rank > 1 then revenue_minor else 0 end) as duplicate_event_minor,
         sum(case when utm_source is not null then revenue_minor else 0 end)
-            as attributed_event_minor
+            as attributed_event_minor,
+        0 as open_order_minor,
+        0 as captured_minor,
+        0 as refunded_minor
     from completions
     group by checkout_id, currency
 ),
 
-orders as (
+order_amounts as (
     select
         checkout_id,
         currency,
-        sum(case when status = 'placed' then total_minor else 0 end) as open_order_minor
+        0 as client_revenue_minor,
+        0 as first_event_minor,
+        0 as duplicate_event_minor,
+        0 as attributed_event_minor,
+        sum(case when status = 'placed' then total_minor else 0 end) as open_order_minor,
+        0 as captured_minor,
+        0 as refunded_minor
     from stg_orders
     group by checkout_id, currency
 ),
 
-money as (
-    select checkout_id, currency, captured_minor, refunded_minor
+payment_amounts as (
+    select
+        checkout_id,
+        currency,
+        0 as client_revenue_minor,
+        0 as first_event_minor,
+        0 as duplicate_event_minor,
+        0 as attributed_event_minor,
+        0 as open_order_minor,
+        captured_minor,
+        refunded_minor
     from int_payment_ledger
 ),
 
-keys as (
-    select checkout_id, currency from client
-    union
-    select checkout_id, currency from orders
-    union
-    select checkout_id, currency from money
+amounts as (
+    select * from client_amounts
+    union all
+    select * from order_amounts
+    union all
+    select * from payment_amounts
 ),
 
-server_attribution as (
-    select checkout_id, max(case when utm_source is not null then 1 else 0 end) = 1 as has_utm
+per_currency as (
+    select
+        checkout_id,
+        currency,
+        sum(client_revenue_minor) as client_revenue_minor,
+        sum(first_event_minor) as first_event_minor,
+        sum(duplicate_event_minor) as duplicate_event_minor,
+        sum(attributed_event_minor) as attributed_event_minor,
+        sum(open_order_minor) as open_order_minor,
+        sum(captured_minor) as captured_minor,
+        sum(refunded_minor) as refunded_minor
+    from amounts
+    group by checkout_id, currency
+),
+
+facts as (
+    select
+        checkout_id,
+        completion_events > 0 as has_completion,
+        false as has_any_order,
+        false as has_open_order,
+        false as has_capture,
+        false as server_has_utm
+    from int_client_events
+    union all
+    select
+        checkout_id,
+        false as has_completion,
+        order_count > 0 as has_any_order,
+        open_order_count > 0 as has_open_order,
+        false as has_capture,
+        false as server_has_utm
+    from int_checkout_orders
+    union all
+    select
+        checkout_id,
+        false as has_completion,
+        false as has_any_order,
+        false as has_open_order,
+        captured_minor > 0 as has_capture,
+        false as server_has_utm
+    from int_payment_ledger
+    union all
+    select
+        checkout_id,
+        false as has_completion,
+        false as has_any_order,
+        false as has_open_order,
+        false as has_capture,
+        utm_source is not null as server_has_utm
     from stg_orders
     where status = 'placed'
-    group by checkout_id
 ),
 
-captures as (
-    select checkout_id, sum(captured_minor) > 0 as has_capture
-    from int_payment_ledger
+checkout_facts as (
+    select
+        checkout_id,
+        bool_or(has_completion) as has_completion,
+        bool_or(has_any_order) as has_any_order,
+        bool_or(has_open_order) as has_open_order,
+        bool_or(has_capture) as has_capture,
+        bool_or(server_has_utm) as server_has_utm
+    from facts
     group by checkout_id
 )
 
 select
-    keys.checkout_id,
-    keys.currency,
-    coalesce(client.client_revenue_minor, 0) as client_revenue_minor,
-    coalesce(client.first_event_minor, 0) as first_event_minor,
-    coalesce(client.duplicate_event_minor, 0) as duplicate_event_minor,
-    coalesce(client.attributed_event_minor, 0) as attributed_event_minor,
-    coalesce(orders.open_order_minor, 0) as open_order_minor,
-    coalesce(money.captured_minor, 0) as captured_minor,
-    coalesce(money.refunded_minor, 0) as refunded_minor,
-    coalesce(events.completion_events, 0) > 0 as has_completion,
-    coalesce(checkout_orders.order_count, 0) > 0 as has_any_order,
-    coalesce(checkout_orders.open_order_count, 0) > 0 as has_open_order,
-    coalesce(captures.has_capture, false) as has_capture,
-    coalesce(server_attribution.has_utm, false) as server_has_utm
-from keys
-left join client
-    on keys.checkout_id = client.checkout_id and keys.currency = client.currency
-left join orders
-    on keys.checkout_id = orders.checkout_id and keys.currency = orders.currency
-left join money
-    on keys.checkout_id = money.checkout_id and keys.currency = money.currency
-left join int_client_events as events on keys.checkout_id = events.checkout_id
-left join int_checkout_orders as checkout_orders
-    on keys.checkout_id = checkout_orders.checkout_id
-left join captures on keys.checkout_id = captures.checkout_id
-left join server_attribution on keys.checkout_id = server_attribution.checkout_id
+    per_currency.checkout_id,
+    per_currency.currency,
+    per_currency.client_revenue_minor,
+    per_currency.first_event_minor,
+    per_currency.duplicate_event_minor,
+    per_currency.attributed_event_minor,
+    per_currency.open_order_minor,
+    per_currency.captured_minor,
+    per_currency.refunded_minor,
+    coalesce(checkout_facts.has_completion, false) as has_completion,
+    coalesce(checkout_facts.has_any_order, false) as has_any_order,
+    coalesce(checkout_facts.has_open_order, false) as has_open_order,
+    coalesce(checkout_facts.has_capture, false) as has_capture,
+    coalesce(checkout_facts.server_has_utm, false) as server_has_utm
+from per_currency
+left join checkout_facts on per_currency.checkout_id = checkout_facts.checkout_id
