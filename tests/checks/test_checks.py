@@ -82,8 +82,17 @@ def test_a_day_checked_in_chunks_reports_totals_over_every_chunk(warehouse, monk
     )
     whole = validate_contract(con, SOURCES["orders"], DAY, lookback_days=3)
     monkeypatch.setattr(contracts, "CHUNK_ROWS", 2)
+    sizes = []
+    chunker = contracts._chunked
+
+    def recorded(reader, rows):
+        for table in chunker(reader, rows):
+            sizes.append(table.num_rows)
+            yield table
+
+    monkeypatch.setattr(contracts, "_chunked", recorded)
     chunked = validate_contract(con, SOURCES["orders"], DAY, lookback_days=3)
-    assert whole.rows > 2 * 2  # several chunks, the last maybe partial
+    assert len(sizes) > 2 and set(sizes[:-1]) == {2} and sum(sizes) == whole.rows
     assert (chunked.rows, chunked.expectations) == (whole.rows, whole.expectations)
     assert [(f.expectation, f.column, f.observed, f.sample) for f in chunked.failures] == [
         (f.expectation, f.column, f.observed, f.sample) for f in whole.failures
