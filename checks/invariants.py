@@ -203,14 +203,21 @@ def checkouts_traced(
             where _partition_date = $day and nullif(trim(checkout_id), '') is not null
         ),
         spine as (
-            select checkout_id from intermediate.int_checkout_spine where _partition_date = $day
+            select checkout_id, count(*) as rows_of_checkout
+            from intermediate.int_checkout_spine
+            where _partition_date = $day
+            group by checkout_id
         )
+        -- One outer join counts all five (two anti-joins and a distinct count, each over every
+        -- checkout, took 19 s at 10M checkouts).
         select
-            (select count(*) from raw_ids),
-            (select count(*) from spine),
-            (select count(distinct checkout_id) from spine),
-            (select count(*) from raw_ids where checkout_id not in (select checkout_id from spine)),
-            (select count(*) from spine where checkout_id not in (select checkout_id from raw_ids))
+            count(raw_ids.checkout_id),
+            coalesce(sum(spine.rows_of_checkout), 0),
+            count(spine.checkout_id),
+            count(*) filter (where spine.checkout_id is null),
+            count(*) filter (where raw_ids.checkout_id is null)
+        from raw_ids
+        full outer join spine on raw_ids.checkout_id = spine.checkout_id
         """,
         {"day": day},
     ).fetchall()

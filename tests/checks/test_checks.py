@@ -148,6 +148,11 @@ def test_idempotency_key_rate_is_zero_for_safe_retries(warehouse):
             "delete from intermediate.int_checkout_spine where checkout_id = 'chk_0'",
         ),
         (
+            lambda con: invariants.checkouts_traced(con, KEY, DAY),
+            "insert into intermediate.int_checkout_spine select * replace "
+            "('chk_invented' as checkout_id) from intermediate.int_checkout_spine limit 1",
+        ),
+        (
             lambda con: invariants.money_conserved(con, KEY, DAY),
             "update intermediate.int_payment_ledger set captured_minor = captured_minor + 1 "
             "where checkout_id = 'chk_0'",
@@ -162,7 +167,7 @@ def test_idempotency_key_rate_is_zero_for_safe_retries(warehouse):
             "where line = 'ordered'",
         ),
     ],
-    ids=["rows", "doubled", "lost", "money", "ids", "bridge"],
+    ids=["rows", "doubled", "lost", "invented", "money", "ids", "bridge"],
 )
 def test_invariant_passes_on_clean_data_and_fails_when_broken(warehouse, check, tamper):
     con, _ = warehouse
