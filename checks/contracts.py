@@ -197,7 +197,7 @@ def validate_contract(
 def _chunked(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
     """The reader's record batches regrouped into tables of `rows` rows (the last one smaller).
     DuckDB hands out batches of about 120k rows whatever size is asked for, and each GX run costs
-    a fixed 10-50 ms of framework work: 360 runs for 40M rows took longer than the checks."""
+    10-50 ms of framework work: one run per batch made the checks at 10M checkouts 88 s, not 47."""
     held: list[pa.Table] = []
     count = 0
     for batch in reader:
