@@ -27,6 +27,7 @@ from checkout_service.idempotency import (
     fingerprint,
     key_responses,
 )
+from checkout_service.orchestrator.clients import OutcomeUnknown
 from checkout_service.orchestrator.runtime import Orchestrator, build_orchestrator
 from checkout_service.orchestrator.saga import SagaBusy
 from checkout_service.orchestrator.schemas import CancelRequest, CheckoutRequest
@@ -43,6 +44,8 @@ from checkout_service.problems import (
 )
 
 log = logging.getLogger(__name__)
+# What a client waits before retrying a checkout whose step outcome is not known yet.
+RETRY_AFTER_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def create_app(
         assert begin.lock is not None
         return _complete(orch, begin.lock, run)
 
-    @app.post("/v1/checkouts", status_code=201, responses=key_responses(401, 402, 502, 504))
+    @app.post("/v1/checkouts", status_code=201, responses=key_responses(401, 402, 502, 503, 504))
     def create_checkout(
         caller: CallerDep, key: IdempotencyKey, body: CheckoutRequest, request: Request
     ) -> Response:
@@ -124,7 +127,7 @@ def create_app(
             ],
         }
 
-    @app.post("/v1/checkouts/{checkout_id}/cancel", responses=key_responses(401, 404, 502))
+    @app.post("/v1/checkouts/{checkout_id}/cancel", responses=key_responses(401, 404, 502, 503))
     def cancel_checkout(
         checkout_id: str,
         caller: CallerDep,
@@ -171,6 +174,12 @@ def _complete(orch: Orchestrator, lock: Lock, run: Callable[[], Answer]) -> Resp
     except ProblemError:
         orch.keys.release(lock)
         raise
+    except OutcomeUnknown as error:
+        # Expected under network faults, not a bug: no traceback, and the client is told to
+        # retry with the same key, which resumes the saga from its recovery point.
+        orch.keys.release(lock)
+        log.warning("outcome unknown under idempotency key %s: %s", lock.key, error)
+        return _outcome_unknown()
     except DBAPIError as error:
         orch.keys.release(lock)
         if is_retryable_conflict(error):
@@ -208,6 +217,17 @@ def _in_flight() -> Response:
         "A request with this Idempotency-Key is in progress",
         "The first request with this key has not finished; retry later with the same key.",
         headers={"Retry-After": "1"},
+    )
+
+
+def _outcome_unknown() -> Response:
+    return problem_response(
+        503,
+        "outcome-unknown",
+        "A step's outcome is not known yet",
+        "A downstream service did not answer in time, so the checkout is paused at its last "
+        "recovery point. Retry with the same Idempotency-Key to resume it.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 

@@ -11,6 +11,7 @@ from checkout_service.orchestrator.outbox import process_outbox
 from checkout_service.orchestrator.recovery import recover
 from checkout_service.orchestrator.steps import POINTS
 from checkout_service.orchestrator.tables import outbox
+from checkout_service.problems import PROBLEM_MEDIA_TYPE as PROBLEM
 from checkout_service.services import fulfillment, inventory, order
 from tests.checkout_service.orchestrator_fixtures import (
     any_stack_fixture,  # noqa: F401
@@ -114,11 +115,26 @@ def test_a_lost_authorization_answer_is_resolved_by_lookup_not_a_second_charge(s
     assert_settled_once(s, response.json()["id"])
 
 
+def test_an_unknown_outcome_answers_503_and_the_same_key_resumes_it(stack):
+    s = stack()
+    s.faults.add("POST", "/v1/authorizations", "lose", times=None)
+    s.faults.add("GET", "/v1/operations/.*:payment.authorize", "fail", times=None)
+    paused = s.checkout("k1", checkout_body())
+    assert (paused.status_code, paused.headers["content-type"]) == (503, PROBLEM)
+    assert paused.headers["retry-after"] == "1"
+    assert paused.json()["type"].endswith(":outcome-unknown")
+    s.faults.rules.clear()
+    resumed = s.checkout("k1", checkout_body())
+    assert resumed.status_code == 201, resumed.text
+    process_outbox(s.orch)
+    assert_settled_once(s, resumed.json()["id"])
+
+
 def test_an_unknown_outcome_stays_pending_then_recover_resumes_it(stack):
     s = stack()
     s.faults.add("POST", "/v1/authorizations", "lose", times=None)
     s.faults.add("GET", "/v1/operations/.*:payment.authorize", "fail", times=None)
-    assert s.checkout("k1", checkout_body()).status_code == 500
+    assert s.checkout("k1", checkout_body()).status_code == 503
     assert [r.outcome for r in recover(s.orch)] == ["unknown"]
     s.faults.rules.clear()
     assert [r.outcome for r in recover(s.orch)] == ["completed"]
@@ -131,7 +147,7 @@ def test_an_abandoned_saga_voids_an_authorization_it_never_saw_answered(stack):
     s = stack()
     s.faults.add("POST", "/v1/authorizations", "lose", times=None)
     s.faults.add("GET", "/v1/operations/.*:payment.authorize", "fail", times=None)
-    assert s.checkout("k1", checkout_body()).status_code == 500
+    assert s.checkout("k1", checkout_body()).status_code == 503
     s.clock.advance(timedelta(hours=1))
     # Past the deadline the saga is abandoned, but the void waits until the lookup answers.
     assert [r.outcome for r in recover(s.orch, give_up_after=timedelta(minutes=15))] == ["unknown"]
