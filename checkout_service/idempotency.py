@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import (
@@ -376,10 +376,22 @@ class _LockLost(Exception):
     pass
 
 
-def require_key(request: Request) -> str:
+def require_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias=KEY_HEADER,
+            description="Required. The client's key for this operation: 1 to 255 visible ASCII "
+            "characters without quotes or backslashes (a UUID, say), bare or as a quoted "
+            "sf-string. A retry with the same key and payload gets the first answer back "
+            "instead of a second effect.",
+        ),
+    ] = None,
+) -> str:
     """FastAPI dependency. Sub-dependencies run before the body is validated, so a missing key
-    is a 400 even when the body is invalid too (DESIGN.md's order of checks)."""
-    return parse_key(request.headers.get(KEY_HEADER))
+    is a 400 even when the body is invalid too (DESIGN.md's order of checks). Declared optional
+    so that FastAPI leaves the missing case to us (a 400, not its 422); documented as required."""
+    return parse_key(key)
 
 
 IdempotencyKey = Annotated[str, Depends(require_key)]

@@ -207,6 +207,20 @@ def test_openapi_documents_every_error_as_a_problem(name, make_app) -> None:
                 assert {"400", "422"} <= set(errors), (method, path)
 
 
+@pytest.mark.parametrize("name", APPS)
+def test_openapi_documents_the_idempotency_key_of_every_mutating_operation(name, make_app) -> None:
+    """A client generated from the schema knows which operations take an Idempotency-Key."""
+    document = make_app(name).openapi()
+    mutating = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+            # Every POST creates or changes something, and every one of them is idempotent.
+            assert ("Idempotency-Key" in headers) == (method == "post"), (method, path)
+            mutating += method == "post"
+    assert mutating
+
+
 def test_a_body_that_is_not_json_is_a_problem(start, sqlite_db) -> None:
     app = payment.create_app(ServiceSettings(database=sqlite_db))
     client = start(app)
