@@ -42,9 +42,13 @@ chromium:
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+# About 15 minutes on 2 cores, 25 GB of scratch space under bench/work. BENCH_SIZES=... to choose;
+# PG_URL=postgresql://... adds the service benchmark on PostgreSQL.
+BENCH_SIZES ?= 100000 1000000 10000000
 bench: $(STAMP)
-	$(BIN)/python bench/reconcile.py
+	$(BIN)/python bench/reconcile.py --checkouts $(BENCH_SIZES) --json bench/results/latest.json
 	$(BIN)/python bench/service.py
+	@if [ -n "$(PG_URL)" ]; then $(BIN)/python bench/service.py --pg-url "$(PG_URL)"; fi
 
 ui: $(STAMP)
 	mkdir -p .dagster && cp dagster_instance.yaml .dagster/dagster.yaml
