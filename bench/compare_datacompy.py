@@ -2,12 +2,15 @@
 and with one DuckDB query on the same landing files.
 
 bench/reconcile.py calls this after each run. datacompy 1.1 pins polars < 1.45 while the project
-needs polars 2, so it is not a project dependency; run the datacompy side in a throwaway
-environment:
+needs polars 2, so it is not a project dependency: reconcile.py runs the datacompy side in a
+throwaway environment, as this does by hand:
 
     uv run --no-project --with datacompy --with duckdb python bench/compare_datacompy.py LANDING
 """
 
+import json
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -75,6 +78,25 @@ def compare_orders_and_captures(landing: Path) -> dict:
     return figures
 
 
+def datacompy_in_its_own_environment(landing: Path) -> dict:
+    """The datacompy figures from a throwaway `uv run` environment (datacompy's polars pin
+    conflicts with the project's); empty when uv or the package index is not at hand."""
+    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+    command = [uv, "run", "--no-project", "--quiet", "--with", "datacompy", "--with", "duckdb"]
+    command += ["python", __file__, str(landing), "--json"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
+    except (OSError, subprocess.SubprocessError) as error:
+        print(f"datacompy comparison skipped: {error}", file=sys.stderr)
+        return {}
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return {k: v for k, v in figures.items() if k.startswith("datacompy")}
+
+
 if __name__ == "__main__":
-    for name, value in compare_orders_and_captures(Path(sys.argv[1])).items():
-        print(f"{name}: {value}")
+    found = compare_orders_and_captures(Path(sys.argv[1]))
+    if "--json" in sys.argv[2:]:
+        print(json.dumps(found))
+    else:
+        for name, value in found.items():
+            print(f"{name}: {value}")
