@@ -19,9 +19,10 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.DataFram
 # stays in the page's exports.
 PAGE_ROWS = 1000
 # The order discrepancies are listed in: worst first, then newest business date, then largest.
+# A total order (the ID last): the finance page must pick the same rows as the discrepancies page.
 LISTING_ORDER = """
     case severity when 'critical' then 0 when 'high' then 1 when 'medium' then 2 else 3 end,
-    business_date desc, amount_minor desc nulls last, checkout_id
+    business_date desc, amount_minor desc nulls last, checkout_id, discrepancy_id
 """
 
 
