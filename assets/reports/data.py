@@ -78,13 +78,13 @@ def finance(con: duckdb.DuckDBPyConnection, day: date) -> FinanceData:
         select
             discrepancy_id, type, severity, checkout_id, amount_minor, currency, details,
             row_number() over (
-                partition by currency order by amount_minor desc, checkout_id
+                partition by currency order by amount_minor desc, checkout_id, discrepancy_id
             ) <= $rows as listed,
             on_discrepancy_page
         from day_discrepancies
         join on_discrepancy_page using (discrepancy_id)
         where severity in ('critical', 'high') and amount_minor is not null
-        order by currency, amount_minor desc, checkout_id
+        order by currency, amount_minor desc, checkout_id, discrepancy_id
         """,
         {"day": day, "rows": PAGE_ROWS},
     )
