@@ -162,9 +162,14 @@ def landing_for(root: Path, checkouts: int, reuse: bool) -> BulkSummary:
 def run_once(root: Path, checkouts: int, memory_limit: str, reuse: bool = False) -> dict:
     generated = landing_for(root, checkouts, reuse)
     landing = generated.landing
-    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "out"):
-        shutil.rmtree(root / stale, ignore_errors=True)
-        (root / stale).unlink(missing_ok=True)
+    # Everything but the landing files is rebuilt: warehouse, its WAL, lock and spill folder, out.
+    for stale in root.iterdir():
+        if stale.name in ("landing", "bulk.json"):
+            continue
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
     settings = ReconSettings(
         landing_dir=landing,
         warehouse_path=root / "warehouse.duckdb",
