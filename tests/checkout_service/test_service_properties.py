@@ -478,21 +478,17 @@ def inventory_service(start, sqlite_db):
     return start(app), app.state.runtime.engine
 
 
+def run_against(machine: type, service: tuple) -> None:
+    """Run `machine` against one started service, through a subclass bound to its client and
+    engine so that no state is left on the shared machine class."""
+    client, engine = service
+    bound = type(machine.__name__, (machine,), {"client": client, "engine": engine})
+    run_state_machine_as_test(bound, settings=SETTINGS)
+
+
 def test_payment_state_follows_the_model(payment_service):
-    client, engine = payment_service
-
-    class Machine(PaymentMachine):
-        pass
-
-    Machine.client, Machine.engine = client, engine
-    run_state_machine_as_test(Machine, settings=SETTINGS)
+    run_against(PaymentMachine, payment_service)
 
 
 def test_inventory_state_follows_the_model(inventory_service):
-    client, engine = inventory_service
-
-    class Machine(InventoryMachine):
-        pass
-
-    Machine.client, Machine.engine = client, engine
-    run_state_machine_as_test(Machine, settings=SETTINGS)
+    run_against(InventoryMachine, inventory_service)
