@@ -190,9 +190,16 @@ def simulate(landing: Path, day: date | None, checkouts: int, seed: int, profile
     and unsafe client behaviours (same seed, same data), exports every service database and
     the browsers' analytics events into <landing>, and writes _ground_truth.parquet: one row
     per anomaly it caused."""
+    from checkout_service.simulator import DayOverfull
     from checkout_service.simulator import simulate as run_simulation
+    from pipelines.progress import checkout_progress
 
-    summary = run_simulation(landing, day or _yesterday(), checkouts, seed, profile)
+    try:
+        summary = run_simulation(
+            landing, day or _yesterday(), checkouts, seed, profile, progress=checkout_progress()
+        )
+    except DayOverfull as error:
+        raise click.BadParameter(str(error), param_hint="--checkouts") from error
     click.echo(summary.describe())
 
 
@@ -249,7 +256,14 @@ def demo(
         raise click.BadParameter(
             "the synthetic generator needs at least 14", param_hint="--checkouts"
         )
-    ok = run_demo(root, day or _yesterday(), checkouts, seed, generator=generator, profile=profile)
+    from checkout_service.simulator import DayOverfull
+
+    try:
+        ok = run_demo(
+            root, day or _yesterday(), checkouts, seed, generator=generator, profile=profile
+        )
+    except DayOverfull as error:
+        raise click.BadParameter(str(error), param_hint="--checkouts") from error
     sys.exit(0 if ok else 1)
 
 

@@ -42,13 +42,15 @@ def run_demo(
     started = time.monotonic()
     if generator == "simulator":
         from checkout_service.simulator import simulate
+        from pipelines.progress import checkout_progress
 
         print(
             f"simulating {checkouts} checkouts on {day} through the reference service "
             f"(profile {profile}, seed {seed}) into {landing}",
             flush=True,
         )
-        summary = simulate(landing, day, checkouts, seed, profile)
+        report = checkout_progress(progress or sys.stderr)
+        summary = simulate(landing, day, checkouts, seed, profile, progress=report)
         print(summary.describe())
     else:
         print(f"generating {checkouts} checkouts for {day} (seed {seed}) into {landing}")

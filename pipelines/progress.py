@@ -3,6 +3,7 @@
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 import dagster as dg
@@ -81,3 +82,20 @@ def progress_logger(total_steps: int, stream: TextIO = sys.stderr) -> dg.LoggerD
         return log
 
     return progress
+
+
+def checkout_progress(stream: TextIO = sys.stderr) -> Callable[[int, int], None]:
+    """A `progress(done, total)` for the simulator: a line now and then, with the rate, so a
+    day of thousands of checkouts does not look hung."""
+    started = time.perf_counter()
+
+    def report(done: int, total: int) -> None:
+        seconds = time.perf_counter() - started
+        rate = done / seconds if seconds else 0.0
+        print(
+            f"  {done:>{len(str(total))}}/{total} checkouts  {seconds:5.0f} s  ({rate:.0f}/s)",
+            file=stream,
+            flush=True,
+        )
+
+    return report

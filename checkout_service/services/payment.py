@@ -8,6 +8,11 @@ Refusals (capture above authorized or after a void, void after a capture, refund
 are answered with a problem body and stored for replay; nothing is written for them. A void of
 an already voided authorization answers the existing void: compensations are "undo if it
 exists", and a second void must not be a second effect.
+
+A manual refund is the record of money a person already paid back outside the PSP (a bank
+transfer or goodwill payment by support). The money has left, so the ledger records it even
+above what was captured; refusing it would hide it. Reconciliation's `refund_exceeds_capture`
+is what catches such a refund paid twice.
 """
 
 from datetime import datetime
@@ -72,6 +77,12 @@ class CaptureRequest(BaseModel):
 
 class RefundRequest(BaseModel):
     amount_minor: PositiveMinor
+
+
+class ManualRefundRequest(BaseModel):
+    amount_minor: PositiveMinor
+    # Who paid it back and how, for the people reading the ledger.
+    reason: ShortText | None = None
 
 
 class VoidRequest(BaseModel):
@@ -224,6 +235,26 @@ def create_app(
                     captured_minor=totals["capture"],
                     refunded_minor=totals["refund"],
                 )
+            row = _child(
+                conn, runtime.new_id("pay"), runtime.clock(), auth, key, "refund", body.amount_minor
+            )
+            return Outcome(201, iso(row))
+
+        return runtime.idempotency.execute(request, key, body, handler)
+
+    @app.post(
+        "/v1/authorizations/{payment_id}/manual-refunds",
+        status_code=201,
+        responses=key_responses(404),
+    )
+    def manual_refund(
+        payment_id: str, body: ManualRefundRequest, key: IdempotencyKey, request: Request
+    ) -> Response:
+        """Record a refund already paid outside the PSP. Never refused for its amount: see the
+        module docstring."""
+
+        def handler(conn: Connection) -> Outcome:
+            auth = _authorization(conn, payment_id)
             row = _child(
                 conn, runtime.new_id("pay"), runtime.clock(), auth, key, "refund", body.amount_minor
             )

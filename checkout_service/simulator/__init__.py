@@ -5,6 +5,6 @@ injected faults and client behaviours, exported as landing files with a ground t
 """
 
 from checkout_service.simulator.profiles import PROFILES, Profile
-from checkout_service.simulator.run import Anomaly, SimulationSummary, simulate
+from checkout_service.simulator.run import Anomaly, DayOverfull, SimulationSummary, simulate
 
-__all__ = ["PROFILES", "Anomaly", "Profile", "SimulationSummary", "simulate"]
+__all__ = ["PROFILES", "Anomaly", "DayOverfull", "Profile", "SimulationSummary", "simulate"]

@@ -32,7 +32,7 @@ class Profile:
     # Share of completed checkouts the shopper cancels later (safely: no discrepancy).
     cancelled: float = 0.05
     # Share of checkouts per unsafe behaviour (see `unsafe.py`): fresh_key_retry,
-    # duplicate_order, skip_void, skip_release, cancel_race.
+    # duplicate_order, skip_void, skip_release, cancel_race, double_refund.
     unsafe: dict[str, float] = field(default_factory=dict)
 
 
@@ -59,6 +59,7 @@ PROFILES: dict[str, Profile] = {
             "skip_void": 0.02,
             "skip_release": 0.02,
             "cancel_race": 0.02,
+            "double_refund": 0.01,
         },
     ),
     "chaos": Profile(
@@ -73,6 +74,7 @@ PROFILES: dict[str, Profile] = {
             "skip_void": 0.05,
             "skip_release": 0.05,
             "cancel_race": 0.05,
+            "double_refund": 0.03,
         },
     ),
 }

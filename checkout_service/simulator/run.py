@@ -4,6 +4,7 @@ files with the ground truth of every anomaly it injected."""
 import random
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -45,6 +46,15 @@ LATE_MARGIN = timedelta(hours=1)
 # Each checkout takes simulated time (requests, injected latency, retries); past this much
 # backlog a dense day would spill records into the next day, off the ground truth's day.
 MAX_DRIFT = timedelta(minutes=30)
+
+
+class DayOverfull(ValueError):
+    """More checkouts than the simulated day has room for (see MAX_DRIFT)."""
+
+
+# `progress(done, total)`, called every PROGRESS_EVERY checkouts and at the end.
+Progress = Callable[[int, int], None]
+PROGRESS_EVERY = 250
 
 
 @dataclass(frozen=True)
@@ -93,21 +103,29 @@ def simulate(
     profile: str = "realistic",
     *,
     data_dir: Path | None = None,
+    progress: Progress | None = None,
 ) -> SimulationSummary:
     """Run `checkouts` checkouts of business date `day` and write the landing files and
     `_ground_truth.parquet` under `landing`. The services' SQLite databases go to `data_dir`
-    (a temporary directory when None, removed afterwards); it must not hold an earlier run."""
+    (a temporary directory when None, removed afterwards); it must not hold an earlier run.
+    Raises DayOverfull when the checkouts take more simulated time than the day has."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
     chosen = PROFILES[profile]
     if data_dir is not None:
-        return _simulate(landing, day, checkouts, seed, chosen, data_dir)
+        return _simulate(landing, day, checkouts, seed, chosen, data_dir, progress)
     with tempfile.TemporaryDirectory(prefix="recon-sim-") as tmp:
-        return _simulate(landing, day, checkouts, seed, chosen, Path(tmp))
+        return _simulate(landing, day, checkouts, seed, chosen, Path(tmp), progress)
 
 
 def _simulate(
-    landing: Path, day: date, checkouts: int, seed: int, profile: Profile, data_dir: Path
+    landing: Path,
+    day: date,
+    checkouts: int,
+    seed: int,
+    profile: Profile,
+    data_dir: Path,
+    progress: Progress | None,
 ) -> SimulationSummary:
     summary = SimulationSummary(landing, day, seed, profile.name, checkouts)
     plan = FaultPlan(seed=seed, steps=profile.faults)
@@ -122,10 +140,13 @@ def _simulate(
         try:
             for index, start in enumerate(starts):
                 if clock.now > start + MAX_DRIFT:
-                    raise ValueError(
-                        f"{checkouts} checkouts do not fit in one simulated day: checkout "
-                        f"{index} would start {clock.now - start} late; simulate fewer"
+                    raise DayOverfull(
+                        f"{checkouts} checkouts do not fit in one simulated day under profile "
+                        f"{profile.name}: checkout {index} would start "
+                        f"{clock.now - start} late; simulate fewer"
                     )
+                if progress is not None and index and index % PROGRESS_EVERY == 0:
+                    progress(index, checkouts)
                 clock.now = max(clock.now, start)
                 rng = random.Random(f"checkout:{seed}:{index}")
                 late = start + LATE_MARGIN > starts[-1]
@@ -133,6 +154,8 @@ def _simulate(
                 events += browser.events
                 summary.ground_truth += anomalies
                 summary.outcomes[status] += 1
+            if progress is not None:
+                progress(checkouts, checkouts)
             # Whatever a crash left part-way is finished before the day is exported.
             recover(stack.orch)
             _settle(stack)
@@ -204,9 +227,12 @@ def _one_checkout(
             found += unsafe.retry_with_fresh_key(stack, checkout_id, body)
         if mode == "duplicate_order":
             found += unsafe.order_with_fresh_key(stack, checkout_id, body, answer)
-        if cancelled and mode == "safe":
+        if (cancelled and mode == "safe") or mode == "double_refund":
             stack.clock.advance(timedelta(minutes=2))
             open_order = _cancel(stack, checkout_id, f"sim-cancel-{seed}-{index:06d}")
+            if mode == "double_refund" and not open_order:
+                stack.clock.advance(timedelta(minutes=1))
+                found += unsafe.double_refund(stack, checkout_id, answer)
     cart = sum(line["quantity"] * line["unit_price_minor"] for line in lines)
     _browse(browser, opened, checkout_id, status, answer, cart)
     anomalies = [Anomaly(*a) for a in found]

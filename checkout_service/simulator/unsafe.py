@@ -104,6 +104,20 @@ def stale_fulfillment(stack: Stack, checkout_id: str, order_id: str) -> list[Ano
     return [(checkout_id, "fulfillment_after_cancellation", "cancellation raced the fulfillment")]
 
 
+def double_refund(stack: Stack, checkout_id: str, answer: dict[str, Any]) -> list[Anomaly]:
+    """Support pays back by hand (a bank transfer, recorded as a manual refund) a checkout the
+    shopper's cancellation had already refunded through the PSP: refunds twice the capture."""
+    response = stack.service(
+        "payment",
+        f"/v1/authorizations/{answer['payment_id']}/manual-refunds",
+        f"{checkout_id}:payment.refund:support-1",
+        {"amount_minor": answer["total_minor"], "reason": "bank transfer by support"},
+    )
+    if response.status_code != 201:
+        return []
+    return [(checkout_id, "refund_exceeds_capture", "support refunded a cancelled checkout again")]
+
+
 def _authorization(checkout_id: str, body: dict[str, Any]) -> dict[str, Any]:
     amount = sum(line["quantity"] * line["unit_price_minor"] for line in body["lines"])
     return {

@@ -40,6 +40,7 @@ def rows(app, table) -> list[dict]:
         (payment, "/v1/authorizations/pay_x/captures", {}),
         (payment, "/v1/authorizations/pay_x/void", {}),
         (payment, "/v1/authorizations/pay_x/refunds", {}),
+        (payment, "/v1/authorizations/pay_x/manual-refunds", {}),
         (inventory, "/v1/reservations", {}),
         (inventory, "/v1/reservations/res_x/release", {}),
         (inventory, "/v1/reservations/res_x/commit", {}),
@@ -126,6 +127,32 @@ def test_payment_authorize_capture_refund_and_refusals(backend, start):
     )
     kinds = sorted(row["kind"] for row in rows(app, payment.payments))
     assert kinds == ["authorization", "capture", "capture", "refund"]
+
+
+def test_a_manual_refund_is_recorded_even_above_the_capture_and_only_once(backend, start):
+    """Money support already paid back by hand is a fact the ledger keeps, so reconciliation can
+    see a refund paid twice; a declined authorization still has nothing to refund."""
+    app = payment.create_app(ServiceSettings(database=backend))
+    client = start(app)
+    auth_id = authorize(client, "c1").json()["payment_id"]
+    base = f"/v1/authorizations/{auth_id}"
+    call(client, f"{base}/captures", "c1:payment.capture", {})
+    call(client, f"{base}/refunds", "c1:payment.refund", {"amount_minor": 1000})
+    body = {"amount_minor": 1000, "reason": "bank transfer by support"}
+    manual = call(client, f"{base}/manual-refunds", "c1:payment.refund:support-1", body)
+    assert manual.status_code == 201
+    assert (manual.json()["kind"], manual.json()["parent_payment_id"]) == ("refund", auth_id)
+    replay = call(client, f"{base}/manual-refunds", "c1:payment.refund:support-1", body)
+    assert (replay.status_code, replay.headers[REPLAYED_HEADER]) == (201, "true")
+    summary = client.get(base).json()
+    assert (summary["captured_minor"], summary["refunded_minor"]) == (1000, 2000)
+
+    declined = authorize(client, "c2", token="tok_decline").json()["payment"]["payment_id"]
+    refused = call(
+        client, f"/v1/authorizations/{declined}/manual-refunds", "c2:payment.refund:s", body
+    )
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("authorization-failed")
 
 
 def test_payment_void_then_capture_is_refused_and_a_second_void_is_no_second_effect(backend, start):
