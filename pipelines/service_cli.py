@@ -140,8 +140,9 @@ def chaos(
     Starts every component, sends CHECKOUTS checkouts from CLIENTS safe clients (retrying with
     the same key, cancelling some), SIGKILLs a random component KILLS times and restarts it,
     lets the worker drain, then audits the services' databases: every checkout terminal, no one
-    charged twice, one order per charge, no reservation held. Exits 1 on any violation. Use a
-    fresh --data-dir (or PostgreSQL schema prefix) each time; large counts make a soak.
+    charged twice, one order per charge, no reservation held; and reconciles their export, which
+    must show no money discrepancy. Exits 1 on any violation. Use a fresh --data-dir (or
+    PostgreSQL schema prefix) each time; large counts make a soak.
     """
     from checkout_service.chaos import ChaosPlan, run_chaos
 
@@ -159,3 +160,19 @@ def chaos(
     click.echo(result.describe())
     if result.violations:
         sys.exit(1)
+    found = _reconcile_export(settings)
+    click.echo(f"reconciliation of the export: {len(found)} money discrepancies")
+    for row in found:
+        click.echo(f"  {row['type']} checkout {row['checkout_id']}")
+    if found:
+        sys.exit(1)
+
+
+def _reconcile_export(settings: StackSettings) -> list[dict]:
+    """The service databases through the pipeline, in a scratch landing folder."""
+    import tempfile
+
+    from pipelines.chaos_audit import money_discrepancies
+
+    with tempfile.TemporaryDirectory(prefix="recon-chaos-") as landing:
+        return money_discrepancies(settings.database(), Path(landing))

@@ -9,18 +9,14 @@ Bounded for CI; `RECON_CHAOS_CHECKOUTS` and `RECON_CHAOS_KILLS` raise the counts
 
 import os
 import secrets
-from datetime import date
 
-import duckdb
 import pytest
 from sqlalchemy import create_engine
 
-from assets.reconcile import discrepancies, reconcile_partition
 from checkout_service.chaos import ChaosPlan, run_chaos
 from checkout_service.db import drop_schema, normalise_url
-from checkout_service.export import export_all
 from checkout_service.serve import COMPONENTS, SERVERS, StackSettings, free_port_block
-from checkout_service.synthetic import write_rows
+from pipelines.chaos_audit import money_discrepancies
 
 pytestmark = pytest.mark.slow
 
@@ -29,17 +25,6 @@ pytestmark = pytest.mark.slow
 CHECKOUTS = int(os.environ.get("RECON_CHAOS_CHECKOUTS", "12"))
 # Eight kills: every component (seven servers and the worker) once.
 KILLS = int(os.environ.get("RECON_CHAOS_KILLS", "8"))
-MONEY_TYPES = frozenset(
-    {
-        "duplicate_charge",
-        "payment_without_order",
-        "fulfillment_after_cancellation",
-        "refund_exceeds_capture",
-        "duplicate_order",
-        "order_without_payment",
-        "amount_mismatch",
-    }
-)
 
 
 def chaos_settings(tmp_path, **database) -> StackSettings:
@@ -55,22 +40,6 @@ def chaos_settings(tmp_path, **database) -> StackSettings:
     )
 
 
-def money_discrepancies(settings: StackSettings, landing) -> list[dict]:
-    rows = export_all(settings.database())
-    rows["analytics_events"] = []
-    write_rows(landing, rows)
-    days = sorted({row["created_at"].date() for row in rows["payments"]})
-    found = []
-    con = duckdb.connect()
-    try:
-        for day in days or [date.today()]:
-            reconcile_partition(con, landing, day)
-            found += [d for d in discrepancies(con, day) if d["type"] in MONEY_TYPES]
-    finally:
-        con.close()
-    return found
-
-
 def assert_survived(settings: StackSettings, tmp_path, seed: int, kills: int = KILLS) -> None:
     plan = ChaosPlan(checkouts=CHECKOUTS, clients=4, kills=kills, seed=seed, gap=(0.2, 0.5))
     result = run_chaos(settings, plan, print)
@@ -83,7 +52,7 @@ def assert_survived(settings: StackSettings, tmp_path, seed: int, kills: int = K
     # The load was real: most checkouts went through, the declined ones failed.
     assert result.statuses["completed"] + result.statuses["cancelled"] > result.sent // 2
     assert result.statuses["failed"] > 0
-    assert money_discrepancies(settings, tmp_path / "landing") == []
+    assert money_discrepancies(settings.database(), tmp_path / "landing") == []
 
 
 def test_sigkilled_processes_on_sqlite_lose_and_double_nothing(tmp_path):
