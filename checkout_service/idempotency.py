@@ -13,6 +13,10 @@ details"):
 
 Retention: a key row lives `retention` (default 24 h) from its first request; after that the key
 counts as new again. `IdempotencyStore.purge` deletes expired rows.
+
+Fencing: a caller that gives up on a request whose outcome it never learnt (and compensates) must
+know that request cannot still land later, say from a slow network. `fence` settles a key's fate
+in one step: the outcome if the request ran, otherwise a tombstone that refuses it when it comes.
 """
 
 import hashlib
@@ -68,6 +72,7 @@ JSON_MEDIA_TYPE = "application/json"
 
 IN_FLIGHT = "in_flight"
 COMPLETED = "completed"
+FENCED = "fenced"
 
 
 def define_table(metadata: MetaData) -> Table:
@@ -179,9 +184,13 @@ class Lock:
 class Begin:
     """What `IdempotencyStore.begin` decided for a request."""
 
-    kind: Literal["acquired", "replay", "in_flight", "mismatch", "busy"]
+    kind: Literal["acquired", "replay", "in_flight", "mismatch", "busy", "fenced"]
     lock: Lock | None = None
     response: StoredResponse | None = None
+
+
+class KeyInFlight(Exception):
+    """A live request holds the key: its outcome is not decided yet."""
 
 
 class IdempotencyStore:
@@ -242,10 +251,11 @@ class IdempotencyStore:
                 continue  # released between our INSERT and our read
             if record.expires_at <= now:
                 # Past retention the key is new again; drop the old row and race for it anew.
-                expired = delete(t).where(*self._row(scope, key, record.lock_token))
-                if self._write(expired) is None:
+                if not self._drop(record):
                     return Begin("busy")
                 continue
+            if record.state == FENCED:
+                return Begin("fenced")
             if record.fingerprint != request_fingerprint:
                 return Begin("mismatch")
             if record.state == COMPLETED:
@@ -262,6 +272,65 @@ class IdempotencyStore:
             if taken == 1:
                 return Begin("acquired", lock=Lock(scope, key, token))
         return Begin("in_flight")
+
+    def fence(self, scope: str, key: str) -> KeyRecord | None:
+        """Make sure a request under `key` either ran or never will: the completed record when
+        it ran, None once the key is fenced (a request arriving later is refused). A holder past
+        its lock timeout is fenced out like `begin` takes over its lock. Raises KeyInFlight
+        while a live request holds the key."""
+        t = self.table
+        for _attempt in range(3):
+            now = self.clock()
+            token = str(uuid.uuid4())
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        insert(t).values(
+                            scope=scope,
+                            idempotency_key=key,
+                            fingerprint="",
+                            request_method="",
+                            request_path="",
+                            state=FENCED,
+                            lock_token=token,
+                            locked_at=now,
+                            created_at=now,
+                            expires_at=now + self.retention,
+                        )
+                    )
+                return None
+            except IntegrityError:
+                pass
+            except DBAPIError as error:
+                if not is_retryable_conflict(error):
+                    raise
+                raise KeyInFlight(key) from error
+            record = self.get(scope, key)
+            if record is None:
+                continue
+            if record.expires_at <= now:
+                if not self._drop(record):
+                    raise KeyInFlight(key)
+                continue
+            if record.state == FENCED:
+                return None
+            if record.state == COMPLETED:
+                return record
+            if record.locked_at + self.lock_timeout > now:
+                raise KeyInFlight(key)
+            taken = self._write(
+                update(t)
+                .where(*self._row(scope, key, record.lock_token), t.c.state == IN_FLIGHT)
+                .values(state=FENCED, lock_token=token, locked_at=now)
+            )
+            if taken == 1:
+                return None
+        raise KeyInFlight(key)
+
+    def _drop(self, record: KeyRecord) -> bool:
+        """Delete an expired key row; False on a lost race."""
+        expired = delete(self.table).where(*self._row(record.scope, record.key, record.lock_token))
+        return self._write(expired) is not None
 
     def _write(self, statement: Executable) -> int | None:
         """Run one statement in its own transaction; its row count, or None on a lost race."""
@@ -432,6 +501,14 @@ class Idempotency:
                 "The first request with this key has not finished; retry later with the same key.",
                 headers={"Retry-After": "1"},
             )
+        if begin.kind == "fenced":
+            return problem_response(
+                409,
+                "idempotency-key-fenced",
+                "Idempotency-Key fenced",
+                "The caller gave up on this key before this request arrived; nothing was done, "
+                "and nothing will be under this key.",
+            )
         assert begin.lock is not None
         return self._run(begin.lock, handler)
 
@@ -481,22 +558,61 @@ class Idempotency:
                     "Unknown idempotency key",
                     "No request with this key was executed (or its retention has passed).",
                 )
-            answer: dict[str, Any] = {
-                "idempotency_key": record.key,
-                "state": record.state,
-                "request_method": record.request_method,
-                "request_path": record.request_path,
-                "created_at": record.created_at.isoformat(),
-                "completed_at": record.completed_at.isoformat() if record.completed_at else None,
-                "status_code": None,
-                "body": None,
-            }
-            if record.response is not None:
-                answer["status_code"] = record.response.status_code
-                answer["body"] = record.response.json()
-            return answer
+            return _operation(record)
+
+        @router.post(
+            "/v1/operations/{idempotency_key}/fence", responses=problem_responses(400, 409)
+        )
+        def fence_operation(idempotency_key: str, request: Request) -> dict[str, Any]:
+            """The outcome of the request under this key if it ran; otherwise the key is fenced
+            (state `fenced`) and a request arriving under it later is refused with a 409. Itself
+            idempotent: the key in the path is the operation's identity."""
+            key = parse_key(idempotency_key)
+            try:
+                record = self.store.fence(self.scope(request), key)
+            except KeyInFlight:
+                raise ProblemError(
+                    409,
+                    "idempotency-request-in-flight",
+                    "A request with this Idempotency-Key is in progress",
+                    "Its outcome is not decided yet; fence it again later.",
+                    headers={"Retry-After": "1"},
+                ) from None
+            return _operation(record) if record is not None else _fenced(key)
 
         return router
+
+
+def _operation(record: KeyRecord) -> dict[str, Any]:
+    if record.state == FENCED:
+        return _fenced(record.key)
+    answer: dict[str, Any] = {
+        "idempotency_key": record.key,
+        "state": record.state,
+        "request_method": record.request_method,
+        "request_path": record.request_path,
+        "created_at": record.created_at.isoformat(),
+        "completed_at": record.completed_at.isoformat() if record.completed_at else None,
+        "status_code": None,
+        "body": None,
+    }
+    if record.response is not None:
+        answer["status_code"] = record.response.status_code
+        answer["body"] = record.response.json()
+    return answer
+
+
+def _fenced(key: str) -> dict[str, Any]:
+    return {
+        "idempotency_key": key,
+        "state": FENCED,
+        "request_method": None,
+        "request_path": None,
+        "created_at": None,
+        "completed_at": None,
+        "status_code": None,
+        "body": None,
+    }
 
 
 def _replay(response: StoredResponse) -> Response:

@@ -200,14 +200,31 @@ class ServiceClients:
             return None
         if response.status_code != 200:
             raise OutcomeUnknown(f"{service} lookup of {key}: HTTP {response.status_code}")
-        operation = response.json()
-        if operation["state"] != "completed":
-            raise OutcomeUnknown(f"{service} operation {key} is still in flight")
-        return Reply(operation["status_code"], operation["body"])
+        return _operation_reply(service, key, response.json())
+
+    def fence(self, service: str, key: str) -> Reply | None:
+        """Like `lookup`, for a caller about to give up on `key`: the stored outcome, or None
+        when the request never ran, in which case the service now refuses it if it arrives
+        late. Raises OutcomeUnknown while it is in flight or the service is unreachable."""
+        try:
+            response = self.clients[service].post(f"/v1/operations/{key}/fence")
+        except httpx.TransportError as error:
+            raise OutcomeUnknown(f"{service} fence of {key}: {error}") from error
+        if response.status_code != 200:
+            raise OutcomeUnknown(f"{service} fence of {key}: HTTP {response.status_code}")
+        return _operation_reply(service, key, response.json())
 
     def close(self) -> None:
         for client in self.clients.values():
             client.close()
+
+
+def _operation_reply(service: str, key: str, operation: dict[str, Any]) -> Reply | None:
+    if operation["state"] == "fenced":
+        return None
+    if operation["state"] != "completed":
+        raise OutcomeUnknown(f"{service} operation {key} is still in flight")
+    return Reply(operation["status_code"], operation["body"])
 
 
 def _transient(response: httpx.Response) -> bool:

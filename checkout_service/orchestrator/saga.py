@@ -165,8 +165,9 @@ class SagaRunner:
         target = checkout.row.get(undo.id_field)
         if target is None:
             # The forward step's answer was never recorded (lost response, crash): ask the
-            # service what it did under the step's key rather than assume it did nothing.
-            forward = self.services.lookup(
+            # service what it did under the step's key rather than assume it did nothing, and
+            # fence the key so that a request still on its way cannot land after this undo.
+            forward = self.services.fence(
                 undo.service, step_key(checkout.checkout_id, undo.forward)
             )
             if forward is None or not forward.ok:
@@ -225,9 +226,10 @@ class SagaRunner:
         fulfillment_id = checkout.fulfillment_id
         if fulfillment_id is None:
             # The worker may have requested it and died (or not yet recorded it) before this
-            # cancellation took the lease: the fulfillment service knows, under the step's key.
+            # cancellation took the lease: the fulfillment service knows, under the step's key,
+            # and the fence keeps a request still on its way from landing after this check.
             # Still in flight there: OutcomeUnknown, and the cancellation is retried.
-            found = self.services.lookup("fulfillment", step_key(cid, "fulfillment"))
+            found = self.services.fence("fulfillment", step_key(cid, "fulfillment"))
             if found is None or not found.ok:
                 return None
             fulfillment_id = found.body["fulfillment_id"]

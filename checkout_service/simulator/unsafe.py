@@ -91,12 +91,14 @@ def skip_compensation(stack: Stack, body: dict[str, Any], skipped: str) -> tuple
 
 
 def stale_fulfillment(stack: Stack, checkout_id: str, order_id: str) -> list[Anomaly]:
-    """A cancellation racing fulfillment: the worker read the checkout before it was cancelled
-    and requests fulfillment for an order that no longer stands."""
+    """A cancellation racing fulfillment: an older worker build read the checkout before it was
+    cancelled and requests fulfillment for an order that no longer stands. The safe worker
+    cannot: it checks under the checkout's lease, and the cancellation fences the step's key.
+    This build makes a key per delivery attempt, which no fence covers."""
     response = stack.service(
         "fulfillment",
         "/v1/fulfillments",
-        f"{checkout_id}:fulfillment",
+        f"{checkout_id}:fulfillment:attempt-2",
         {"checkout_id": checkout_id, "order_id": order_id},
     )
     if response.status_code != 201:

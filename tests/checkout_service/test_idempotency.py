@@ -309,3 +309,57 @@ def test_retention_expires_keys_and_purge_deletes_them(backend):
         assert store.begin("s", "young", fp).kind == "acquired"
     finally:
         engine.dispose()
+
+
+def test_a_fenced_key_refuses_the_request_that_arrives_late(app, start):
+    client = start(app)
+    fenced = client.post("/v1/operations/k-1/fence")
+    assert fenced.status_code == 200
+    assert fenced.json()["state"] == "fenced"
+    late = post(client, "k-1")
+    assert (late.status_code, late.headers["content-type"]) == (409, PROBLEM)
+    assert late.json()["type"].endswith("idempotency-key-fenced")
+    assert count_effects(app) == 0
+    # Fencing again, or looking the key up, says the same; other keys are untouched.
+    assert client.post("/v1/operations/k-1/fence").json()["state"] == "fenced"
+    assert client.get("/v1/operations/k-1").json()["state"] == "fenced"
+    assert post(client, "k-2").status_code == 201
+
+
+def test_fencing_a_key_that_ran_answers_its_outcome_and_changes_nothing(app, start):
+    client = start(app)
+    first = post(client, "k-1")
+    fenced = client.post("/v1/operations/k-1/fence").json()
+    assert (fenced["state"], fenced["status_code"], fenced["body"]) == (
+        "completed",
+        201,
+        first.json(),
+    )
+    assert post(client, "k-1").headers[REPLAYED_HEADER] == "true"
+    assert count_effects(app) == 1
+
+
+def test_a_malformed_key_cannot_be_fenced(sqlite_db, start):
+    client = start(make_app(sqlite_db))
+    response = client.post("/v1/operations/has space/fence")
+    assert (response.status_code, response.headers["content-type"]) == (400, PROBLEM)
+
+
+def test_a_live_request_cannot_be_fenced_and_a_stale_one_is_fenced_out(backend):
+    clock = Clock()
+    engine = create_service_engine("testsvc", backend)
+    create_tables(engine, metadata)
+    store = IdempotencyStore(engine, keys, lock_timeout=timedelta(seconds=30), clock=clock)
+    fp = fingerprint("POST", "/v1/effects", {"value": "a"})
+    try:
+        holder = store.begin("s", "k", fp)
+        with pytest.raises(idempotency.KeyInFlight):
+            store.fence("s", "k")
+        clock.now += timedelta(seconds=31)
+        assert store.fence("s", "k") is None
+        # The holder outlived its lock: it can no longer complete, and a retry is refused.
+        with engine.begin() as conn:
+            assert not store.complete(conn, holder.lock, idempotency.StoredResponse(201, b"{}"))
+        assert store.begin("s", "k", fp).kind == "fenced"
+    finally:
+        engine.dispose()

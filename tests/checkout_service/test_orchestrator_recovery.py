@@ -147,9 +147,10 @@ def test_an_abandoned_saga_voids_an_authorization_it_never_saw_answered(stack):
     s = stack()
     s.faults.add("POST", "/v1/authorizations", "lose", times=None)
     s.faults.add("GET", "/v1/operations/.*:payment.authorize", "fail", times=None)
+    s.faults.add("POST", "/v1/operations/.*:payment.authorize/fence", "fail", times=None)
     assert s.checkout("k1", checkout_body()).status_code == 503
     s.clock.advance(timedelta(hours=1))
-    # Past the deadline the saga is abandoned, but the void waits until the lookup answers.
+    # Past the deadline the saga is abandoned, but the void waits until the fence answers.
     assert [r.outcome for r in recover(s.orch, give_up_after=timedelta(minutes=15))] == ["unknown"]
     s.faults.rules.clear()
     assert [r.outcome for r in recover(s.orch)] == ["failed"]
@@ -161,6 +162,28 @@ def test_an_abandoned_saga_voids_an_authorization_it_never_saw_answered(stack):
     assert s.rows("order", order.orders) == []
     retry = s.checkout("k1", checkout_body())
     assert retry.status_code == 504
+
+
+def test_an_authorization_arriving_after_the_saga_gave_up_is_refused(stack):
+    """The authorize request never reached the PSP while the orchestrator waited (it is still on
+    its way, say); the abandoned saga fences its key, so when it lands nothing is held."""
+    s = stack()
+    s.faults.add("POST", "/v1/authorizations", "fail", times=None)
+    assert s.checkout("k1", checkout_body()).status_code == 503
+    s.clock.advance(timedelta(hours=1))
+    assert [r.outcome for r in recover(s.orch, give_up_after=timedelta(minutes=15))] == ["failed"]
+    s.faults.rules.clear()
+    (reservation,) = s.rows("inventory", inventory.reservations)
+    assert reservation["status"] == "released"
+    cid = reservation["checkout_id"]
+    late = s.orch.services.clients["payment"].post(
+        "/v1/authorizations",
+        json={"checkout_id": cid, "amount_minor": 1000, "currency": "EUR", "payment_token": "t"},
+        headers={"Idempotency-Key": f"{cid}:payment.authorize"},
+    )
+    assert late.status_code == 409
+    assert late.json()["type"].endswith("idempotency-key-fenced")
+    assert s.payments("authorization") == []
 
 
 def test_the_outbox_delivers_one_capture_however_often_it_runs(stack, monkeypatch):
