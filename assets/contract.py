@@ -21,6 +21,8 @@ class Column:
     required: bool = False  # null or empty → quarantined
     values: tuple[str, ...] = ()  # for ENUM, compared lower-cased
     minimum: int | None = None  # for INTEGER, inclusive
+    # For TEXT, in bytes of UTF-8: room for any ID or URL, not for a payload smuggled into one.
+    max_bytes: int = 2048
     # SQL condition (on the raw text columns) under which a nullable column must have a value.
     required_when: str | None = None
 

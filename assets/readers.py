@@ -19,6 +19,14 @@ from assets.contract import Source
 # Columns every reader produces besides the contract's own.
 META = ("_line", "_raw", "_error", "_error_detail", "_extra")
 
+# Text files are parsed in memory, at about five times their size; a bigger export fails its
+# source with a clear error instead of exhausting memory. Parquet is read by DuckDB as a stream.
+MAX_TEXT_FILE_BYTES = 1 << 30
+
+# The csv module refuses fields above 128 KiB with an error that loses the row's text; widths are
+# the contract's to judge (`value_too_long`), with the row kept whole in the quarantine.
+csv.field_size_limit(2**31 - 1)
+
 
 class MissingColumnsError(ValueError):
     """A landing file lacks required contract columns; the whole source fails to load."""
@@ -71,7 +79,14 @@ class TextRows:
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
-def _decode(path: Path) -> str:
+def _decode(path: Path, max_bytes: int) -> str:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise UnreadableFileError(
+            f"{path}: {size / 2**20:,.0f} MiB of text, above the {max_bytes / 2**20:,.0f} MiB a "
+            "CSV or JSON-lines file may have (they are parsed in memory); split the export or "
+            "send it as Parquet"
+        )
     # surrogateescape keeps undecodable bytes visible per line instead of failing the whole file.
     text = path.read_bytes().decode("utf-8", errors="surrogateescape")
     return text.removeprefix("\ufeff")
@@ -91,12 +106,14 @@ def _require(path: Path, source: Source, present: set[str]) -> None:
         raise MissingColumnsError(path, missing)
 
 
-def read_jsonl(path: Path, source: Source) -> tuple[pa.Table, int]:
+def read_jsonl(
+    path: Path, source: Source, max_bytes: int = MAX_TEXT_FILE_BYTES
+) -> tuple[pa.Table, int]:
     """Each non-blank line is one row; returns the rows and how many were read."""
     rows = TextRows(source)
     keys_seen: set[str] = set()
     known = set(source.column_names)
-    for number, line in enumerate(_decode(path).split("\n"), start=1):
+    for number, line in enumerate(_decode(path, max_bytes).split("\n"), start=1):
         line = line.rstrip("\r")
         if not line.strip():
             continue
@@ -133,10 +150,12 @@ def _scalar_text(value: object) -> str | None:
     return str(value)
 
 
-def read_csv(path: Path, source: Source) -> tuple[pa.Table, int]:
+def read_csv(
+    path: Path, source: Source, max_bytes: int = MAX_TEXT_FILE_BYTES
+) -> tuple[pa.Table, int]:
     """A header line, then one row per record (quoted fields may span lines)."""
     rows = TextRows(source)
-    text = _decode(path)
+    text = _decode(path, max_bytes)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)

@@ -95,6 +95,14 @@ def _rules(source: Source, col: Column, native: str | None = None) -> list[tuple
                     f"{label} || {shown} || ' is below {col.minimum}'",
                 )
             )
+    elif col.kind is Kind.TEXT:
+        rules.append(
+            (
+                f"strlen({text}) > {col.max_bytes}",
+                "value_too_long",
+                f"{label} || strlen({text}) || ' bytes, above the limit of {col.max_bytes}'",
+            )
+        )
     elif col.kind is Kind.ENUM:
         rules.append(
             (

@@ -8,7 +8,7 @@ import pytest
 
 from assets.contract import SOURCES
 from assets.ingest import ingest_source
-from assets.readers import MissingColumnsError
+from assets.readers import MissingColumnsError, UnreadableFileError, read_csv, read_jsonl
 from assets.warehouse import connect
 from tests.assets.test_ingest import payment, write_jsonl
 
@@ -89,3 +89,44 @@ def test_a_header_only_csv_with_wrong_columns_fails_naming_them(tmp_path, con):
     with pytest.raises(MissingColumnsError, match="fulfillment_id, checkout_id, order_id"):
         ingest_source(con, SOURCES["fulfillments"], tmp_path, DAY, lookback_days=0)
     assert con.execute("select count(*) from meta.ingested_files").fetchone()[0] == 0
+
+
+MOVES_HEADER = "move_id,checkout_id,idempotency_key,reservation_id,sku,quantity,kind,created_at\n"
+MOVE = "m1,c1,c1:inventory.reserve,r1,SKU,1,reserve,2026-01-02T10:00:00Z\n"
+
+
+def test_a_huge_value_is_quarantined_whole_in_either_text_format(tmp_path, con):
+    """A value far wider than any ID or URL (a payload smuggled into a field) goes to the
+    quarantine with its whole row, from JSON-lines and from CSV alike (where the csv module's
+    128 KiB field limit used to drop the row's text)."""
+    huge = "c" * 3_000_000
+    write_jsonl(
+        tmp_path, "payments", DAY, [json.dumps(payment(checkout_id=huge)), json.dumps(payment())]
+    )
+    report = ingest_source(con, SOURCES["payments"], tmp_path, DAY, lookback_days=0)
+    assert (report.rows_loaded, report.rows_quarantined) == (1, 1)
+    [(reason, detail, raw_text)] = con.execute(
+        "select reason, detail, raw_text from raw.quarantine"
+    ).fetchall()
+    assert reason == "value_too_long"
+    assert detail == "column checkout_id: 3000000 bytes, above the limit of 2048"
+    assert json.loads(raw_text)["checkout_id"] == huge
+
+    folder = tmp_path / "inventory_moves" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    wide = MOVE.replace("r1,SKU", "r2," + "S" * 300_000)
+    (folder / "moves.csv").write_text(MOVES_HEADER + MOVE + wide)
+    report = ingest_source(con, SOURCES["inventory_moves"], tmp_path, DAY, lookback_days=0)
+    assert (report.rows_loaded, report.rows_quarantined) == (1, 1)
+    [(reason, raw_text)] = con.execute(
+        "select reason, raw_text from raw.quarantine where _source_file like '%moves.csv'"
+    ).fetchall()
+    assert (reason, raw_text) == ("value_too_long", wide.rstrip("\n"))
+
+
+@pytest.mark.parametrize("reader", [read_jsonl, read_csv])
+def test_a_text_file_too_big_to_parse_in_memory_fails_its_source_clearly(tmp_path, reader):
+    path = tmp_path / "big.txt"
+    path.write_text(MOVES_HEADER + MOVE * 100)
+    with pytest.raises(UnreadableFileError, match=r"big\.txt: .* MiB of text, above .*Parquet"):
+        reader(path, SOURCES["inventory_moves"], max_bytes=1000)
