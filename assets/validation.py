@@ -96,11 +96,13 @@ def _rules(source: Source, col: Column, native: str | None = None) -> list[tuple
                 )
             )
     elif col.kind is Kind.TEXT:
+        # On the value as stored: a string's length is kept beside it, where trim() would copy it.
+        width = f"strlen(cast({quote_ident(col.name)} as varchar))"
         rules.append(
             (
-                f"strlen({text}) > {col.max_bytes}",
+                f"{width} > {col.max_bytes}",
                 "value_too_long",
-                f"{label} || strlen({text}) || ' bytes, above the limit of {col.max_bytes}'",
+                f"{label} || {width} || ' bytes, above the limit of {col.max_bytes}'",
             )
         )
     elif col.kind is Kind.ENUM:
