@@ -186,7 +186,11 @@ class SagaRunner:
     def cancel(self, checkout_id: str) -> Answer:
         """Cancel a completed checkout: fulfillment first (a shipped one refuses, and the refusal
         is recorded and answered, never hidden), then the payment (void, or refund once
-        captured) and the order."""
+        captured) and the order.
+
+        `cancelling` is recorded before the first effect, so a cancellation stopped anywhere
+        (a crash, a lost answer, a shopper who never retries) is finished by the worker; a
+        refusal puts the checkout back to `completed`."""
         token = self.store.acquire_lease(checkout_id)
         if token is None:
             raise SagaBusy(checkout_id)
@@ -195,14 +199,16 @@ class SagaRunner:
             if checkout.status in ("pending", "compensating"):
                 raise SagaBusy(checkout_id)
             if checkout.status == "completed":
-                refusal = self._cancel_fulfillment(checkout, token)
-                if refusal is not None:
-                    return refusal
                 # From here the outbox worker no longer requests fulfillment for this checkout.
                 self.store.advance(checkout_id, token, status="cancelling")
-                self._hook(checkout_id, "cancelling")
                 checkout = self.store.load(checkout_id)
             if checkout.status == "cancelling":
+                refusal = self._cancel_fulfillment(checkout, token)
+                if refusal is not None:
+                    self.store.advance(checkout_id, token, status="completed")
+                    return refusal
+                self._hook(checkout_id, "cancelling")
+                checkout = self.store.load(checkout_id)
                 self._cancel_payment(checkout)
                 cancelled = self.services.call(
                     "order",

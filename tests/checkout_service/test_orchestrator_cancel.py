@@ -1,6 +1,8 @@
 """Cancelling a completed checkout: before settlement the authorization is voided, after it the
 capture is refunded; a shipped fulfillment refuses, and the refusal is recorded, not hidden."""
 
+from datetime import timedelta
+
 from checkout_service.idempotency import REPLAYED_HEADER
 from checkout_service.orchestrator.outbox import process_outbox
 from checkout_service.orchestrator.recovery import recover
@@ -115,3 +117,42 @@ def test_the_worker_does_not_request_fulfillment_while_a_cancellation_holds_the_
     outcomes = {d.event_id.split(":")[1]: d.outcome for d in process_outbox(s.orch)}
     assert outcomes["fulfillment"] == "handled"
     assert len(s.rows("fulfillment", fulfillment.fulfillments)) == 1
+
+
+def test_a_cancellation_stopped_after_the_fulfillment_was_cancelled_is_finished_by_the_worker(
+    stack,
+):
+    """The fulfillment service cancels, its answer is lost, and the shopper never retries: the
+    worker must finish the cancellation (refund, order), not leave a paid checkout unshipped."""
+    s = stack()
+    cid = s.checkout("k1", checkout_body()).json()["id"]
+    process_outbox(s.orch)
+    s.faults.add("POST", "/v1/fulfillments/.*/cancel", "lose", times=None)
+    s.faults.add("GET", "/v1/operations/.*", "fail", times=None)
+    assert s.cancel(cid, "c1").status_code == 503
+    (ful,) = s.rows("fulfillment", fulfillment.fulfillments)
+    assert ful["status"] == "cancelled"
+    s.faults.rules.clear()
+    s.clock.advance(timedelta(minutes=5))
+    assert [r.outcome for r in recover(s.orch)] == ["cancelled"]
+    (capture,) = s.payments("capture")
+    (refund,) = s.payments("refund")
+    assert refund["amount_minor"] == capture["amount_minor"]
+    assert [o["status"] for o in s.rows("order", order.orders)] == ["cancelled"]
+    assert s.get(cid).json()["status"] == "cancelled"
+
+
+def test_a_refused_cancellation_leaves_the_checkout_completed(stack):
+    s = stack()
+    cid = s.checkout("k1", checkout_body()).json()["id"]
+    process_outbox(s.orch)
+    fulfillment_id = s.get(cid).json()["fulfillment_id"]
+    s.orch.services.clients["fulfillment"].post(
+        f"/v1/fulfillments/{fulfillment_id}/ship",
+        json={},
+        headers={"Idempotency-Key": f"{cid}:fulfillment.ship"},
+    )
+    assert s.cancel(cid, "c1").status_code == 409
+    assert s.get(cid).json()["status"] == "completed"
+    assert recover(s.orch) == []
+    assert s.payments("refund") == []
