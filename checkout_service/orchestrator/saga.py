@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from checkout_service.orchestrator.clients import Reply, ServiceClients
+from checkout_service.orchestrator.clients import OutcomeUnknown, Reply, ServiceClients
 from checkout_service.orchestrator.steps import (
     CANCEL_ORDER,
     POINTS,
@@ -112,13 +112,22 @@ class SagaRunner:
 
     def abandon(self, checkout_id: str) -> Answer:
         """Give up on a saga whose step outcome stayed unknown: answer 504 and undo whatever
-        its registered steps may have done."""
+        its registered steps may have done.
+
+        The step in progress is fenced first. If it turns out to have run, the saga is not
+        abandoned (OutcomeUnknown: the next pass rolls it forward through the replay), since
+        some effects cannot be undone (a committed reservation refuses its release). If the
+        fence cannot be placed either, the outcome is still unknown and the saga waits."""
         token = self.store.acquire_lease(checkout_id)
         if token is None:
             raise SagaBusy(checkout_id)
         try:
             checkout = self.store.load(checkout_id)
             if checkout.status == "pending":
+                step = STEPS[POINTS.index(checkout.recovery_point)]
+                key = step_key(checkout_id, step.name)
+                if self.services.fence(step.service, key) is not None:
+                    raise OutcomeUnknown(f"{key} ran after all; resuming instead of abandoning")
                 answer = problem_body(
                     504,
                     "checkout-abandoned",

@@ -143,25 +143,41 @@ def test_an_unknown_outcome_stays_pending_then_recover_resumes_it(stack):
     assert_settled_once(s, cid)
 
 
-def test_an_abandoned_saga_voids_an_authorization_it_never_saw_answered(stack):
+def test_a_saga_past_its_deadline_is_not_abandoned_while_its_step_may_have_run(stack):
+    """The authorization ran but its answer was lost, and the service cannot be asked: past the
+    deadline the saga waits rather than guess. Once the fence answers that the step ran, the
+    saga rolls forward to one charge instead of being abandoned."""
     s = stack()
     s.faults.add("POST", "/v1/authorizations", "lose", times=None)
     s.faults.add("GET", "/v1/operations/.*:payment.authorize", "fail", times=None)
     s.faults.add("POST", "/v1/operations/.*:payment.authorize/fence", "fail", times=None)
     assert s.checkout("k1", checkout_body()).status_code == 503
     s.clock.advance(timedelta(hours=1))
-    # Past the deadline the saga is abandoned, but the void waits until the fence answers.
-    assert [r.outcome for r in recover(s.orch, give_up_after=timedelta(minutes=15))] == ["unknown"]
+    give_up = timedelta(minutes=15)
+    assert [r.outcome for r in recover(s.orch, give_up_after=give_up)] == ["unknown"]
     s.faults.rules.clear()
-    assert [r.outcome for r in recover(s.orch)] == ["failed"]
-    (auth,) = s.payments("authorization")
-    (void,) = s.payments("void")
-    assert void["parent_payment_id"] == auth["payment_id"]
+    assert [r.outcome for r in recover(s.orch, give_up_after=give_up)] == ["completed"]
+    assert len(s.payments("authorization")) == 1
+    assert s.payments("void") == []
+    assert s.checkout("k1", checkout_body()).status_code == 201
+
+
+def test_a_commit_that_ran_unseen_is_not_undone_by_giving_up(stack):
+    """A committed reservation cannot be released: abandoning after an unseen commit would
+    leave stock gone for an order cancelled and a payment voided."""
+    s = stack()
+    s.faults.add("POST", "/v1/reservations/.*/commit", "lose", times=None)
+    s.faults.add("GET", "/v1/operations/.*", "fail", times=None)
+    assert s.checkout("k1", checkout_body()).status_code == 503
+    s.clock.advance(timedelta(minutes=16))
+    give_up = timedelta(minutes=15)
+    assert [r.outcome for r in recover(s.orch, give_up_after=give_up)] == ["unknown"]
+    s.faults.rules.clear()
+    assert [r.outcome for r in recover(s.orch, give_up_after=give_up)] == ["completed"]
     (reservation,) = s.rows("inventory", inventory.reservations)
-    assert reservation["status"] == "released"
-    assert s.rows("order", order.orders) == []
-    retry = s.checkout("k1", checkout_body())
-    assert retry.status_code == 504
+    assert reservation["status"] == "committed"
+    assert [o["status"] for o in s.rows("order", order.orders)] == ["placed"]
+    assert s.payments("void") == []
 
 
 def test_an_authorization_arriving_after_the_saga_gave_up_is_refused(stack):
