@@ -358,6 +358,20 @@ class IdempotencyStore:
         ).rowcount
         return done == 1
 
+    def pause(self, lock: Lock) -> None:
+        """Give up the lock but keep the key and its fingerprint: the request stopped part-way
+        with its work kept (an unknown downstream outcome), so a retry with the same payload
+        takes the lock over at once and resumes it, and another payload is still a 422."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(self.table)
+                .where(
+                    *self._row(lock.scope, lock.key, lock.token),
+                    self.table.c.state == IN_FLIGHT,
+                )
+                .values(locked_at=self.clock() - self.lock_timeout)
+            )
+
     def release(self, lock: Lock) -> None:
         """Drop an in-flight key so a retry starts afresh (nothing of the attempt was kept)."""
         with self.engine.begin() as conn:

@@ -177,7 +177,7 @@ def _complete(orch: Orchestrator, lock: Lock, run: Callable[[], Answer]) -> Resp
     except OutcomeUnknown as error:
         # Expected under network faults, not a bug: no traceback, and the client is told to
         # retry with the same key, which resumes the saga from its recovery point.
-        orch.keys.release(lock)
+        orch.keys.pause(lock)
         log.warning("outcome unknown under idempotency key %s: %s", lock.key, error)
         return _outcome_unknown()
     except DBAPIError as error:
@@ -188,7 +188,7 @@ def _complete(orch: Orchestrator, lock: Lock, run: Callable[[], Answer]) -> Resp
         return _internal_error()
     except Exception:
         # The saga keeps its recovery point; a retry with the same key or `recover` resumes it.
-        orch.keys.release(lock)
+        orch.keys.pause(lock)
         log.exception("checkout failed under idempotency key %s", lock.key)
         return _internal_error()
     media_type = PROBLEM_MEDIA_TYPE if answer.status_code >= 400 else "application/json"

@@ -37,8 +37,8 @@ services hold.
 Not covered here: concurrent requests (`test_orchestrator_concurrency.py`), processes killed
 at any other moment than after a saga's recovery point (`tests/e2e/test_chaos.py`), lookups and
 fences that fail (the fault transport lets them through), and a cancellation key reused for
-another checkout while its first request is paused (the orchestrator has released the key by
-then, so the other request runs instead of being refused with a 422).
+another checkout after its first request met a busy saga (a 409 keeps nothing, the key
+included).
 
 Each example runs a fresh stack in process (`InProcessTransport`, as the simulator does) on
 real SQLite files under tmp_path, with seeded record IDs, so a failure replays and shrinks
@@ -629,9 +629,8 @@ class CheckoutMachine(RuleBasedStateMachine):
 
         `misuse` (a client bug) sends another request under the key instead: a checkout key with
         another cart, refused whatever the key's state; a cancellation key for another
-        checkout, refused once the key has its answer. Not sent: a cancellation key reused
-        while its request is paused (503), since the orchestrator has released the key by then
-        and runs the other request instead of answering 422."""
+        checkout, refused once the key has its answer or its request is paused (503, 500).
+        Not sent after a 409 (a busy saga), which keeps nothing, the key included."""
         requests = [(c, s) for c, s in self.requests() if not s.given_up]
         checkout, sent = data.draw(st.sampled_from(requests), label="retried")
         others = [c for c in self.known() if c is not checkout]
@@ -640,7 +639,9 @@ class CheckoutMachine(RuleBasedStateMachine):
                 sent.path,
                 {**sent.body, "lines": [*sent.body["lines"], *sent.body["lines"]]},
             )
-        elif misuse and sent.final is not None and others:
+        elif (
+            misuse and others and (sent.final is not None or sent.transient[-1:] in ([500], [503]))
+        ):
             other = data.draw(st.sampled_from(others), label="cancelled instead")
             path, body = f"/v1/checkouts/{other.checkout_id}/cancel", sent.body
         else:

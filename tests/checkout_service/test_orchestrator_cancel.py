@@ -156,3 +156,22 @@ def test_a_refused_cancellation_leaves_the_checkout_completed(stack):
     assert s.get(cid).json()["status"] == "completed"
     assert recover(s.orch) == []
     assert s.payments("refund") == []
+
+
+def test_a_paused_cancellations_key_still_refuses_another_checkout(stack):
+    """After a 503 the key keeps its payload: reused to cancel another checkout it is a 422
+    (not a second cancellation), and the first request's retry still resumes it."""
+    s = stack()
+    first = s.checkout("k1", checkout_body()).json()["id"]
+    other = s.checkout("k2", checkout_body()).json()["id"]
+    process_outbox(s.orch)
+    s.faults.add("POST", "/v1/fulfillments/.*/cancel", "lose", times=None)
+    s.faults.add("GET", "/v1/operations/.*", "fail", times=None)
+    assert s.cancel(first, "c1").status_code == 503
+    s.faults.rules.clear()
+    reused = s.cancel(other, "c1")
+    assert reused.status_code == 422
+    assert reused.json()["type"].endswith("idempotency-key-reused")
+    assert s.get(other).json()["status"] == "completed"
+    retried = s.cancel(first, "c1")
+    assert (retried.status_code, retried.json()["status"]) == (200, "cancelled")
