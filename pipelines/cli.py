@@ -203,8 +203,9 @@ def simulate(landing: Path, day: date | None, checkouts: int, seed: int, profile
     click.echo(summary.describe())
 
 
-# A day `make demo` simulates and reconciles within two minutes on two idle cores: 90 s here,
-# of which the simulator takes about 70 (some 28 checkouts a second) and the pipeline 15.
+# A day `make demo` simulates and reconciles within two minutes on two idle cores: 90 to 120 s
+# here, of which the simulator takes 70 to 100 (20 to 28 checkouts a second, as busy as the
+# machine is) and the pipeline about 12.
 DEMO_CHECKOUTS = 2000
 
 
