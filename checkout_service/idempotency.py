@@ -219,21 +219,7 @@ class IdempotencyStore:
             token = str(uuid.uuid4())
             busy = False
             try:
-                with self.engine.begin() as conn:
-                    conn.execute(
-                        insert(t).values(
-                            scope=scope,
-                            idempotency_key=key,
-                            fingerprint=request_fingerprint,
-                            request_method=method.upper(),
-                            request_path=path,
-                            state=IN_FLIGHT,
-                            lock_token=token,
-                            locked_at=now,
-                            created_at=now,
-                            expires_at=now + self.retention,
-                        )
-                    )
+                self._claim(scope, key, IN_FLIGHT, token, now, request_fingerprint, method, path)
                 return Begin("acquired", lock=Lock(scope, key, token))
             except IntegrityError:
                 pass  # the key exists: decide below from its row
@@ -283,21 +269,7 @@ class IdempotencyStore:
             now = self.clock()
             token = str(uuid.uuid4())
             try:
-                with self.engine.begin() as conn:
-                    conn.execute(
-                        insert(t).values(
-                            scope=scope,
-                            idempotency_key=key,
-                            fingerprint="",
-                            request_method="",
-                            request_path="",
-                            state=FENCED,
-                            lock_token=token,
-                            locked_at=now,
-                            created_at=now,
-                            expires_at=now + self.retention,
-                        )
-                    )
+                self._claim(scope, key, FENCED, token, now)
                 return None
             except IntegrityError:
                 pass
@@ -326,6 +298,34 @@ class IdempotencyStore:
             if taken == 1:
                 return None
         raise KeyInFlight(key)
+
+    def _claim(
+        self,
+        scope: str,
+        key: str,
+        state: str,
+        token: str,
+        now: datetime,
+        request_fingerprint: str = "",
+        method: str = "",
+        path: str = "",
+    ) -> None:
+        """INSERT the key's row: the unique constraint decides a race (IntegrityError)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(self.table).values(
+                    scope=scope,
+                    idempotency_key=key,
+                    fingerprint=request_fingerprint,
+                    request_method=method.upper(),
+                    request_path=path,
+                    state=state,
+                    lock_token=token,
+                    locked_at=now,
+                    created_at=now,
+                    expires_at=now + self.retention,
+                )
+            )
 
     def _drop(self, record: KeyRecord) -> bool:
         """Delete an expired key row; False on a lost race."""
