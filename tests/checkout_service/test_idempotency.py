@@ -6,6 +6,8 @@ without the fault is the same request.
 """
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -99,6 +101,17 @@ def make_app(settings: DatabaseSettings, store_clock: Clock | None = None) -> Fa
 def count_effects(app: FastAPI) -> int:
     with app.state.runtime.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(effects)).scalar_one()
+
+
+@contextmanager
+def direct_store(backend: DatabaseSettings, clock: Clock, **options) -> Iterator:
+    """The store on its own, without an app: (engine, store), the engine disposed after."""
+    engine = create_service_engine("testsvc", backend)
+    create_tables(engine, metadata)
+    try:
+        yield engine, IdempotencyStore(engine, keys, clock=clock, **options)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -266,11 +279,8 @@ def test_operation_lookup_returns_the_stored_outcome(app, start):
 
 def test_a_stale_lock_is_taken_over_and_its_holder_can_no_longer_complete(backend):
     clock = Clock()
-    engine = create_service_engine("testsvc", backend)
-    create_tables(engine, metadata)
-    store = IdempotencyStore(engine, keys, lock_timeout=timedelta(seconds=30), clock=clock)
     fp = fingerprint("POST", "/v1/effects", {"value": "a"})
-    try:
+    with direct_store(backend, clock, lock_timeout=timedelta(seconds=30)) as (engine, store):
         first = store.begin("s", "k", fp)
         assert first.kind == "acquired"
         assert store.begin("s", "k", fp).kind == "in_flight"
@@ -284,17 +294,12 @@ def test_a_stale_lock_is_taken_over_and_its_holder_can_no_longer_complete(backen
             assert store.complete(conn, second.lock, idempotency.StoredResponse(201, b'{"ok":1}'))
         replay = store.begin("s", "k", fp)
         assert (replay.kind, replay.response.body) == ("replay", b'{"ok":1}')
-    finally:
-        engine.dispose()
 
 
 def test_retention_expires_keys_and_purge_deletes_them(backend):
     clock = Clock()
-    engine = create_service_engine("testsvc", backend)
-    create_tables(engine, metadata)
-    store = IdempotencyStore(engine, keys, retention=timedelta(hours=24), clock=clock)
     fp = fingerprint("POST", "/v1/effects", {"value": "a"})
-    try:
+    with direct_store(backend, clock, retention=timedelta(hours=24)) as (engine, store):
         for key in ("old", "young"):
             lock = store.begin("s", key, fp).lock
             with engine.begin() as conn:
@@ -307,8 +312,6 @@ def test_retention_expires_keys_and_purge_deletes_them(backend):
         # Past its retention a key is new again, even before the purge ran.
         clock.now += timedelta(hours=12)
         assert store.begin("s", "young", fp).kind == "acquired"
-    finally:
-        engine.dispose()
 
 
 def test_a_fenced_key_refuses_the_request_that_arrives_late(app, start):
@@ -347,11 +350,8 @@ def test_a_malformed_key_cannot_be_fenced(sqlite_db, start):
 
 def test_a_live_request_cannot_be_fenced_and_a_stale_one_is_fenced_out(backend):
     clock = Clock()
-    engine = create_service_engine("testsvc", backend)
-    create_tables(engine, metadata)
-    store = IdempotencyStore(engine, keys, lock_timeout=timedelta(seconds=30), clock=clock)
     fp = fingerprint("POST", "/v1/effects", {"value": "a"})
-    try:
+    with direct_store(backend, clock, lock_timeout=timedelta(seconds=30)) as (engine, store):
         holder = store.begin("s", "k", fp)
         with pytest.raises(idempotency.KeyInFlight):
             store.fence("s", "k")
@@ -361,5 +361,3 @@ def test_a_live_request_cannot_be_fenced_and_a_stale_one_is_fenced_out(backend):
         with engine.begin() as conn:
             assert not store.complete(conn, holder.lock, idempotency.StoredResponse(201, b"{}"))
         assert store.begin("s", "k", fp).kind == "fenced"
-    finally:
-        engine.dispose()
