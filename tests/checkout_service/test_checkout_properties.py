@@ -51,7 +51,6 @@ real SQLite files under tmp_path, with seeded record IDs, so a failure replays a
 import functools
 import itertools
 import json
-import os
 import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -60,7 +59,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -95,16 +93,9 @@ from checkout_service.services import fraud, fulfillment, inventory, order, paym
 from checkout_service.services.inventory import InventorySettings, release_expired
 from checkout_service.services.runtime import SeededIds, ServiceSettings
 from checkout_service.simulator.stack import quiet_injected_crashes
+from tests.checkout_service.state_machines import state_machine_settings
 
-EXAMPLES = int(os.environ.get("RECON_PROPERTY_EXAMPLES", "20"))
-STEPS = int(os.environ.get("RECON_PROPERTY_STEPS", "25"))
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    stateful_step_count=STEPS,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+SETTINGS = state_machine_settings(default_examples=20)
 
 API_KEY = "sk_test_props"
 MERCHANT = "mer_props"

@@ -15,7 +15,6 @@ More examples for a soak (RECON_PROPERTY_STEPS: steps per sequence, 25 by defaul
     RECON_PROPERTY_EXAMPLES=200 pytest tests/checkout_service/test_service_properties.py
 """
 
-import os
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -39,16 +37,9 @@ from checkout_service.idempotency import REPLAYED_HEADER
 from checkout_service.services import inventory, payment
 from checkout_service.services.inventory import InventorySettings
 from checkout_service.services.runtime import ServiceSettings
+from tests.checkout_service.state_machines import state_machine_settings
 
-EXAMPLES = int(os.environ.get("RECON_PROPERTY_EXAMPLES", "15"))
-STEPS = int(os.environ.get("RECON_PROPERTY_STEPS", "25"))
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    stateful_step_count=STEPS,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+SETTINGS = state_machine_settings(default_examples=15)
 
 
 @dataclass
