@@ -25,12 +25,22 @@ HEADERS = {"Authorization": "Bearer sk_test_default"}
 
 
 def children(pid: int) -> dict[str, int]:
-    """The component processes `recon serve` started, by component name."""
+    """The component processes `recon serve` started, by component name. A child that has
+    exited and is not reaped yet has an empty command line (or is gone): it is not counted."""
     found = {}
     for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        found[argv[-2].decode()] = int(child)
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if len(argv) >= 2:
+            found[argv[-2].decode()] = int(child)
     return found
+
+
+def every_component(pid: int) -> dict[str, int] | None:
+    found = children(pid)
+    return found if set(found) == set(COMPONENTS) else None
 
 
 def wait_for(condition, what: str, timeout: float = 90.0):
@@ -74,8 +84,7 @@ def test_serve_runs_every_component_restarts_a_killed_one_and_stops_cleanly(tmp_
             assert line, f"recon serve exited: {''.join(lines)}"
             lines.append(line.strip())
         assert f"orchestrator http://127.0.0.1:{port}" in " ".join(" ".join(lines).split())
-        started = children(serve.pid)
-        assert set(started) == set(COMPONENTS)
+        started = wait_for(lambda: every_component(serve.pid), "one process per component")
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=HEADERS) as http:
             created = http.post("/v1/checkouts", json=BODY, headers={"Idempotency-Key": "s1"})
