@@ -1,11 +1,14 @@
 """Benchmark: the whole daily job for one partition of N generated checkouts, stage by stage,
-against the time DuckDB takes merely to scan the same landing files.
+against the plain SQL a user would hand-write for the same findings (`baseline.py`), and the time
+DuckDB takes merely to scan the same landing files.
 
     python bench/reconcile.py --checkouts 1000000 --json bench/out/1m.json
 
 Runs through the same code path as `recon run` (the Dagster job, in process). Prints, per stage
-(ingest, models, checks, reports) and in total: seconds, checkouts/s, rows/s and peak RSS; then the
-scan reference and the headline `total/scan ratio`. Figures, not asserts: see bench/RESULTS.md."""
+(ingest, models, checks, reports) and in total: seconds, checkouts/s, rows/s and peak RSS; the scan
+references; the baseline's seconds (under the same DuckDB memory limit), whether it found the same
+(checkout, type) pairs as the job, and, as the last line, the headline `job/baseline ratio`.
+Figures, not asserts: see bench/RESULTS.md."""
 
 import argparse
 import json
@@ -22,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import dagster as dg  # noqa: E402
 import duckdb  # noqa: E402
+from baseline import run_baseline  # noqa: E402
 from compare_datacompy import (  # noqa: E402
     compare_orders_and_captures,
     datacompy_in_its_own_environment,
@@ -228,6 +232,22 @@ def run_once(root: Path, checkouts: int, memory_limit: str, reuse: bool = False)
     figures["fixed_run_seconds"] = fixed_cost_seconds(root, memory_limit)
     figures["discrepancies"] = sum(n for _, _, n, _ in outcome.rows)
     figures["injected"] = generated.anomalies
+    baseline_seconds, baseline_pairs = run_baseline(
+        landing, DAY, memory_limit, spill_dir=root / "baseline.tmp"
+    )
+    job_pairs = set(
+        duckdb.sql(
+            f"select checkout_id, type from '{root / 'out' / 'discrepancies.parquet'}'"
+        ).fetchall()
+    )
+    figures["baseline"] = {
+        "seconds": baseline_seconds,
+        "same_pairs_as_job": baseline_pairs == job_pairs,
+        "pairs": len(baseline_pairs),
+        "missing": len(job_pairs - baseline_pairs),
+        "extra": len(baseline_pairs - job_pairs),
+    }
+    figures["job_over_baseline"] = total / baseline_seconds
     job_steps = (
         "staging__stg_orders",
         "staging__stg_payments",
@@ -279,6 +299,14 @@ def show(figures: dict) -> None:
         f"(total/column scan {figures['total_over_column_scan']:.1f})"
     )
     print(f"discrepancies found {figures['discrepancies']:,}, injected {figures['injected']:,}")
+    b = figures["baseline"]
+    agreement = (
+        "the same (checkout, type) pairs as the job"
+        if b["same_pairs_as_job"]
+        else f"DIFFERENT pairs: {b['missing']:,} of the job's missing, {b['extra']:,} extra"
+    )
+    print(f"plain-SQL baseline (bench/baseline.py): {b['pairs']:,} pairs, {agreement}")
+    print(f"baseline seconds: {b['seconds']:.2f}")
     c = figures["comparison"]
     datacompy_text = (
         "skipped: no uv to build its environment (datacompy pins polars < 1.45, see RESULTS.md)"
@@ -342,6 +370,7 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
     print(f"total/scan ratio: {results[-1]['total_over_scan']:.2f}")
+    print(f"job/baseline ratio: {results[-1]['job_over_baseline']:.2f}")
 
 
 if __name__ == "__main__":

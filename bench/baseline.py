@@ -1,0 +1,644 @@
+"""The plain-SQL baseline of bench/reconcile.py: the twelve discrepancy rules as DuckDB queries.
+
+Hand-written queries straight over one partition's landing Parquet files:
+
+    python bench/baseline.py LANDING [--date 2026-05-06] [--memory-limit 2500MB]
+
+It is the reference the daily job is measured against (the issue: the whole job should stay within
+3× of it): what a data engineer would write by hand instead of the pipeline, for speed. No warehouse
+file, no stored layers, no checks, no reports; an in-memory DuckDB connection with default settings
+but its memory_limit. It finds the same (checkout_id, type) pairs as the pipeline's models
+(dbt_like_models/) on the same files: the partition reads landing dates D-3 to D+3; a checkout
+belongs to the UTC day of its first record and only the business date's are reported; orders and
+fulfillments keep their latest version, payments, moves and events one copy per ID; only succeeded
+payments count; the time rules run on the data's clock (`as_of`, the latest server-side instant,
+never the wall clock), with the defaults of assets/run_params.py.
+
+Written for speed: the rare cases are found first, and per-ID work is done for them only.
+- Money (orders, payments, fulfillments): the authorizations not simply captured or voided from
+  their own checkout are found first (held, or named from elsewhere); then one pass per checkout
+  sets aside the plain happy path (one order row, placed; one succeeded capture of its total in its
+  currency; no other succeeded payment but the authorization that capture names), which breaks no
+  money rule. The pipeline's logic then runs on the other checkouts only (one in eight),
+  deduplicated.
+- Client events: one pass per checkout counts starts, completions and orders; IDs are compared,
+  and an order's latest version looked up, only for the checkouts flagged.
+- Reservations: reserves with no release or commit, grouped only once few are left.
+- Business date: only checkouts with a record outside the day need their first record looked up.
+No CTE over a whole table is read twice (DuckDB materialises a CTE referenced more than once): each
+branch reads the files itself, or joins back to a few candidates.
+
+Assumed, and true of the benchmark's files (checkout_service/bulk.py): the rows are valid contract
+rows, as ingestion would load them (trimmed, nothing quarantined); copies of one payment, move or
+event ID are the same row re-exported; an order's versions keep its checkout and created_at, a
+fulfillment's its checkout, order and created_at. Enums are still compared lower-cased and
+currencies upper-cased, as staging does.
+"""
+
+import argparse
+import sys
+import time
+from collections import Counter
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import duckdb  # noqa: E402
+
+from assets.landing import window  # noqa: E402
+from assets.run_params import RunParams  # noqa: E402
+
+SOURCES = ("orders", "payments", "inventory_moves", "fulfillments", "analytics_events")
+PARAMS = RunParams()
+
+
+def landing_files(landing: Path, day: date) -> dict[str, list[str]]:
+    """Each source's Parquet files of the partition's read window (`<source>/<date>/*.parquet`)."""
+    files = {}
+    for source in SOURCES:
+        found = [
+            str(path)
+            for landing_date in window(day, PARAMS.lookback_days)
+            for path in sorted((landing / source / landing_date.isoformat()).glob("*.parquet"))
+        ]
+        if not found:
+            raise FileNotFoundError(f"{landing}/{source}: no Parquet file from D-3 to D+3 of {day}")
+        files[source] = found
+    return files
+
+
+def reader(files: list[str], lineage: bool = False) -> str:
+    """`read_parquet` of the files; with `lineage`, the file and row that order copies and versions
+    the way ingestion's _landing_date, _source_file and _line do (the path holds the date)."""
+    paths = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    options = ", filename = true, file_row_number = true" if lineage else ""
+    return f"read_parquet([{paths}]{options})"
+
+
+# When each source says a checkout was seen: its first record decides the checkout's business date.
+RECORDED_AT = {
+    "orders": "created_at",
+    "payments": "created_at",
+    "inventory_moves": "created_at",
+    "fulfillments": "created_at",
+    "analytics_events": "received_at",
+}
+
+# An order's or fulfillment's latest version: the greatest updated_at, then (as staging breaks
+# ties) the later landing date, file and line; the file's path starts with its landing date.
+LATEST_VERSION = "(updated_at, filename, file_row_number)"
+
+
+def as_of_sql(files: dict[str, list[str]]) -> str:
+    # Maxima of whole columns: DuckDB answers most from the Parquet statistics.
+    return f"""
+        select greatest(
+            (select max(updated_at) from {reader(files["orders"])}),
+            (select max(created_at) from {reader(files["payments"])}),
+            (select max(created_at) from {reader(files["inventory_moves"])}),
+            (select max(updated_at) from {reader(files["fulfillments"])})
+        )
+    """
+
+
+def money_sql(files: dict[str, list[str]]) -> str:
+    """duplicate_charge, payment_without_order, refund_exceeds_capture, duplicate_order,
+    order_without_payment, amount_mismatch, uncaptured_authorization and
+    fulfillment_after_cancellation, as (checkout_id, type) rows."""
+    orders, payments = files["orders"], files["payments"]
+    return f"""
+    -- Succeeded authorizations not captured or voided from their own checkout alone: held (no
+    -- capture or void at all), or named by a capture or void of another checkout. Few; found for
+    -- every checkout first, so that the plain test below can leave authorizations out.
+    with unusual_authorizations as (
+        select
+            auth.payment_id,
+            auth.checkout_id,
+            follow_up.checkout_id as follow_up_checkout_id
+        from {reader(payments)} as auth
+        left join (
+            select parent_payment_id, checkout_id
+            from {reader(payments)}
+            where lower(kind) in ('capture', 'void') and lower(status) = 'succeeded'
+        ) as follow_up on auth.payment_id = follow_up.parent_payment_id
+        where
+            lower(auth.kind) = 'authorization'
+            and lower(auth.status) = 'succeeded'
+            and (
+                follow_up.checkout_id is null or follow_up.checkout_id <> auth.checkout_id
+            )
+    ),
+
+    held_authorizations as (
+        select payment_id from unusual_authorizations where follow_up_checkout_id is null
+    ),
+
+    -- Each succeeded payment but authorizations, stacked with the orders, with its part in the
+    -- plain happy path: 1 for a placed order, 2 for a capture, 4 for any other row (a cancelled
+    -- order, a void, a refund). Two rows whose parts make 3 are one of each. Payments that did
+    -- not succeed count for nothing.
+    orders_and_payments as (
+        select
+            checkout_id,
+            upper(currency) as currency,
+            case when lower(status) = 'placed' then 1 else 4 end as part,
+            total_minor as amount_minor
+        from {reader(orders)}
+        union all
+        select
+            checkout_id,
+            upper(currency),
+            case when lower(kind) = 'capture' then 2 else 4 end,
+            case when lower(kind) = 'capture' then amount_minor end
+        from {reader(payments)}
+        where lower(status) = 'succeeded' and lower(kind) <> 'authorization'
+    ),
+
+    -- Every checkout but the plain happy path (one order, placed, and one capture of its total in
+    -- its currency, no other succeeded payment but authorizations), and every checkout with an
+    -- unusual authorization. A plain checkout breaks no money rule, its only authorization being
+    -- the one its capture names, so the rules below read only the few others. Grouping by
+    -- currency too costs less than comparing currencies; a null in the test makes a candidate.
+    candidates as (
+        select checkout_id
+        from orders_and_payments
+        group by checkout_id, currency
+        having not coalesce(
+            count(*) = 2
+            and sum(part) = 3
+            and max(amount_minor) - min(amount_minor) <= $amount_tolerance_minor,
+            false
+        )
+        union
+        select checkout_id from unusual_authorizations
+        union
+        select follow_up_checkout_id from unusual_authorizations
+        where follow_up_checkout_id is not null
+    ),
+
+    -- From here on, the pipeline's staging and intermediate logic on the candidates only.
+    candidate_orders as (
+        select order_id, latest.checkout_id, latest.status, latest.currency, latest.total_minor
+        from (
+            select
+                order_id,
+                arg_max(
+                    {{
+                        'checkout_id': checkout_id,
+                        'status': lower(status),
+                        'currency': upper(currency),
+                        'total_minor': total_minor
+                    }},
+                    {LATEST_VERSION}
+                ) as latest
+            from {reader(orders, lineage=True)}
+            where checkout_id in (select checkout_id from candidates)
+            group by order_id
+        )
+    ),
+
+    -- Copies of one payment are the same row: one per ID (a grouping on the ID alone costs
+    -- almost nothing here, a distinct over every column doubled the step).
+    succeeded_payments as (
+        select
+            payment_id,
+            any_value(checkout_id) as checkout_id,
+            any_value(lower(kind)) as kind,
+            any_value(amount_minor) as amount_minor,
+            any_value(upper(currency)) as currency,
+            any_value(created_at) as created_at,
+            any_value(parent_payment_id) as parent_payment_id
+        from {reader(payments)}
+        where
+            lower(status) = 'succeeded'
+            and checkout_id in (select checkout_id from candidates)
+        group by payment_id
+    ),
+
+    -- A void of a candidate's authorization is a candidate's row: plain checkouts have none, and
+    -- a void from another checkout made that one a candidate too.
+    voided_authorizations as (
+        select distinct parent_payment_id as payment_id
+        from succeeded_payments
+        where kind = 'void'
+    ),
+
+    authorizations as (
+        select
+            checkout_id,
+            currency,
+            amount_minor,
+            created_at,
+            payment_id in (select payment_id from voided_authorizations) as is_voided,
+            payment_id in (select payment_id from held_authorizations) as is_held
+        from succeeded_payments
+        where kind = 'authorization'
+    ),
+
+    movements as (
+        select
+            checkout_id,
+            currency,
+            coalesce(sum(amount_minor) filter (kind = 'capture'), 0) as captured_minor,
+            coalesce(sum(amount_minor) filter (kind = 'refund'), 0) as refunded_minor,
+            count(*) filter (kind = 'capture') as capture_count
+        from succeeded_payments
+        group by checkout_id, currency
+    ),
+
+    authorization_states as (
+        select
+            checkout_id,
+            currency,
+            count(*) as authorization_count,
+            count(*) filter (is_voided) as voided_authorization_count,
+            count(*) filter (is_held) as held_authorization_count,
+            coalesce(sum(amount_minor) filter (is_held), 0) as held_minor
+        from authorizations
+        group by checkout_id, currency
+    ),
+
+    ledger as (
+        select
+            movements.*,
+            coalesce(states.authorization_count, 0) as authorization_count,
+            coalesce(states.voided_authorization_count, 0) as voided_authorization_count,
+            coalesce(states.held_authorization_count, 0) as held_authorization_count,
+            coalesce(states.held_minor, 0) as held_minor
+        from movements
+        left join authorization_states as states using (checkout_id, currency)
+    ),
+
+    checkout_orders as (
+        select
+            checkout_id,
+            count(*) filter (status = 'placed') as open_order_count,
+            max(total_minor) filter (status = 'placed') as open_total_minor,
+            max(currency) filter (status = 'placed') as open_currency
+        from candidate_orders
+        group by checkout_id
+    ),
+
+    duplicate_charges as (
+        select checkout_id
+        from succeeded_payments
+        where kind = 'capture'
+        group by checkout_id
+        having count(*) >= 2
+        union
+        select checkout_id
+        from authorizations
+        where not is_voided
+        group by checkout_id
+        having count(*) >= 2
+    ),
+
+    open_order_checkouts as (
+        select checkout_id from checkout_orders where open_order_count > 0
+    ),
+
+    paid_checkouts as (
+        select checkout_id
+        from ledger
+        where capture_count > 0 or held_authorization_count > 0
+    ),
+
+    captured_vs_order as (
+        select
+            orders.checkout_id,
+            min(orders.open_total_minor) as open_total_minor,
+            sum(ledger.captured_minor) filter (ledger.currency = orders.open_currency)
+                as captured_minor,
+            count(*) filter (ledger.currency <> orders.open_currency) as foreign_currencies
+        from checkout_orders as orders
+        inner join ledger on orders.checkout_id = ledger.checkout_id
+        where orders.open_order_count = 1 and ledger.capture_count > 0
+        group by orders.checkout_id
+    ),
+
+    cancelled_orders as (
+        select order_id from candidate_orders where status = 'cancelled'
+    ),
+
+    unpaid_checkouts as (
+        select checkout_id
+        from ledger
+        group by checkout_id
+        having
+            (
+                sum(authorization_count) > 0
+                and sum(voided_authorization_count) = sum(authorization_count)
+                and sum(captured_minor) = 0
+            )
+            or (sum(captured_minor) > 0 and sum(refunded_minor) >= sum(captured_minor))
+    ),
+
+    -- The fulfillments about a cancelled order or an unpaid checkout: few, so only their versions
+    -- are ranked (a fulfillment's versions keep its order and checkout).
+    latest_fulfillments as (
+        select latest.checkout_id, latest.status
+        from (
+            select
+                fulfillment_id,
+                arg_max(
+                    {{'checkout_id': checkout_id, 'status': lower(status)}},
+                    {LATEST_VERSION}
+                ) as latest
+            from {reader(files["fulfillments"], lineage=True)}
+            where
+                order_id in (select order_id from cancelled_orders)
+                or checkout_id in (select checkout_id from unpaid_checkouts)
+            group by fulfillment_id
+        )
+    )
+
+    select checkout_id, 'duplicate_charge' as type from duplicate_charges
+
+    union all
+    select checkout_id, 'payment_without_order' from ledger
+    where
+        (captured_minor > refunded_minor or held_minor > 0)
+        and checkout_id not in (select checkout_id from open_order_checkouts)
+
+    union all
+    select checkout_id, 'refund_exceeds_capture' from ledger
+    where refunded_minor > captured_minor
+
+    union all
+    select checkout_id, 'duplicate_order' from checkout_orders
+    where open_order_count >= 2
+
+    union all
+    select checkout_id, 'order_without_payment' from candidate_orders
+    where status = 'placed' and checkout_id not in (select checkout_id from paid_checkouts)
+
+    union all
+    select checkout_id, 'amount_mismatch' from captured_vs_order
+    where
+        (
+            abs(coalesce(captured_minor, 0) - open_total_minor) > $amount_tolerance_minor
+            or foreign_currencies > 0
+        )
+        and checkout_id not in (select checkout_id from duplicate_charges)
+
+    union all
+    select checkout_id, 'uncaptured_authorization' from authorizations
+    where is_held and created_at <= $as_of - to_hours($capture_sla_hours)
+
+    union all
+    select checkout_id, 'fulfillment_after_cancellation' from latest_fulfillments
+    where status in ('requested', 'shipped')
+    """
+
+
+def client_sql(files: dict[str, list[str]]) -> str:
+    """duplicate_analytics_event, phantom_completion and unattributed_revenue, as (checkout_id,
+    type) rows: the client's starts and completions stacked with the orders, counted per
+    checkout."""
+    events, orders = files["analytics_events"], files["orders"]
+    return f"""
+    with events_and_orders as (
+        select checkout_id, lower(event_name) as event_name,
+            trim(utm_source) <> '' as has_campaign, null as order_status
+        from {reader(events)}
+        where
+            lower(event_name) in ('checkout_started', 'checkout_completed')
+            and checkout_id <> ''
+        union all
+        select checkout_id, null, trim(utm_source) <> '', lower(status)
+        from {reader(orders)}
+    ),
+
+    -- Per checkout, the starts and completions counted, and which of four facts hold as bits of
+    -- one integer (one bit_or is cheaper than a filtered count each): a completion (1), one with
+    -- a campaign (2), an order (4), a placed order with a campaign (8). Rows are counted, not IDs:
+    -- two rows may be copies of one event, and an order's latest version may not be the placed
+    -- one, so both are checked below, for the few checkouts flagged.
+    flagged as (
+        select *
+        from (
+            select
+                checkout_id,
+                start_rows > 1 or completion_rows > 1 as repeated_rows,
+                (facts & 1) = 1 and (facts & 4) = 0 as phantom,
+                (facts & 8) = 8 and (facts & 2) = 0 as maybe_unattributed
+            from (
+                select
+                    checkout_id,
+                    count(*) filter (event_name = 'checkout_started') as start_rows,
+                    count(*) filter (event_name = 'checkout_completed') as completion_rows,
+                    bit_or(
+                        case
+                            when event_name = 'checkout_completed' and has_campaign then 3
+                            when event_name = 'checkout_completed' then 1
+                            when order_status = 'placed' and has_campaign then 12
+                            when order_status is not null then 4
+                            else 0
+                        end
+                    ) as facts
+                from events_and_orders
+                group by checkout_id
+            )
+        )
+        where repeated_rows or phantom or maybe_unattributed
+    ),
+
+    repeated_events as (
+        select distinct checkout_id
+        from {reader(events)}
+        where
+            lower(event_name) in ('checkout_started', 'checkout_completed')
+            and checkout_id in (select checkout_id from flagged where repeated_rows)
+        group by checkout_id, lower(event_name)
+        having count(distinct event_id) > 1
+    ),
+
+    latest_orders as (
+        select latest.status, latest.has_campaign, latest.checkout_id
+        from (
+            select
+                order_id,
+                arg_max(
+                    {{
+                        'checkout_id': checkout_id,
+                        'status': lower(status),
+                        'has_campaign': trim(utm_source) <> ''
+                    }},
+                    {LATEST_VERSION}
+                ) as latest
+            from {reader(orders, lineage=True)}
+            where checkout_id in (select checkout_id from flagged where maybe_unattributed)
+            group by order_id
+        )
+    )
+
+    select checkout_id, 'duplicate_analytics_event' as type from repeated_events
+    union all
+    select checkout_id, 'phantom_completion' from flagged where phantom
+    union all
+    select checkout_id, 'unattributed_revenue' from latest_orders
+    where status = 'placed' and has_campaign
+    """
+
+
+def reservations_sql(files: dict[str, list[str]]) -> str:
+    """orphaned_reservation as (checkout_id, type) rows."""
+    moves = files["inventory_moves"]
+    return f"""
+    -- Reserves whose reservation was neither released nor committed: the anti-join leaves few,
+    -- and only they are grouped per reservation (all its moves are reserves, so its checkout is
+    -- theirs).
+    with open_reserves as (
+        select reservation_id, checkout_id, created_at
+        from {reader(moves)} as reserve
+        where
+            lower(kind) = 'reserve'
+            and not exists (
+                select 1
+                from {reader(moves)} as ending
+                where
+                    lower(ending.kind) in ('release', 'commit')
+                    and ending.reservation_id = reserve.reservation_id
+            )
+    )
+
+    select min(checkout_id) as checkout_id, 'orphaned_reservation' as type
+    from open_reserves
+    group by reservation_id
+    having min(created_at) <= $as_of - to_minutes($reservation_ttl_minutes)
+    """
+
+
+def records_outside_sql(files: dict[str, list[str]]) -> str:
+    """The first record outside the business day of each checkout that has one: few, and the
+    timestamp filter is pushed into the Parquet scan."""
+    branches = "\n        union all\n".join(
+        f"""
+        select checkout_id, {stamp} as recorded_at from {reader(files[source])}
+        where ({stamp} < $day_starts or {stamp} >= $day_ends) and checkout_id <> ''"""
+        for source, stamp in RECORDED_AT.items()
+    )
+    return f"""
+    select checkout_id, min(recorded_at) as first_outside_at
+    from ({branches}
+    )
+    group by checkout_id
+    """
+
+
+def records_inside_sql(files: dict[str, list[str]]) -> str:
+    """Which of the given checkouts (`$checkouts`) have a record on the business day."""
+    return "\n    union\n".join(
+        f"""
+    select checkout_id from {reader(files[source])}
+    where
+        {stamp} >= $day_starts and {stamp} < $day_ends
+        and checkout_id in (select unnest($checkouts))"""
+        for source, stamp in RECORDED_AT.items()
+    )
+
+
+def of_business_day(
+    con: duckdb.DuckDBPyConnection,
+    files: dict[str, list[str]],
+    day: date,
+    found: set[tuple[str, str]],
+) -> set[tuple[str, str]]:
+    """The pairs whose checkout's first record falls on `day`. A checkout with no record outside
+    the day belongs to it; one with a record before it does not; one whose records outside the day
+    are all later belongs to it if it has a record on the day, looked up for those few only."""
+    bounds = {
+        "day_starts": datetime.combine(day, datetime.min.time()),
+        "day_ends": datetime.combine(day + timedelta(days=1), datetime.min.time()),
+    }
+    outside = con.execute(records_outside_sql(files), bounds).fetchall()
+    earlier = {checkout for checkout, first in outside if first < bounds["day_starts"]}
+    later = {checkout for checkout, first in outside if first >= bounds["day_ends"]}
+    doubtful = sorted({checkout for checkout, _ in found} & later)
+    on_the_day: set[str] = set()
+    if doubtful:
+        rows = con.execute(records_inside_sql(files), {**bounds, "checkouts": doubtful})
+        on_the_day = {checkout for (checkout,) in rows.fetchall()}
+    return {
+        (checkout, kind)
+        for checkout, kind in found
+        if checkout not in earlier and (checkout not in later or checkout in on_the_day)
+    }
+
+
+def pairs_of(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> set[tuple[str, str]]:
+    return set(con.execute(sql, params).fetchall())
+
+
+def run_baseline(
+    landing: Path, day: date, memory_limit: str | None = None, spill_dir: Path | None = None
+) -> tuple[float, set[tuple[str, str]]]:
+    """Seconds taken and the (checkout_id, type) pairs found. `spill_dir`: where DuckDB spills
+    beyond the memory limit (an in-memory database spills to `.tmp` in the working directory)."""
+    started = time.perf_counter()
+    files = landing_files(landing, day)
+    config = {"memory_limit": memory_limit} if memory_limit else {}
+    if spill_dir is not None:
+        config["temp_directory"] = str(spill_dir)
+    con = duckdb.connect(config=config)
+    [(as_of,)] = con.execute(as_of_sql(files)).fetchall()
+    found = pairs_of(
+        con,
+        money_sql(files),
+        as_of=as_of,
+        amount_tolerance_minor=PARAMS.amount_tolerance_minor,
+        capture_sla_hours=PARAMS.capture_sla_hours,
+    )
+    found |= pairs_of(con, client_sql(files))
+    found |= pairs_of(
+        con,
+        reservations_sql(files),
+        as_of=as_of,
+        reservation_ttl_minutes=PARAMS.reservation_ttl_minutes,
+    )
+    # The rules ran over every checkout in the window; the day's are kept at the end, since
+    # telling them apart takes only the few checkouts with a record outside the day.
+    found = of_business_day(con, files, day, found)
+    con.close()
+    return time.perf_counter() - started, found
+
+
+def compare_with_truth(landing: Path, pairs: set[tuple[str, str]]) -> str | None:
+    """Missing and extra pairs against `_ground_truth.parquet`, when the landing has one."""
+    truth_file = landing / "_ground_truth.parquet"
+    if not truth_file.exists():
+        return None
+    query = "select checkout_id, type from read_parquet(?)"
+    truth = set(duckdb.execute(query, [str(truth_file)]).fetchall())
+    if truth == pairs:
+        return f"ground truth: equal ({len(truth):,} pairs)"
+    return (
+        f"ground truth: DIFFERENT ({len(truth - pairs):,} missing, "
+        f"{len(pairs - truth):,} extra, of {len(truth):,})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("landing", type=Path, help="the landing folder (<source>/<date>/*.parquet)")
+    parser.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=date(2026, 5, 6),
+        help="the business date [2026-05-06, the benchmark's]",
+    )
+    parser.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 2500MB")
+    args = parser.parse_args()
+    seconds, pairs = run_baseline(args.landing, args.date, args.memory_limit)
+    print(f"baseline seconds: {seconds:.2f}")
+    for kind, count in sorted(Counter(kind for _, kind in pairs).items()):
+        print(f"  {kind:<32} {count:>10,}")
+    verdict = compare_with_truth(args.landing, pairs)
+    if verdict:
+        print(verdict)
+
+
+if __name__ == "__main__":
+    main()
