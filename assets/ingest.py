@@ -1,4 +1,10 @@
-"""Loading one source's landing files for one partition into `raw.<source>` and `raw.quarantine`.
+"""Loading one source's landing files for one partition: `meta.ingested_files`, `raw.<source>` and
+`raw.quarantine`.
+
+A Parquet landing file whose every row meets the contract as stored is read in place: one aggregate
+pass proves it (`profile.check_parquet_file`), the ledger records it with its size and modification
+time, and the models read it where it lands (`raw_rows.raw_rows_sql`). Every other file is validated
+row by row: its valid rows are stored in `raw.<source>`, the others quarantined with their reason.
 
 Everything for a (source, partition) happens in one transaction: the partition's old rows are
 deleted and the new ones inserted, so a rerun replaces rather than duplicates, and a failure (a
@@ -15,7 +21,9 @@ import duckdb
 
 from assets.contract import Source
 from assets.landing import LandingFile, files_for, window
-from assets.readers import MissingColumnsError, UnreadableFileError, read_csv, read_jsonl
+from assets.profile import Summary, check_parquet_file, stored_rows_summary
+from assets.raw_rows import Fingerprint, describe_parquet, extras_json, literal
+from assets.readers import UnreadableFileError, read_csv, read_jsonl
 from assets.service_source import SERVICE_SOURCES, service_snapshot
 from assets.validation import native_kind, reason_columns, typed
 from assets.validation import quote_ident as _q
@@ -31,6 +39,7 @@ class FileCounts:
     rows_read: int
     rows_loaded: int
     rows_quarantined: int
+    read_in_place: bool = False
 
 
 @dataclass
@@ -39,6 +48,8 @@ class IngestReport:
     partition: date
     files: list[FileCounts] = field(default_factory=list)
     reasons: Counter = field(default_factory=Counter)
+    # What the contract suite checks of the loaded rows (see `profile.Summary`).
+    summary: Summary = field(default_factory=Summary)
 
     @property
     def rows_read(self) -> int:
@@ -66,15 +77,20 @@ def ingest_source(
     loaded_at: datetime | None = None,
     progress: Progress | None = None,
     services: DatabaseSettings | None = None,
+    read_in_place: bool = True,
 ) -> IngestReport:
     """Replace `business_date`'s rows of `source` with what its landing window holds now: its
-    landing files, or with `services`, the service database that holds the source."""
+    landing files, or with `services`, the service database that holds the source.
+
+    `read_in_place` False stores every row, for landing files that will not stay where they are."""
     dates = window(business_date, lookback_days)
     if services is not None and source.name in SERVICE_SOURCES:
         with service_snapshot(services, source.name, dates) as files:
-            return _ingest_files(con, source, files, business_date, loaded_at, progress)
+            return _ingest_files(
+                con, source, files, business_date, loaded_at, progress, read_in_place
+            )
     files = files_for(landing, source.name, dates)
-    return _ingest_files(con, source, files, business_date, loaded_at, progress)
+    return _ingest_files(con, source, files, business_date, loaded_at, progress, read_in_place)
 
 
 def _ingest_files(
@@ -84,6 +100,7 @@ def _ingest_files(
     business_date: date,
     loaded_at: datetime | None,
     progress: Progress | None,
+    read_in_place: bool,
 ) -> IngestReport:
     ensure_schema(con)
     loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
@@ -92,13 +109,21 @@ def _ingest_files(
     try:
         _delete_partition(con, source, business_date)
         for landing_file in files:
-            counts = _load_file(con, source, landing_file, business_date, loaded_at)
+            counts, summary, why_stored = _load_file(
+                con, source, landing_file, business_date, loaded_at, read_in_place
+            )
             report.files.append(counts)
+            report.summary.merge(summary)
             if progress:
+                where = "read in place" if counts.read_in_place else "stored"
                 progress(
                     f"{source.name}: {landing_file.name} ({landing_file.landing_date}) "
-                    f"{counts.rows_loaded} loaded, {counts.rows_quarantined} quarantined"
+                    f"{counts.rows_loaded} loaded ({where}"
+                    + (f": {why_stored}" if why_stored else "")
+                    + f"), {counts.rows_quarantined} quarantined"
                 )
+        if not all(f.read_in_place for f in report.files):
+            report.summary.merge(stored_rows_summary(con, source, business_date))
         report.reasons = _reason_counts(con, source, business_date)
         con.execute("commit")
     except BaseException:
@@ -121,11 +146,27 @@ def _load_file(
     landing_file: LandingFile,
     partition: date,
     loaded_at: datetime,
-) -> FileCounts:
+    read_in_place: bool,
+) -> tuple[FileCounts, Summary, str | None]:
+    """Load one file; returns its counts, the summary of its rows when read in place, and why a
+    Parquet file was stored rather than read in place."""
     rel_name = "_landing_rows"
     natives: dict[str, str | None] = {}
+    why_stored = None
     if landing_file.format == "parquet":
-        rows_read, natives = _register_parquet(con, source, landing_file.path, rel_name)
+        described, rows_read = describe_parquet(con, source, landing_file.path)
+        if landing_file.origin is not None:
+            why_stored = "a snapshot, gone after the load"
+        elif not read_in_place:
+            why_stored = "reading in place is turned off"
+        else:
+            check = check_parquet_file(con, source, str(landing_file.path), described)
+            if check.in_place:
+                counts = _counts(landing_file, rows_read, rows_read, 0, read_in_place=True)
+                _record(con, source, landing_file, partition, loaded_at, counts)
+                return counts, check.summary, None
+            why_stored = check.why_not
+        natives = _register_parquet(con, source, landing_file.path, described, rel_name)
     else:
         reader = read_csv if landing_file.format == "csv" else read_jsonl
         table, rows_read = reader(landing_file.path, source)
@@ -144,60 +185,75 @@ def _load_file(
             f"{landing_file.label}: read {rows_read} rows but loaded {loaded} and quarantined "
             f"{quarantined}; refusing to lose rows"
         )
-    counts = FileCounts(
+    counts = _counts(landing_file, rows_read, loaded, quarantined, read_in_place=False)
+    _record(con, source, landing_file, partition, loaded_at, counts)
+    return counts, Summary(), why_stored
+
+
+def _counts(
+    landing_file: LandingFile, read: int, loaded: int, quarantined: int, read_in_place: bool
+) -> FileCounts:
+    return FileCounts(
         landing_file.label,
         landing_file.landing_date,
         landing_file.format,
-        rows_read,
+        read,
         loaded,
         quarantined,
+        read_in_place,
     )
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    landing_file: LandingFile,
+    partition: date,
+    loaded_at: datetime,
+    counts: FileCounts,
+) -> None:
+    """The file's line in the ledger; a file read in place with what identifies it on disk."""
+    fingerprint = Fingerprint.of(landing_file.path) if counts.read_in_place else None
     con.execute(
-        "insert into meta.ingested_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """
+        insert into meta.ingested_files (
+            _partition_date, _landing_date, source, _source_file, file_format, rows_read,
+            rows_loaded, rows_quarantined, _loaded_at, read_in_place, file_bytes, file_mtime_ns
+        ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
         [
             partition,
             landing_file.landing_date,
             source.name,
             counts.file,
             counts.file_format,
-            rows_read,
-            loaded,
-            quarantined,
+            counts.rows_read,
+            counts.rows_loaded,
+            counts.rows_quarantined,
             loaded_at,
+            counts.read_in_place,
+            fingerprint.size if fingerprint else None,
+            fingerprint.mtime_ns if fingerprint else None,
         ],
     )
-    return counts
 
 
 def _register_parquet(
-    con: duckdb.DuckDBPyConnection, source: Source, path: Path, rel_name: str
-) -> tuple[int, dict[str, str | None]]:
-    """A view over the Parquet file shaped like the text readers' tables; returns its row count
-    and which contract columns the file stores natively (integers, timestamps)."""
-    try:
-        described = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
-        rows_read = con.execute(
-            "select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [str(path)]
-        ).fetchone()[0]
-    except duckdb.Error as exc:
-        raise UnreadableFileError(f"{path}: cannot read as Parquet: {exc}") from exc
-    present = [row[0] for row in described]
-    natives = {row[0]: native_kind(row[1]) for row in described}
-    missing = [c.name for c in source.columns if c.required and c.name not in present]
-    if missing:
-        raise MissingColumnsError(path, missing)
-    extras = [name for name in present if name not in source.column_names]
-    extra_json = (
-        "to_json(struct_pack(" + ", ".join(f"{_q(n)} := {_q(n)}" for n in extras) + "))"
-        if extras
-        else "cast(null as varchar)"
-    )
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    path: Path,
+    described: dict[str, str],
+    rel_name: str,
+) -> dict[str, str | None]:
+    """A view over the Parquet file shaped like the text readers' tables, for row-by-row
+    validation; returns which contract columns the file stores natively (integers, timestamps)."""
+    present = list(described)
+    natives = {name: native_kind(type_) for name, type_ in described.items()}
     columns = ", ".join(
         _q(c.name) if c.name in present else f"cast(null as varchar) as {_q(c.name)}"
         for c in source.columns
     )
     all_present = ", ".join(f"{_q(n)} := {_q(n)}" for n in present)
-    path_literal = "'" + str(path).replace("'", "''") + "'"
     con.execute(
         f"""
         create or replace temp view {rel_name} as
@@ -206,12 +262,12 @@ def _register_parquet(
             to_json(struct_pack({all_present})) as _raw,
             cast(null as varchar) as _error,
             cast(null as varchar) as _error_detail,
-            {extra_json} as _extra,
+            {extras_json(source, present)} as _extra,
             {columns}
-        from read_parquet({path_literal}, file_row_number = true)
+        from read_parquet({literal(str(path))}, file_row_number = true)
         """
     )
-    return int(rows_read), natives
+    return natives
 
 
 def _insert(

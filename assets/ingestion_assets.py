@@ -67,15 +67,18 @@ def _ingestion_asset(
                 recon.lookback_days,
                 progress=context.log.info,
                 services=recon.services,
+                read_in_place=recon.read_in_place,
             )
             checks_started = time.perf_counter()
             checks = [
                 rows_conserved(con, key, source.name, day),
-                contract_result(con, key, source, day, recon.lookback_days),
+                contract_result(con, key, source, day, recon.lookback_days, report.summary),
                 fresh_result(con, key, source, day),
             ]
             if "idempotency_key" in source.column_names:
-                checks.append(keys_result(con, key, source, day, recon.idempotency_warn_rate))
+                checks.append(
+                    keys_result(con, key, source, day, recon.idempotency_warn_rate, report.summary)
+                )
             check_seconds = time.perf_counter() - checks_started
         if not report.files:
             context.log.warning(f"no landing files for {source.name} around {day}")

@@ -1,6 +1,8 @@
-"""The SQL models as Dagster assets, plus `meta/run_params` which they read.
+"""The stored SQL models as Dagster assets, plus `meta/run_params` which they read.
 
-Dependencies come from the SQL (see `sql_models.discover`); nothing here declares them again."""
+Dependencies come from the SQL (see `sql_models.discover`); nothing here declares them again. An
+ephemeral model is no asset: it runs inside each asset that reads it, whose dependencies and code
+version pass through it to what it reads."""
 
 import hashlib
 import time
@@ -10,7 +12,14 @@ import dagster as dg
 import duckdb
 
 from assets.run_params import write_run_params
-from assets.sql_models import Model, discover, materialize
+from assets.sql_models import (
+    Model,
+    Relations,
+    discover,
+    inlined_sql,
+    materialize,
+    stored_dependencies,
+)
 from checks.invariants import MODEL_CHECKS
 from dbt_like_models import MODELS_DIR
 from pipelines.resources import ReconConfig, Warehouse
@@ -68,26 +77,29 @@ def discrepancy_summary_markdown(con: duckdb.DuckDBPyConnection, day: date) -> s
     return "\n".join(lines) if rows else "No discrepancies."
 
 
-def _model_asset(model: Model, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def _model_asset(
+    model: Model, models: dict[str, Model], partitions_def: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
     key = dg.AssetKey([model.layer, model.name])
     checks = MODEL_CHECKS.get(model.table, [])
+    code = "\n".join([model.sql, *inlined_sql(model, models)])
 
     @dg.asset(
         key=key,
         check_specs=[spec(key) for spec, _ in checks] or None,
-        deps=[dg.AssetKey(dep.split(".")) for dep in model.depends_on],
+        deps=[dg.AssetKey(dep.split(".")) for dep in stored_dependencies(model, models)],
         group_name=model.layer,
         partitions_def=partitions_def,
         pool="duckdb",
         kinds={"duckdb", "sql"},
-        code_version=hashlib.sha256(model.sql.encode()).hexdigest()[:16],
+        code_version=hashlib.sha256(code.encode()).hexdigest()[:16],
         description=model.description or f"SQL model {model.path.name}",
         metadata={"sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```")},
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         day = date.fromisoformat(context.partition_key)
         with warehouse.session() as con:
-            rows = materialize(con, model, day)
+            rows = materialize(con, model, day, Relations(con, models, day))
             metadata = _model_metadata(con, model, day, rows)
             checks_started = time.perf_counter()
             results = [evaluate(con, key, day) for _, evaluate in checks]
@@ -101,5 +113,5 @@ def _model_asset(model: Model, partitions_def: dg.PartitionsDefinition) -> dg.As
 def model_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     models = discover(MODELS_DIR)
     return [run_params_asset(partitions_def)] + [
-        _model_asset(model, partitions_def) for model in models.values()
+        _model_asset(model, models, partitions_def) for model in models.values() if model.stored
     ]

@@ -10,7 +10,7 @@ import duckdb
 from assets.contract import SOURCES
 from assets.ingest import IngestReport, ingest_source
 from assets.run_params import RunParams, write_run_params
-from assets.sql_models import discover, materialize, order
+from assets.sql_models import Relations, discover, materialize, order
 from checkout_service.db import DatabaseSettings
 from dbt_like_models import MODELS_DIR
 
@@ -21,17 +21,30 @@ def reconcile_partition(
     day: date,
     params: RunParams | None = None,
     services: DatabaseSettings | None = None,
+    read_in_place: bool = True,
 ) -> dict[str, IngestReport]:
     """`services`: read orders, payments, inventory moves and fulfillments from the service
-    databases instead of `landing` (analytics events always come from `landing`)."""
+    databases instead of `landing` (analytics events always come from `landing`).
+    `read_in_place` False stores every landing row (see `ingest_source`)."""
     params = params or RunParams()
     reports = {
-        name: ingest_source(con, source, landing, day, params.lookback_days, services=services)
+        name: ingest_source(
+            con,
+            source,
+            landing,
+            day,
+            params.lookback_days,
+            services=services,
+            read_in_place=read_in_place,
+        )
         for name, source in SOURCES.items()
     }
     write_run_params(con, day, params)
-    for model in order(discover(MODELS_DIR)):
-        materialize(con, model, day)
+    models = discover(MODELS_DIR)
+    relations = Relations(con, models, day)
+    for model in order(models):
+        if model.stored:
+            materialize(con, model, day, relations)
     return reports
 
 

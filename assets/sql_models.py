@@ -2,9 +2,16 @@
 them, and materialises one partition of a model as a table.
 
 Every model table carries `_partition_date` first. A model's SQL is written as if the warehouse held
-one partition: before running it, each table it reads is rewritten into that partition's slice, so
-models stay plain, portable SQL with no partition plumbing."""
+one partition: before running it, each table it reads is rewritten into what it stands for in that
+partition (`Relations`), so models stay plain, portable SQL with no partition plumbing.
 
+A model is stored as a table unless its header says `-- materialized: ephemeral`: then it is never
+stored, and each model reading it runs its query in place of the table, as dbt inlines an
+ephemeral model. Storing costs a write of every row, so only what is read more than once, or what
+people and checks query afterwards, is worth it (the staging layer, read once or twice per model,
+would be a second copy of every landing row)."""
+
+import functools
 import graphlib
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,7 +22,13 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
+from assets.contract import SOURCES
+from assets.raw_rows import raw_rows_sql
+from dbt_like_models import MODELS_DIR
+
 LAYERS = ("staging", "intermediate", "marts")
+MATERIALIZATIONS = ("table", "ephemeral")
+_DIRECTIVE = "-- materialized:"
 
 # Tables models may read that are not models: landing data (staging only) and run parameters.
 SOURCE_TABLES = frozenset(
@@ -41,20 +54,42 @@ class Model:
     path: Path
     sql: str
     depends_on: tuple[str, ...] = field(default=())  # qualified table names, sorted
+    materialized: str = "table"
 
     @property
     def table(self) -> str:
         return f"{self.layer}.{self.name}"
 
     @property
+    def stored(self) -> bool:
+        return self.materialized == "table"
+
+    @property
     def description(self) -> str:
-        """The leading `--` comment block of the file."""
+        """The leading `--` comment block of the file, its directives left out."""
         lines = []
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
-            lines.append(line.removeprefix("--").strip())
+            if not line.startswith(_DIRECTIVE):
+                lines.append(line.removeprefix("--").strip())
         return " ".join(lines)
+
+
+def _materialized(text: str, path: Path, layer: str) -> str:
+    """The `-- materialized: ...` directive of the file's header comment, or `table`."""
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break
+        if line.startswith(_DIRECTIVE):
+            value = line.removeprefix(_DIRECTIVE).strip()
+            if value not in MATERIALIZATIONS:
+                known = ", ".join(MATERIALIZATIONS)
+                raise ModelError(f"{path}: unknown materialization {value!r} (one of {known})")
+            if layer == "marts" and value != "table":
+                raise ModelError(f"{path}: marts are what people read; they must be tables")
+            return value
+    return "table"
 
 
 def table_references(sql: str, origin: str = "<sql>") -> set[str]:
@@ -92,7 +127,7 @@ def discover(models_dir: Path) -> dict[str, Model]:
         deps = sorted(
             _resolve(ref, path, layer, found, tables) for ref in table_references(text, str(path))
         )
-        models[name] = Model(name, layer, path, text, tuple(deps))
+        models[name] = Model(name, layer, path, text, tuple(deps), _materialized(text, path, layer))
     order(models)
     return models
 
@@ -124,27 +159,112 @@ def order(models: dict[str, Model]) -> list[Model]:
         raise ModelError(f"dependency cycle between models: {cycle}") from exc
 
 
-def partition_sql(model: Model, partition: date) -> str:
-    """The model's query with every table it reads narrowed to `partition`'s rows."""
-    tree = sqlglot.parse_one(model.sql, read="duckdb")
+class Relations:
+    """What each table a model reads stands for when one partition is built: a stored model's
+    (or the run parameters') rows of that partition, an ephemeral model's own query, or a landing
+    source's loaded rows (`raw_rows.raw_rows_sql`)."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, models: dict[str, Model], partition: date
+    ) -> None:
+        self.con = con
+        self.partition = partition
+        self.by_table = {m.table: m for m in models.values()}
+        self._built: dict[str, str] = {}
+
+    def query(self, sql: str) -> str:
+        """An ad-hoc query naming models (bare or `layer.name`) and sources, as it reads in this
+        partition: what checks and people use to look at ephemeral models."""
+        names = {m.name: m.table for m in self.by_table.values()}
+
+        def resolve(table: exp.Table) -> str | None:
+            qualified = f"{table.db}.{table.name}" if table.db else names.get(table.name)
+            known = qualified in self.by_table or qualified in SOURCE_TABLES
+            return qualified if known else None
+
+        return _rewritten(sql, resolve, self)
+
+    def sql(self, qualified: str) -> str:
+        if qualified not in self._built:
+            self._built[qualified] = self._build(qualified)
+        return self._built[qualified]
+
+    def _build(self, qualified: str) -> str:
+        model = self.by_table.get(qualified)
+        if model is not None and not model.stored:
+            return partition_sql(model, self)
+        schema, name = qualified.split(".")
+        if schema == "raw" and name in SOURCES:
+            return raw_rows_sql(self.con, SOURCES[name], self.partition)
+        return (
+            f"select * exclude (_partition_date) from {qualified} "
+            f"where _partition_date = date '{self.partition.isoformat()}'"
+        )
+
+
+def partition_sql(model: Model, relations: Relations) -> str:
+    """The model's query with every table it reads replaced by what it stands for in the
+    partition `relations` builds."""
     wanted = set(model.depends_on)
+
+    def resolve(table: exp.Table) -> str | None:
+        qualified = _qualified(table, model)
+        return qualified if qualified in wanted else None
+
+    return _rewritten(model.sql, resolve, relations)
+
+
+def _rewritten(sql: str, resolve, relations: Relations) -> str:
+    """`sql` with each table `resolve` names (a qualified table, or None to leave it) replaced by
+    what it stands for in the partition."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
     for scope in traverse_scope(tree):
         for table in scope.tables:
             if not table.db and table.name in scope.cte_sources:
                 continue
-            qualified = _qualified(table, model)
-            if qualified not in wanted:
+            qualified = resolve(table)
+            if qualified is None:
                 continue
-            slice_sql = (
-                f"select * exclude (_partition_date) from {qualified} "
-                f"where _partition_date = date '{partition.isoformat()}'"
-            )
             subquery = exp.Subquery(
-                this=sqlglot.parse_one(slice_sql, read="duckdb"),
+                this=sqlglot.parse_one(relations.sql(qualified), read="duckdb"),
                 alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name)),
             )
             table.replace(subquery)
     return tree.sql(dialect="duckdb")
+
+
+@functools.cache
+def _project_models(models_dir: Path) -> dict[str, Model]:
+    return discover(models_dir)
+
+
+def project_relations(con: duckdb.DuckDBPyConnection, partition: date) -> Relations:
+    """The project's models (`dbt_like_models/`) as they read in `partition`."""
+    return Relations(con, _project_models(MODELS_DIR), partition)
+
+
+def stored_dependencies(model: Model, models: dict[str, Model]) -> list[str]:
+    """The stored tables and sources a model reads, through the ephemeral models it inlines."""
+    by_table = {m.table: m for m in models.values()}
+    found: list[str] = []
+    for dep in model.depends_on:
+        upstream = by_table.get(dep)
+        if upstream is not None and not upstream.stored:
+            found += stored_dependencies(upstream, models)
+        else:
+            found.append(dep)
+    return sorted(set(found))
+
+
+def inlined_sql(model: Model, models: dict[str, Model]) -> list[str]:
+    """The SQL of every ephemeral model the model inlines, transitively (what its code is)."""
+    by_table = {m.table: m for m in models.values()}
+    texts = []
+    for dep in model.depends_on:
+        upstream = by_table.get(dep)
+        if upstream is not None and not upstream.stored:
+            texts += [upstream.sql, *inlined_sql(upstream, models)]
+    return texts
 
 
 def _qualified(table: exp.Table, model: Model) -> str:
@@ -153,15 +273,25 @@ def _qualified(table: exp.Table, model: Model) -> str:
     return next((d for d in model.depends_on if d.split(".")[1] == table.name), table.name)
 
 
-def materialize(con: duckdb.DuckDBPyConnection, model: Model, partition: date) -> int:
+def materialize(
+    con: duckdb.DuckDBPyConnection,
+    model: Model,
+    partition: date,
+    relations: Relations | None = None,
+) -> int:
     """Replace `partition`'s rows of the model's table; returns the number of rows written.
 
-    One transaction: a failing query leaves the previous rows in place."""
+    `relations` knows the other models (which are ephemeral); without it every table read is a
+    stored one. One transaction: a failing query leaves the previous rows in place."""
+    if not model.stored:
+        raise ModelError(f"{model.path}: an ephemeral model is never stored")
+    relations = relations or Relations(con, {model.name: model}, partition)
     day = f"date '{partition.isoformat()}'"
+    query = partition_sql(model, relations)
     con.execute("begin transaction")
     try:
         con.execute(f"create schema if not exists {model.layer}")
-        shaped, columns = _shaped(con, partition_sql(model, partition), day)
+        shaped, columns = _shaped(con, query, day)
         _ensure_table(con, model, shaped, columns)
         con.execute(f"delete from {model.table} where _partition_date = {day}")
         written = con.execute(f"insert into {model.table} {shaped}").fetchone()[0]

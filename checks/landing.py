@@ -7,6 +7,7 @@ import dagster as dg
 import duckdb
 
 from assets.contract import Source
+from assets.profile import Summary
 from checks.contracts import idempotency_key_rate, validate_contract
 
 CONTRACT = "contract"
@@ -47,9 +48,14 @@ def landing_check_specs(asset_key: dg.AssetKey, source: Source) -> list[dg.Asset
 
 
 def contract_result(
-    con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, source: Source, day: date, lookback: int
+    con: duckdb.DuckDBPyConnection,
+    asset_key: dg.AssetKey,
+    source: Source,
+    day: date,
+    lookback: int,
+    summary: Summary | None = None,
 ) -> dg.AssetCheckResult:
-    result = validate_contract(con, source, day, lookback)
+    result = validate_contract(con, source, day, lookback, summary)
     failures = [
         f"{f.expectation} on {f.column}: {f.observed}"
         + (f"; e.g. {'; '.join(f.sample)}" if f.sample else "")
@@ -91,8 +97,13 @@ def keys_result(
     source: Source,
     day: date,
     warn_rate: float,
+    summary: Summary | None = None,
 ) -> dg.AssetCheckResult:
-    rows, broken = idempotency_key_rate(con, source, day)
+    """`summary`: ingestion's summary of the loaded rows, which counted the keys on its way."""
+    if summary is not None:
+        rows, broken = summary.rows, summary.keys_breaking_rule
+    else:
+        rows, broken = idempotency_key_rate(con, source, day)
     rate = broken / rows if rows else 0.0
     return dg.AssetCheckResult(
         check_name=KEYS,

@@ -38,6 +38,7 @@ class ReconConfig(dg.ConfigurableResource):
     capture_sla_hours: int = 24
     amount_tolerance_minor: int = 0
     idempotency_warn_rate: float = 0.01
+    read_in_place: bool = True
     # services mode (see ReconSettings): the service databases replace the landing files.
     source_mode: str = "landing"
     services_database_url: str | None = None
@@ -87,6 +88,7 @@ def build_resources(settings: ReconSettings) -> dict[str, dg.ConfigurableResourc
             capture_sla_hours=settings.capture_sla_hours,
             amount_tolerance_minor=settings.amount_tolerance_minor,
             idempotency_warn_rate=settings.idempotency_warn_rate,
+            read_in_place=settings.read_in_place,
             source_mode=settings.source_mode,
             services_database_url=settings.services_database_url,
             services_data_dir=str(settings.services_data_dir),

@@ -64,6 +64,12 @@ class ReconSettings(BaseSettings):
     services_schema_prefix: str = Field(
         "", description="services mode: prefix of each service's PostgreSQL schema."
     )
+    read_in_place: bool = Field(
+        True,
+        description="Read a Parquet landing file whose every row meets the contract where it "
+        "lands instead of copying its rows into the warehouse. Set false when landing files are "
+        "deleted or rewritten after ingestion: the models read them again later.",
+    )
     duckdb_memory_limit: str | None = Field(
         None, description="DuckDB memory_limit (e.g. '4GB'); DuckDB spills to disk beyond it."
     )

@@ -1,4 +1,7 @@
 -- Client-side analytics export. occurred_at is the browser's clock; received_at the collector's.
+-- Holds the rows ingestion stored: those of CSV and JSON-lines files, service snapshots and
+-- Parquet files with a bad or untidy row. A Parquet file whose every row met the contract is read
+-- in place instead (meta.ingested_files.read_in_place); the models read both.
 create table if not exists raw.analytics_events (
     _partition_date date not null,
     _landing_date date not null,

@@ -1,4 +1,7 @@
 -- Fulfillment requests and status changes; the latest row per fulfillment_id wins.
+-- Holds the rows ingestion stored: those of CSV and JSON-lines files, service snapshots and
+-- Parquet files with a bad or untidy row. A Parquet file whose every row met the contract is read
+-- in place instead (meta.ingested_files.read_in_place); the models read both.
 create table if not exists raw.fulfillments (
     _partition_date date not null,
     _landing_date date not null,

@@ -1,5 +1,8 @@
 -- Orders as exported by the order service. A later row for the same order_id supersedes an
 -- earlier one (greater updated_at); staging keeps the latest.
+-- Holds the rows ingestion stored: those of CSV and JSON-lines files, service snapshots and
+-- Parquet files with a bad or untidy row. A Parquet file whose every row met the contract is read
+-- in place instead (meta.ingested_files.read_in_place); the models read both.
 create table if not exists raw.orders (
     _partition_date date not null,
     _landing_date date not null,

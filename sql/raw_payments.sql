@@ -1,5 +1,8 @@
 -- Payment attempts and their outcomes from the PSP. capture, void and refund rows point to their
 -- authorization through parent_payment_id.
+-- Holds the rows ingestion stored: those of CSV and JSON-lines files, service snapshots and
+-- Parquet files with a bad or untidy row. A Parquet file whose every row met the contract is read
+-- in place instead (meta.ingested_files.read_in_place); the models read both.
 create table if not exists raw.payments (
     _partition_date date not null,
     _landing_date date not null,

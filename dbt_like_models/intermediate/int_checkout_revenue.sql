@@ -1,3 +1,4 @@
+-- materialized: ephemeral
 -- Revenue per checkout and currency as each side sees it: client completion events (first and
 -- duplicates, with or without a campaign), open order totals, captures and refunds, plus the
 -- checkout-level facts that decide which revenue-bridge line a difference belongs to.

@@ -1,3 +1,4 @@
+-- materialized: ephemeral
 -- One row per inventory reservation with how it ended: released, committed, or still open.
 select
     reservation_id,

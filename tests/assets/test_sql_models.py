@@ -8,13 +8,15 @@ import pytest
 
 from assets.sql_models import (
     ModelError,
+    Relations,
     discover,
     materialize,
     order,
     partition_sql,
+    stored_dependencies,
     table_references,
 )
-from assets.warehouse import connect
+from assets.warehouse import connect, ensure_schema
 from dbt_like_models import MODELS_DIR
 
 
@@ -52,7 +54,8 @@ def test_project_models_resolve_with_layers_respected():
     assert "intermediate.int_discrepancy_duplicate_charge" in models["discrepancies"].depends_on
     rule = models["int_discrepancy_duplicate_charge"]
     assert "intermediate.int_checkout_spine" in rule.depends_on
-    assert models["stg_payments"].depends_on == ("raw.payments",)
+    assert models["stg_payments"].depends_on == ("raw.payments", "staging.stg_payment_copies")
+    assert not models["stg_payments"].stored and models["int_checkout_spine"].stored
     ranks = {m.name: i for i, m in enumerate(order(models))}
     for model in models.values():
         for dep in model.depends_on:
@@ -101,11 +104,52 @@ def test_duplicate_model_names_across_layers_are_refused(tmp_path):
         discover(root)
 
 
-def test_partition_sql_reads_only_that_partition():
-    model = discover(MODELS_DIR)["stg_orders"]
-    sql = partition_sql(model, date(2026, 3, 4))
-    assert "_partition_date = CAST('2026-03-04' AS DATE)" in sql or "2026-03-04" in sql
-    assert "raw.orders" in sql
+def test_partition_sql_reads_only_that_partition(tmp_path):
+    models = discover(MODELS_DIR)
+    with connect(tmp_path / "wh.duckdb") as con:
+        ensure_schema(con)
+        sql = partition_sql(models["int_checkout_orders"], Relations(con, models, date(2026, 3, 4)))
+    assert "_partition_date = CAST('2026-03-04' AS DATE)" in sql
+    # stg_orders is ephemeral: its query stands in its place, reading the stored landing rows
+    # and the stored versions table.
+    assert "raw.orders" in sql and "staging.stg_order_versions" in sql
+    assert "staging.stg_orders" not in sql
+
+
+def test_ephemeral_models_are_inlined_and_never_stored(tmp_path):
+    root = write_models(
+        tmp_path / "models",
+        {
+            "staging/stg_a.sql": "-- materialized: ephemeral\n-- doubled\n"
+            "select x * 2 as doubled from meta.run_params",
+            "intermediate/int_b.sql": "select sum(doubled) as total from stg_a",
+        },
+    )
+    models = discover(root)
+    assert models["stg_a"].description == "doubled"
+    assert stored_dependencies(models["int_b"], models) == ["meta.run_params"]
+    con = connect(tmp_path / "wh.duckdb")
+    con.execute("create schema meta")
+    con.execute("create table meta.run_params (_partition_date date, x int)")
+    day = date(2026, 1, 1)
+    con.execute("insert into meta.run_params values (?, 1), (?, 2)", [day, day])
+    assert materialize(con, models["int_b"], day, Relations(con, models, day)) == 1
+    assert con.execute("select total from intermediate.int_b").fetchall() == [(6,)]
+    with pytest.raises(ModelError, match="never stored"):
+        materialize(con, models["stg_a"], day)
+    tables = con.execute("select table_name from information_schema.tables").fetchall()
+    assert ("stg_a",) not in tables
+
+
+def test_an_unknown_materialization_or_an_ephemeral_mart_is_a_load_error(tmp_path):
+    bad = write_models(tmp_path / "a", {"staging/s.sql": "-- materialized: view\nselect 1 as x"})
+    with pytest.raises(ModelError, match=r"s\.sql: unknown materialization 'view'"):
+        discover(bad)
+    mart = write_models(
+        tmp_path / "b", {"marts/m.sql": "-- materialized: ephemeral\nselect 1 as x"}
+    )
+    with pytest.raises(ModelError, match="must be tables"):
+        discover(mart)
 
 
 def test_materialize_replaces_only_its_partition_and_rolls_back_on_error(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from assets.contract import SOURCES
 from assets.ingest import ingest_source
+from assets.raw_rows import raw_rows_sql
 from assets.warehouse import connect
 from checkout_service import export
 from checkout_service.flows import COLUMNS
@@ -133,7 +134,12 @@ def test_exported_rows_load_into_the_warehouse_without_quarantine(exported, tmp_
                 report = ingest_source(con, SOURCES[source], landing, day, lookback_days=1)
                 assert report.rows_quarantined == 0, (source, report.reasons)
         loaded = {
-            source: con.execute(f"select count(*) from raw.{source}").fetchone()[0]
+            source: sum(
+                con.execute(
+                    f"select count(*) from ({raw_rows_sql(con, SOURCES[source], day)})"
+                ).fetchone()[0]
+                for day in days
+            )
             for source in exported
         }
     finally:

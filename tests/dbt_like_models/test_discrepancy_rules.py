@@ -10,6 +10,7 @@ import pytest
 
 from assets.reconcile import discrepancies, reconcile_partition
 from assets.run_params import RunParams
+from assets.sql_models import project_relations
 from assets.warehouse import connect
 from checkout_service.flows import Attribution, CheckoutFlow, combine_rows
 from checkout_service.synthetic import ANCHOR, SCENARIOS, Context, write_rows
@@ -152,8 +153,10 @@ def test_same_event_delivered_twice_is_not_a_duplicate_event(tmp_path):
     rows["analytics_events"].append(dict(completed))  # the collector re-sent the same event_id
     assert reconcile_rows(tmp_path, rows) == []
     with connect(tmp_path / "warehouse.duckdb") as con:
-        folded = con.execute("select sum(source_rows) - count(*) from staging.stg_analytics_events")
-        assert folded.fetchone()[0] == 1
+        staged = project_relations(con, DAY).query(
+            "select sum(source_rows) - count(*) from stg_analytics_events"
+        )
+        assert con.execute(staged).fetchone()[0] == 1
 
 
 def test_fully_refunded_checkout_with_a_shipped_fulfillment_is_flagged(tmp_path):

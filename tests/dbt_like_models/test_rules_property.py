@@ -42,7 +42,7 @@ checkout_shapes = st.lists(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(shapes=checkout_shapes, formats=st.sampled_from(["mixed", "jsonl", "csv"]))
+@given(shapes=checkout_shapes, formats=st.sampled_from(["mixed", "jsonl", "csv", "parquet"]))
 def test_discrepancies_are_exactly_those_of_the_shapes(shapes, formats):
     flows, expected = [], set()
     anchor = ANCHOR.build(Context("chk_anchor", _start("happy_path", 0.5), DAY, random.Random(0)))

@@ -74,7 +74,7 @@ def test_a_run_killed_midway_keeps_the_previous_state_and_the_rerun_matches(tmp_
         before = con.execute("select * from marts.discrepancies order by 2").fetchall()
 
     doomed = start_run(tmp_path, landing, warehouse, "killed")
-    wait_for_line(doomed, "staging/stg_orders")  # killed between two steps of the models
+    wait_for_line(doomed, "staging/stg_order_versions")  # killed between two steps of the models
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=60)
 

@@ -32,9 +32,20 @@ def test_every_model_and_source_is_an_asset_wired_from_its_sql(tmp_path):
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     for source in ("orders", "payments", "inventory_moves", "fulfillments", "analytics_events"):
         assert f"raw/{source}" in keys
-    assert {"staging/stg_orders", "marts/discrepancies", "exports/discrepancy_files"} <= keys
-    parents = graph.get(dg.AssetKey(["staging", "stg_orders"])).parent_keys
+    assert {
+        "staging/stg_order_versions",
+        "marts/discrepancies",
+        "exports/discrepancy_files",
+    } <= keys
+    parents = graph.get(dg.AssetKey(["staging", "stg_order_versions"])).parent_keys
     assert parents == {dg.AssetKey(["raw", "orders"])}
+    # stg_orders is ephemeral: no asset; what reads it depends on what it reads.
+    assert "staging/stg_orders" not in keys
+    parents = graph.get(dg.AssetKey(["intermediate", "int_checkout_orders"])).parent_keys
+    assert parents == {
+        dg.AssetKey(["raw", "orders"]),
+        dg.AssetKey(["staging", "stg_order_versions"]),
+    }
 
 
 def test_schedule_runs_yesterday_at_two_utc(tmp_path):

@@ -1,0 +1,32 @@
+-- The payment IDs that landed more than once (a re-exported row), each with how many copies
+-- landed and which copy staging keeps: the first to land. Almost every payment lands once, so this
+-- stays small, and stg_payments reads each landed row once and looks it up here instead of ranking
+-- every row.
+with repeated_ids as (
+    select payment_id
+    from raw.payments
+    group by payment_id
+    having count(*) > 1
+),
+
+ranked_copies as (
+    select
+        landed.payment_id,
+        landed._source_file,
+        landed._line,
+        count(*) over (partition by landed.payment_id) as source_rows,
+        row_number() over (
+            partition by landed.payment_id
+            order by landed._landing_date, landed._source_file, landed._line
+        ) as copy_rank
+    from raw.payments as landed
+    where landed.payment_id in (select repeated_ids.payment_id from repeated_ids)
+)
+
+select
+    payment_id,
+    _source_file as kept_source_file,
+    _line as kept_line,
+    source_rows
+from ranked_copies
+where copy_rank = 1
