@@ -27,6 +27,7 @@ from assets.validation import quote_ident as _q
 # Server-side instants must fall inside the partition's read window; the browser's own clock
 # (occurred_at) is not held to it.
 WINDOW_CHECKED = ("created_at", "updated_at", "received_at")
+READER_COLUMNS = ("filename", "file_row_number")
 
 
 def canonical_values(col: Column) -> list[str]:
@@ -127,7 +128,8 @@ def check_parquet_file(
     """One pass over a Parquet landing file: can it be read in place, and its summary.
 
     `described` maps the file's columns to their DuckDB types."""
-    doubts: list[str] = []
+    # The scan that reads files in place adds these columns itself.
+    doubts = [f"a column is named {n}" for n in READER_COLUMNS if n in described]
     agg = _Aggregates()
     agg.add("rows", "count(*)")
     zero_when_clean: list[tuple[str, str]] = []  # (aggregate, doubt it raises when non-zero)

@@ -24,6 +24,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from assets.contract import SOURCES
 from assets.raw_rows import raw_rows_sql
+from assets.warehouse import SURROGATE_KEY_MACRO
 from dbt_like_models import MODELS_DIR
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -171,6 +172,8 @@ class Relations:
         self.partition = partition
         self.by_table = {m.table: m for m in models.values()}
         self._built: dict[str, str] = {}
+        # The models' macros, on whatever connection they run (a session of ours has them).
+        con.execute(SURROGATE_KEY_MACRO)
 
     def query(self, sql: str) -> str:
         """An ad-hoc query naming models (bare or `layer.name`) and sources, as it reads in this
@@ -311,7 +314,8 @@ def _shaped(
     DuckDB widens sum(bigint) to HUGEINT, which Parquet and Spark lack (it would leave as a
     float); money in minor units fits in 64 bits, and the cast fails loudly if it ever does not."""
     described = con.execute(f"describe {query}").fetchall()
-    wide = [name for name, type_, *_ in described if type_ in ("HUGEINT", "UHUGEINT")]
+    # Only signed ones: UHUGEINT is what surrogate_key gives, a key and not a sum.
+    wide = [name for name, type_, *_ in described if type_ == "HUGEINT"]
     replace = (
         " replace (" + ", ".join(f'cast("{c}" as bigint) as "{c}"' for c in wide) + ")"
         if wide

@@ -27,12 +27,25 @@ def connect(path: Path | str, memory_limit: str | None = None) -> duckdb.DuckDBP
     return con
 
 
+# The models group and join by `surrogate_key(<text ID>)`, a 128-bit integer, instead of the text:
+# at 10M checkouts grouping by the text cost 2.5 times as much. Two independent 64-bit hashes (of
+# the ID, and of the ID with a character appended; a hash of two values would be a function of the
+# first), so two IDs of one partition share a key with a probability near 10^-25. Null stays null.
+SURROGATE_KEY_MACRO = """
+create or replace temp macro surrogate_key(id) as
+    case when id is null then null
+    else (hash(id)::uhugeint << 64) | hash(id || '~')::uhugeint end
+"""
+
+
 def configure_session(con: duckdb.DuckDBPyConnection) -> None:
-    """Everything is UTC (DESIGN.md): naive timestamps read from files are taken as UTC too.
+    """Everything is UTC: naive timestamps read from files are taken as UTC too. And the macros
+    the models use (`surrogate_key`).
 
     TimeZone needs the icu extension, which ships inside the duckdb wheel (no download)."""
     con.execute("load icu")
     con.execute("set TimeZone = 'UTC'")
+    con.execute(SURROGATE_KEY_MACRO)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

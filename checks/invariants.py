@@ -173,17 +173,17 @@ def _independent_totals(con: duckdb.DuckDBPyConnection, day: date) -> dict[tuple
     query = project_relations(con, day).query(
         """
         with checkouts as (
-            select checkout_id from int_checkout_spine where business_date = $day
+            select checkout_key from int_checkout_spine where business_date = $day
         ),
         client as (
             select e.currency, 'client_reported' as line, sum(e.revenue_minor) as amount
-            from stg_analytics_events e join checkouts using (checkout_id)
+            from stg_analytics_events e join checkouts using (checkout_key)
             where e.event_name = 'checkout_completed'
             group by e.currency
         ),
         ordered as (
             select o.currency, 'ordered', sum(o.total_minor)
-            from stg_orders o join checkouts using (checkout_id)
+            from stg_orders o join checkouts using (checkout_key)
             where o.status = 'placed'
             group by o.currency
         ),
@@ -192,7 +192,7 @@ def _independent_totals(con: duckdb.DuckDBPyConnection, day: date) -> dict[tuple
                 p.currency,
                 sum(case when p.kind = 'capture' then p.amount_minor else 0 end) as captured,
                 sum(case when p.kind = 'refund' then p.amount_minor else 0 end) as refunded
-            from stg_payments p join checkouts using (checkout_id)
+            from stg_payments p join checkouts using (checkout_key)
             where p.status = 'succeeded'
             group by p.currency
         )
@@ -224,10 +224,10 @@ def checkouts_traced_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
 def checkouts_traced(
     con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, day: date
 ) -> dg.AssetCheckResult:
-    """Compares the staged rows with the spine by count and by fingerprint: the sum of each
-    record's hashed checkout ID, which the spine must reproduce as records × hash of each of its
-    checkouts. A streaming sum on each side, where matching every ID (a union of every raw ID
-    joined to the spine) took 19 s at 10M checkouts."""
+    """Compares the staged rows with the spine by count and by fingerprint: the sum of a hash of
+    each record's checkout key (recomputed from its ID), which the spine must reproduce as
+    records × the hash of each of its keys. A streaming sum on each side, where matching every ID
+    (a union of every raw ID joined to the spine) took 19 s at 10M checkouts."""
     query = project_relations(con, day).query(
         """
         with staged as (
@@ -238,14 +238,15 @@ def checkouts_traced(
             union all select checkout_id from stg_analytics_events where checkout_id is not null
         ),
         staged_sums as (
-            select count(*) as records, sum(hash(checkout_id)) as fingerprint from staged
+            select count(*) as records, sum(hash(surrogate_key(checkout_id))) as fingerprint
+            from staged
         ),
         spine_sums as (
             select
                 count(*) as checkouts,
-                count(distinct checkout_id) as distinct_checkouts,
+                count(distinct checkout_key) as distinct_checkouts,
                 coalesce(sum(records), 0) as records,
-                sum(cast(records as hugeint) * hash(checkout_id)) as fingerprint
+                sum(cast(records as hugeint) * hash(checkout_key)) as fingerprint
             from int_checkout_spine
         )
         select

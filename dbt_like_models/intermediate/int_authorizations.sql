@@ -1,27 +1,27 @@
 -- One row per succeeded authorization with what became of it: captured, voided, refunded, or
--- still held (neither captured nor voided).
+-- still held (neither captured nor voided). Keys, not IDs: the rules that name an authorization
+-- look its ID up for their few rows (text in a table of every authorization cost most of it).
 with authorizations as (
-    select payment_id, checkout_id, idempotency_key, amount_minor, currency, created_at
+    select payment_key, checkout_key, amount_minor, currency, created_at
     from stg_payments
     where kind = 'authorization' and status = 'succeeded'
 ),
 
 follow_ups as (
     select
-        parent_payment_id,
-        sum(case when kind = 'capture' then 1 else 0 end) as captures,
-        sum(case when kind = 'capture' then amount_minor else 0 end) as captured_minor,
-        sum(case when kind = 'void' then 1 else 0 end) as voids,
-        sum(case when kind = 'refund' then amount_minor else 0 end) as refunded_minor
+        parent_key,
+        count(*) filter (where kind = 'capture') as captures,
+        sum(amount_minor) filter (where kind = 'capture') as captured_minor,
+        count(*) filter (where kind = 'void') as voids,
+        sum(amount_minor) filter (where kind = 'refund') as refunded_minor
     from stg_payments
     where status = 'succeeded' and kind in ('capture', 'void', 'refund')
-    group by parent_payment_id
+    group by parent_key
 )
 
 select
-    authorizations.payment_id,
-    authorizations.checkout_id,
-    authorizations.idempotency_key,
+    authorizations.payment_key,
+    authorizations.checkout_key,
     authorizations.amount_minor,
     authorizations.currency,
     authorizations.created_at,
@@ -32,4 +32,4 @@ select
     coalesce(follow_ups.captures, 0) = 0 and coalesce(follow_ups.voids, 0) = 0 as is_held
 from authorizations
 left join follow_ups
-    on authorizations.payment_id = follow_ups.parent_payment_id
+    on authorizations.payment_key = follow_ups.parent_key

@@ -1,28 +1,43 @@
 -- amount_mismatch of the business date: a checkout with one open order and succeeded captures
 -- whose sum (in the order's currency) or currency differs from the order's total, beyond the
--- tolerance; never a checkout already reported as a duplicate_charge. Captures are summed per
--- checkout against the order's total and currency first; the order's ID is looked up only for the
--- few checkouts that differ.
+-- tolerance; never a checkout already reported as a duplicate_charge. A ledger row holds one
+-- currency's captures, so a checkout differs exactly when one of its rows is in another currency
+-- or holds a sum other than the total: those few rows are found first, then summed and the order
+-- looked up for their checkouts only.
 with context as (
     select * from int_run_context
 ),
 
 checkouts as (
-    select spine.checkout_id
+    select spine.checkout_key
     from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
 ),
 
 single_orders as (
-    select checkout_id, open_total_minor, open_currency
+    select checkout_key, open_total_minor, open_currency
     from int_checkout_orders
     where open_order_count = 1
 ),
 
+differing_checkouts as (
+    select distinct orders.checkout_key
+    from single_orders as orders
+    inner join int_payment_ledger as ledger on orders.checkout_key = ledger.checkout_key
+    cross join context
+    where
+        ledger.capture_count > 0
+        and (
+            ledger.currency <> orders.open_currency
+            or abs(ledger.captured_minor - orders.open_total_minor)
+            > context.amount_tolerance_minor
+        )
+),
+
 captured_vs_order as (
     select
-        orders.checkout_id,
+        orders.checkout_key,
         min(orders.open_total_minor) as open_total_minor,
         min(orders.open_currency) as open_currency,
         sum(
@@ -31,9 +46,11 @@ captured_vs_order as (
         sum(case when ledger.currency <> orders.open_currency then 1 else 0 end)
             as foreign_currencies
     from single_orders as orders
-    inner join int_payment_ledger as ledger on orders.checkout_id = ledger.checkout_id
-    where ledger.capture_count > 0
-    group by orders.checkout_id
+    inner join int_payment_ledger as ledger on orders.checkout_key = ledger.checkout_key
+    where
+        ledger.capture_count > 0
+        and orders.checkout_key in (select differing_checkouts.checkout_key from differing_checkouts)
+    group by orders.checkout_key
 ),
 
 differing as (
@@ -49,22 +66,24 @@ differing as (
         and not exists (
             select 1
             from int_discrepancy_duplicate_charge as duplicate_charge
-            where duplicate_charge.checkout_id = compared.checkout_id
+            where surrogate_key(duplicate_charge.checkout_id) = compared.checkout_key
         )
 )
 
 select
-    differing.checkout_id,
+    open_orders.checkout_id,
     'amount_mismatch' as type,
-    orders.open_order_id as subject_id,
+    open_orders.order_id as subject_id,
     abs(differing.captured_minor - differing.open_total_minor) as amount_minor,
     differing.open_currency as currency,
     cast(to_json(struct_pack(
-        order_id := orders.open_order_id,
+        order_id := open_orders.order_id,
         order_total_minor := differing.open_total_minor,
         captured_minor := differing.captured_minor,
         captures_in_other_currencies := differing.foreign_currencies
     )) as varchar) as details
 from differing
-inner join checkouts on differing.checkout_id = checkouts.checkout_id
-inner join int_checkout_orders as orders on differing.checkout_id = orders.checkout_id
+inner join checkouts on differing.checkout_key = checkouts.checkout_key
+-- the checkout's one open order
+inner join stg_orders as open_orders
+    on differing.checkout_key = open_orders.checkout_key and open_orders.status = 'placed'

@@ -1,21 +1,35 @@
 -- duplicate_analytics_event of the business date: more than one checkout_started, or more than
 -- one checkout_completed, reported by the client for one checkout (one row for each event name).
+-- The checkout's ID is looked up for the few found.
 with context as (
     select * from int_run_context
 ),
 
 checkouts as (
-    select spine.checkout_id
+    select spine.checkout_key
     from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
 ),
 
-repeated as (
+repeated_events as (
     select client.*
     from int_client_events as client
-    inner join checkouts on client.checkout_id = checkouts.checkout_id
+    inner join checkouts on client.checkout_key = checkouts.checkout_key
     where client.start_events > 1 or client.completion_events > 1
+),
+
+checkout_ids as (
+    select events.checkout_key, min(events.checkout_id) as checkout_id
+    from stg_analytics_events as events
+    where events.checkout_key in (select repeated_events.checkout_key from repeated_events)
+    group by events.checkout_key
+),
+
+repeated as (
+    select checkout_ids.checkout_id, repeated_events.*
+    from repeated_events
+    inner join checkout_ids on repeated_events.checkout_key = checkout_ids.checkout_key
 )
 
 select

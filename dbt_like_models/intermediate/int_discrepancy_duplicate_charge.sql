@@ -6,64 +6,73 @@ with context as (
 ),
 
 checkouts as (
-    select spine.checkout_id
+    select spine.checkout_key
     from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
 ),
 
 repeated as (
-    select checkout_id
+    select checkout_key
     from stg_payments
     where kind = 'capture' and status = 'succeeded'
-    group by checkout_id
+    group by checkout_key
     having count(*) >= 2
     union
-    select checkout_id
+    select checkout_key
     from int_authorizations
     where not is_voided
-    group by checkout_id
+    group by checkout_key
     having count(*) >= 2
 ),
 
 candidates as (
-    select repeated.checkout_id
+    select repeated.checkout_key
     from repeated
-    inner join checkouts on repeated.checkout_id = checkouts.checkout_id
+    inner join checkouts on repeated.checkout_key = checkouts.checkout_key
 ),
 
 captures as (
     select
-        payments.checkout_id,
+        payments.checkout_key,
+        min(payments.checkout_id) as checkout_id,
         count(*) as capture_count,
         count(distinct payments.idempotency_key) as capture_keys,
         sum(payments.amount_minor) as captured_minor,
         max(payments.amount_minor) as largest_minor,
         min(payments.currency) as currency
     from stg_payments as payments
-    inner join candidates on payments.checkout_id = candidates.checkout_id
+    inner join candidates on payments.checkout_key = candidates.checkout_key
     where payments.kind = 'capture' and payments.status = 'succeeded'
-    group by payments.checkout_id
+    group by payments.checkout_key
+),
+
+live_authorization_keys as (
+    select authorizations.payment_key
+    from int_authorizations as authorizations
+    inner join candidates on authorizations.checkout_key = candidates.checkout_key
+    where not authorizations.is_voided
 ),
 
 live_authorizations as (
     select
-        authorizations.checkout_id,
+        payments.checkout_key,
+        min(payments.checkout_id) as checkout_id,
         count(*) as authorization_count,
-        count(distinct authorizations.idempotency_key) as authorization_keys,
-        sum(authorizations.amount_minor) as authorized_minor,
-        max(authorizations.amount_minor) as largest_minor,
-        min(authorizations.currency) as currency
-    from int_authorizations as authorizations
-    inner join candidates on authorizations.checkout_id = candidates.checkout_id
-    where not authorizations.is_voided
-    group by authorizations.checkout_id
+        count(distinct payments.idempotency_key) as authorization_keys,
+        sum(payments.amount_minor) as authorized_minor,
+        max(payments.amount_minor) as largest_minor,
+        min(payments.currency) as currency
+    from stg_payments as payments
+    inner join live_authorization_keys as live
+        on payments.payment_key = live.payment_key
+    group by payments.checkout_key
 )
 
 select
-    candidates.checkout_id,
+    coalesce(captures.checkout_id, live_authorizations.checkout_id) as checkout_id,
     'duplicate_charge' as type,
-    candidates.checkout_id as subject_id,
+    coalesce(captures.checkout_id, live_authorizations.checkout_id) as subject_id,
     case
         when coalesce(captures.capture_count, 0) >= 2
             then captures.captured_minor - captures.largest_minor
@@ -77,5 +86,5 @@ select
         authorization_keys := coalesce(live_authorizations.authorization_keys, 0)
     )) as varchar) as details
 from candidates
-left join captures on candidates.checkout_id = captures.checkout_id
-left join live_authorizations on candidates.checkout_id = live_authorizations.checkout_id
+left join captures on candidates.checkout_key = captures.checkout_key
+left join live_authorizations on candidates.checkout_key = live_authorizations.checkout_key

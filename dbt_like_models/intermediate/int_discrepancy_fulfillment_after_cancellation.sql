@@ -6,23 +6,35 @@ with context as (
 ),
 
 checkouts as (
-    select spine.checkout_id
+    select spine.checkout_key
     from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
 ),
 
-unpaid as (
-    select checkout_id
+-- Only a checkout with a voided authorization or a refund can be unpaid: its ledger rows are
+-- summed, not every checkout's.
+undone_checkouts as (
+    select checkout_key
     from int_payment_ledger
-    group by checkout_id
+    where voided_authorization_count > 0 or refunded_minor > 0
+),
+
+unpaid as (
+    select ledger.checkout_key
+    from int_payment_ledger as ledger
+    where ledger.checkout_key in (select undone_checkouts.checkout_key from undone_checkouts)
+    group by ledger.checkout_key
     having
         (
-            sum(authorization_count) > 0
-            and sum(voided_authorization_count) = sum(authorization_count)
-            and sum(captured_minor) = 0
+            sum(ledger.authorization_count) > 0
+            and sum(ledger.voided_authorization_count) = sum(ledger.authorization_count)
+            and sum(ledger.captured_minor) = 0
         )
-        or (sum(captured_minor) > 0 and sum(refunded_minor) >= sum(captured_minor))
+        or (
+            sum(ledger.captured_minor) > 0
+            and sum(ledger.refunded_minor) >= sum(ledger.captured_minor)
+        )
 ),
 
 cancelled as (
@@ -30,27 +42,33 @@ cancelled as (
 ),
 
 flagged as (
-    select fulfillments.fulfillment_id, fulfillments.checkout_id, fulfillments.order_id,
-        fulfillments.status
+    select fulfillments.fulfillment_id, fulfillments.checkout_id, fulfillments.checkout_key,
+        fulfillments.order_id, fulfillments.status
     from stg_fulfillments as fulfillments
     where
         fulfillments.status in ('requested', 'shipped')
         and (
             fulfillments.order_id in (select cancelled.order_id from cancelled)
-            or fulfillments.checkout_id in (select unpaid.checkout_id from unpaid)
+            or fulfillments.checkout_key in (select unpaid.checkout_key from unpaid)
         )
 ),
 
 money as (
     select
-        ledger.checkout_id,
+        ledger.checkout_key,
         sum(ledger.authorization_count) as authorization_count,
         sum(ledger.voided_authorization_count) as voided_authorization_count,
         sum(ledger.captured_minor) as captured_minor,
         sum(ledger.refunded_minor) as refunded_minor
     from int_payment_ledger as ledger
-    where ledger.checkout_id in (select flagged.checkout_id from flagged)
-    group by ledger.checkout_id
+    where ledger.checkout_key in (select flagged.checkout_key from flagged)
+    group by ledger.checkout_key
+),
+
+flagged_orders as (
+    select orders.order_id, orders.status, orders.total_minor, orders.currency
+    from stg_orders as orders
+    where orders.order_id in (select flagged.order_id from flagged)
 )
 
 select
@@ -70,6 +88,6 @@ select
         and money.refunded_minor >= money.captured_minor
     )) as varchar) as details
 from flagged
-inner join checkouts on flagged.checkout_id = checkouts.checkout_id
-left join stg_orders as orders on flagged.order_id = orders.order_id
-left join money on flagged.checkout_id = money.checkout_id
+inner join checkouts on flagged.checkout_key = checkouts.checkout_key
+left join flagged_orders as orders on flagged.order_id = orders.order_id
+left join money on flagged.checkout_key = money.checkout_key

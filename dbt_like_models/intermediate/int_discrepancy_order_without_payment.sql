@@ -6,35 +6,34 @@ with context as (
 ),
 
 checkouts as (
-    select spine.checkout_id
+    select spine.checkout_key
     from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
 ),
 
+paid_checkouts as (
+    select checkout_key
+    from int_payment_ledger
+    where capture_count > 0 or held_authorization_count > 0
+),
+
 unpaid_orders as (
-    select open_orders.checkout_id, open_orders.order_id, open_orders.total_minor,
-        open_orders.currency
+    select open_orders.checkout_id, open_orders.checkout_key, open_orders.order_id,
+        open_orders.total_minor, open_orders.currency
     from stg_orders as open_orders
-    where
-        open_orders.status = 'placed'
-        and not exists (
-            select 1
-            from int_payment_ledger as ledger
-            where
-                ledger.checkout_id = open_orders.checkout_id
-                and (ledger.capture_count > 0 or ledger.held_authorization_count > 0)
-        )
+    anti join paid_checkouts on open_orders.checkout_key = paid_checkouts.checkout_key
+    where open_orders.status = 'placed'
 ),
 
 money as (
     select
-        ledger.checkout_id,
+        ledger.checkout_key,
         sum(ledger.authorization_count) as authorization_count,
         sum(ledger.voided_authorization_count) as voided_authorization_count
     from int_payment_ledger as ledger
-    where ledger.checkout_id in (select unpaid_orders.checkout_id from unpaid_orders)
-    group by ledger.checkout_id
+    where ledger.checkout_key in (select unpaid_orders.checkout_key from unpaid_orders)
+    group by ledger.checkout_key
 )
 
 select
@@ -49,5 +48,5 @@ select
         voided_authorizations := coalesce(money.voided_authorization_count, 0)
     )) as varchar) as details
 from unpaid_orders
-inner join checkouts on unpaid_orders.checkout_id = checkouts.checkout_id
-left join money on unpaid_orders.checkout_id = money.checkout_id
+inner join checkouts on unpaid_orders.checkout_key = checkouts.checkout_key
+left join money on unpaid_orders.checkout_key = money.checkout_key

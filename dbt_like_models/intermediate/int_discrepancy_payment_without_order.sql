@@ -1,33 +1,40 @@
 -- payment_without_order of the business date: per checkout and currency, money kept (captures
--- above refunds) or held (an authorization neither captured nor voided) with no open order.
+-- above refunds) or held (an authorization neither captured nor voided) with no open order. The
+-- checkout's ID is looked up for the few rows found.
 with context as (
     select * from int_run_context
 ),
 
 checkouts as (
-    select spine.checkout_id
+    select spine.checkout_key
     from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
 ),
 
+open_order_checkouts as (
+    select checkout_key from int_checkout_orders where open_order_count > 0
+),
+
 kept as (
-    select ledger.checkout_id, ledger.currency, ledger.captured_minor, ledger.refunded_minor,
+    select ledger.checkout_key, ledger.currency, ledger.captured_minor, ledger.refunded_minor,
         ledger.held_minor
     from int_payment_ledger as ledger
-    where
-        (ledger.captured_minor > ledger.refunded_minor or ledger.held_minor > 0)
-        and not exists (
-            select 1
-            from int_checkout_orders as open_orders
-            where open_orders.checkout_id = ledger.checkout_id and open_orders.open_order_count > 0
-        )
+    anti join open_order_checkouts on ledger.checkout_key = open_order_checkouts.checkout_key
+    where ledger.captured_minor > ledger.refunded_minor or ledger.held_minor > 0
+),
+
+checkout_ids as (
+    select payments.checkout_key, min(payments.checkout_id) as checkout_id
+    from stg_payments as payments
+    where payments.checkout_key in (select kept.checkout_key from kept)
+    group by payments.checkout_key
 )
 
 select
-    kept.checkout_id,
+    checkout_ids.checkout_id,
     'payment_without_order' as type,
-    concat(kept.checkout_id, ':', kept.currency) as subject_id,
+    concat(checkout_ids.checkout_id, ':', kept.currency) as subject_id,
     greatest(kept.captured_minor - kept.refunded_minor, 0) + kept.held_minor as amount_minor,
     kept.currency,
     cast(to_json(struct_pack(
@@ -37,5 +44,6 @@ select
         cancelled_orders := coalesce(orders.cancelled_order_count, 0)
     )) as varchar) as details
 from kept
-inner join checkouts on kept.checkout_id = checkouts.checkout_id
-left join int_checkout_orders as orders on kept.checkout_id = orders.checkout_id
+inner join checkouts on kept.checkout_key = checkouts.checkout_key
+inner join checkout_ids on kept.checkout_key = checkout_ids.checkout_key
+left join int_checkout_orders as orders on kept.checkout_key = orders.checkout_key

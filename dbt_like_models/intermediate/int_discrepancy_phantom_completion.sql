@@ -1,36 +1,40 @@
 -- phantom_completion of the business date: a client checkout_completed event for a checkout with
--- no order at all (a later-cancelled order is not a phantom).
+-- no order at all (a later-cancelled order is not a phantom). The checkout's ID is looked up for
+-- the few found.
 with context as (
     select * from int_run_context
 ),
 
 checkouts as (
-    select spine.checkout_id
+    select spine.checkout_key
     from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
 ),
 
 orderless as (
-    select client.checkout_id, client.client_revenue_minor, client.client_currency,
+    select client.checkout_key, client.client_revenue_minor, client.client_currency,
         client.completion_events
     from int_client_events as client
-    where
-        client.completion_events > 0
-        and not exists (
-            select 1
-            from int_checkout_orders as orders
-            where orders.checkout_id = client.checkout_id
-        )
+    anti join int_checkout_orders as orders on client.checkout_key = orders.checkout_key
+    where client.completion_events > 0
+),
+
+checkout_ids as (
+    select events.checkout_key, min(events.checkout_id) as checkout_id
+    from stg_analytics_events as events
+    where events.checkout_key in (select orderless.checkout_key from orderless)
+    group by events.checkout_key
 )
 
 select
-    orderless.checkout_id,
+    checkout_ids.checkout_id,
     'phantom_completion' as type,
-    orderless.checkout_id as subject_id,
+    checkout_ids.checkout_id as subject_id,
     orderless.client_revenue_minor as amount_minor,
     orderless.client_currency as currency,
     cast(to_json(struct_pack(completion_events := orderless.completion_events)) as varchar)
         as details
 from orderless
-inner join checkouts on orderless.checkout_id = checkouts.checkout_id
+inner join checkouts on orderless.checkout_key = checkouts.checkout_key
+inner join checkout_ids on orderless.checkout_key = checkout_ids.checkout_key

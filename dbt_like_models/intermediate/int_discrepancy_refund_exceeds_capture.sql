@@ -1,27 +1,41 @@
 -- refund_exceeds_capture of the business date: per checkout and currency, refunds summing above
--- captures.
+-- captures. The checkout's ID is looked up for the few rows found.
 with context as (
     select * from int_run_context
 ),
 
 checkouts as (
-    select spine.checkout_id
+    select spine.checkout_key
     from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
+),
+
+exceeding as (
+    select ledger.checkout_key, ledger.currency, ledger.captured_minor, ledger.refunded_minor,
+        ledger.refund_count
+    from int_payment_ledger as ledger
+    inner join checkouts on ledger.checkout_key = checkouts.checkout_key
+    where ledger.refunded_minor > ledger.captured_minor
+),
+
+checkout_ids as (
+    select payments.checkout_key, min(payments.checkout_id) as checkout_id
+    from stg_payments as payments
+    where payments.checkout_key in (select exceeding.checkout_key from exceeding)
+    group by payments.checkout_key
 )
 
 select
-    ledger.checkout_id,
+    checkout_ids.checkout_id,
     'refund_exceeds_capture' as type,
-    concat(ledger.checkout_id, ':', ledger.currency) as subject_id,
-    ledger.refunded_minor - ledger.captured_minor as amount_minor,
-    ledger.currency,
+    concat(checkout_ids.checkout_id, ':', exceeding.currency) as subject_id,
+    exceeding.refunded_minor - exceeding.captured_minor as amount_minor,
+    exceeding.currency,
     cast(to_json(struct_pack(
-        captured_minor := ledger.captured_minor,
-        refunded_minor := ledger.refunded_minor,
-        refunds := ledger.refund_count
+        captured_minor := exceeding.captured_minor,
+        refunded_minor := exceeding.refunded_minor,
+        refunds := exceeding.refund_count
     )) as varchar) as details
-from int_payment_ledger as ledger
-inner join checkouts on ledger.checkout_id = checkouts.checkout_id
-where ledger.refunded_minor > ledger.captured_minor
+from exceeding
+inner join checkout_ids on exceeding.checkout_key = checkout_ids.checkout_key

@@ -6,26 +6,24 @@ with context as (
 ),
 
 checkouts as (
-    select spine.checkout_id
+    select spine.checkout_key
     from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
 ),
 
+attributed_checkouts as (
+    select checkout_key from int_client_events where attributed_completion_events > 0
+),
+
 unattributed as (
-    select open_orders.checkout_id, open_orders.order_id, open_orders.total_minor,
-        open_orders.currency, open_orders.utm_source, open_orders.utm_campaign
+    select open_orders.checkout_id, open_orders.checkout_key, open_orders.order_id,
+        open_orders.total_minor, open_orders.currency, open_orders.utm_source,
+        open_orders.utm_campaign
     from stg_orders as open_orders
-    where
-        open_orders.status = 'placed'
-        and open_orders.utm_source is not null
-        and not exists (
-            select 1
-            from int_client_events as client
-            where
-                client.checkout_id = open_orders.checkout_id
-                and client.attributed_completion_events > 0
-        )
+    anti join attributed_checkouts
+        on open_orders.checkout_key = attributed_checkouts.checkout_key
+    where open_orders.status = 'placed' and open_orders.utm_source is not null
 )
 
 select
@@ -44,5 +42,5 @@ select
         server_utm_campaign := unattributed.utm_campaign
     )) as varchar) as details
 from unattributed
-inner join checkouts on unattributed.checkout_id = checkouts.checkout_id
-left join int_client_events as client on unattributed.checkout_id = client.checkout_id
+inner join checkouts on unattributed.checkout_key = checkouts.checkout_key
+left join int_client_events as client on unattributed.checkout_key = client.checkout_key

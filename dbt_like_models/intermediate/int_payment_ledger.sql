@@ -1,50 +1,81 @@
 -- Money per checkout and currency, from succeeded payments only: authorised, still held,
 -- captured, voided and refunded sums, with the counts the duplicate rules need.
+-- The payments and the authorizations' states are stacked and summed in one grouping: joining two
+-- groupings of every checkout held both in memory at once (out of memory at 10M checkouts).
 with movements as (
     select
-        checkout_id,
+        checkout_key,
         currency,
-        sum(case when kind = 'authorization' then amount_minor else 0 end) as authorized_minor,
-        sum(case when kind = 'capture' then amount_minor else 0 end) as captured_minor,
-        sum(case when kind = 'void' then amount_minor else 0 end) as voided_minor,
-        sum(case when kind = 'refund' then amount_minor else 0 end) as refunded_minor,
-        sum(case when kind = 'capture' then 1 else 0 end) as capture_count,
-        sum(case when kind = 'refund' then 1 else 0 end) as refund_count
+        case when kind = 'authorization' then amount_minor else 0 end as authorized_minor,
+        case when kind = 'capture' then amount_minor else 0 end as captured_minor,
+        case when kind = 'void' then amount_minor else 0 end as voided_minor,
+        case when kind = 'refund' then amount_minor else 0 end as refunded_minor,
+        case when kind = 'capture' then 1 else 0 end as capture_count,
+        case when kind = 'refund' then 1 else 0 end as refund_count,
+        0 as authorization_count,
+        0 as voided_authorization_count,
+        0 as held_authorization_count,
+        0 as held_minor
     from stg_payments
     where status = 'succeeded'
-    group by checkout_id, currency
 ),
 
 authorization_states as (
     select
-        checkout_id,
+        checkout_key,
         currency,
-        count(*) as authorization_count,
-        sum(case when is_voided then 0 else 1 end) as unvoided_authorization_count,
-        sum(case when is_voided then 1 else 0 end) as voided_authorization_count,
-        sum(case when is_held then 1 else 0 end) as held_authorization_count,
-        sum(case when is_held then amount_minor else 0 end) as held_minor
+        0 as authorized_minor,
+        0 as captured_minor,
+        0 as voided_minor,
+        0 as refunded_minor,
+        0 as capture_count,
+        0 as refund_count,
+        1 as authorization_count,
+        case when is_voided then 1 else 0 end as voided_authorization_count,
+        case when is_held then 1 else 0 end as held_authorization_count,
+        case when is_held then amount_minor else 0 end as held_minor
     from int_authorizations
-    group by checkout_id, currency
+),
+
+stacked as (
+    select * from movements
+    union all
+    select * from authorization_states
+),
+
+per_currency as (
+    select
+        checkout_key,
+        currency,
+        sum(authorized_minor) as authorized_minor,
+        sum(held_minor) as held_minor,
+        sum(captured_minor) as captured_minor,
+        sum(voided_minor) as voided_minor,
+        sum(refunded_minor) as refunded_minor,
+        sum(capture_count) as capture_count,
+        sum(refund_count) as refund_count,
+        sum(authorization_count) as authorization_count,
+        sum(voided_authorization_count) as voided_authorization_count,
+        sum(held_authorization_count) as held_authorization_count,
+        -- a ledger row exists for money that moved; a state alone (always with its movement) not
+        count(*) filter (where authorization_count = 0) as movements
+    from stacked
+    group by checkout_key, currency
 )
 
 select
-    movements.checkout_id,
-    movements.currency,
-    movements.authorized_minor,
-    coalesce(authorization_states.held_minor, 0) as held_minor,
-    movements.captured_minor,
-    movements.voided_minor,
-    movements.refunded_minor,
-    movements.capture_count,
-    movements.refund_count,
-    coalesce(authorization_states.authorization_count, 0) as authorization_count,
-    coalesce(authorization_states.unvoided_authorization_count, 0)
-        as unvoided_authorization_count,
-    coalesce(authorization_states.voided_authorization_count, 0) as voided_authorization_count,
-    coalesce(authorization_states.held_authorization_count, 0) as held_authorization_count
-from movements
-left join authorization_states
-    on
-        movements.checkout_id = authorization_states.checkout_id
-        and movements.currency = authorization_states.currency
+    checkout_key,
+    currency,
+    authorized_minor,
+    held_minor,
+    captured_minor,
+    voided_minor,
+    refunded_minor,
+    capture_count,
+    refund_count,
+    authorization_count,
+    authorization_count - voided_authorization_count as unvoided_authorization_count,
+    voided_authorization_count,
+    held_authorization_count
+from per_currency
+where movements > 0

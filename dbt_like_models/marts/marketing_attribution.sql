@@ -6,25 +6,49 @@ with context as (
 ),
 
 checkouts as (
-    select spine.checkout_id
+    select spine.checkout_key
     from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
 ),
 
-first_completions as (
+-- Which completion is a checkout's first matters only where it reported more than one.
+repeated_completers as (
+    select checkout_key from int_client_events where completion_events > 1
+),
+
+single_completions as (
     select
-        events.checkout_id,
+        events.currency,
+        events.revenue_minor,
+        coalesce(events.utm_source, '(none)') as utm_source,
+        coalesce(events.utm_campaign, '(none)') as utm_campaign,
+        1 as event_rank
+    from stg_analytics_events as events
+    inner join checkouts on events.checkout_key = checkouts.checkout_key
+    anti join repeated_completers on events.checkout_key = repeated_completers.checkout_key
+    where events.event_name = 'checkout_completed'
+),
+
+repeated_completions as (
+    select
         events.currency,
         events.revenue_minor,
         coalesce(events.utm_source, '(none)') as utm_source,
         coalesce(events.utm_campaign, '(none)') as utm_campaign,
         row_number() over (
-            partition by events.checkout_id order by events.received_at, events.event_id
+            partition by events.checkout_key order by events.received_at, events.event_id
         ) as event_rank
     from stg_analytics_events as events
-    inner join checkouts on events.checkout_id = checkouts.checkout_id
+    inner join checkouts on events.checkout_key = checkouts.checkout_key
+    inner join repeated_completers on events.checkout_key = repeated_completers.checkout_key
     where events.event_name = 'checkout_completed'
+),
+
+first_completions as (
+    select * from single_completions
+    union all
+    select * from repeated_completions
 ),
 
 client as (
@@ -47,7 +71,7 @@ server as (
         count(*) as server_orders,
         sum(o.total_minor) as server_revenue_minor
     from stg_orders as o
-    inner join checkouts on o.checkout_id = checkouts.checkout_id
+    inner join checkouts on o.checkout_key = checkouts.checkout_key
     where o.status = 'placed'
     group by o.currency, coalesce(o.utm_source, '(none)'), coalesce(o.utm_campaign, '(none)')
 ),

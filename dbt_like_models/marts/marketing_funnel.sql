@@ -6,7 +6,7 @@ with context as (
 ),
 
 checkouts as (
-    select spine.checkout_id
+    select spine.checkout_key
     from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
@@ -17,12 +17,15 @@ views as (
     select count(*) as view_events
     from stg_analytics_events as events
     cross join context
-    left join checkouts on events.checkout_id = checkouts.checkout_id
+    left join checkouts on events.checkout_key = checkouts.checkout_key
     where
         events.event_name = 'checkout_viewed'
         and (
-            checkouts.checkout_id is not null
-            or (events.checkout_id is null and cast(events.received_at as date) = context.business_date)
+            checkouts.checkout_key is not null
+            or (
+                events.checkout_key is null
+                and cast(events.received_at as date) = context.business_date
+            )
         )
 ),
 
@@ -33,13 +36,13 @@ per_checkout as (
         sum(case when client.completion_events > 0 then 1 else 0 end) as completions,
         sum(client.completion_events) as completion_events
     from int_client_events as client
-    inner join checkouts on client.checkout_id = checkouts.checkout_id
+    inner join checkouts on client.checkout_key = checkouts.checkout_key
 ),
 
 orders as (
     select count(*) as orders
     from int_checkout_orders as o
-    inner join checkouts on o.checkout_id = checkouts.checkout_id
+    inner join checkouts on o.checkout_key = checkouts.checkout_key
     where o.open_order_count > 0
 )
 

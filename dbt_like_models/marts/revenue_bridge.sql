@@ -2,16 +2,151 @@
 -- (client events with a campaign) to what clients reported, to ordered, to captured (finance
 -- gross) and to net revenue. Every difference is a named step; totals are the running sums, so
 -- the bridge closes to the minor unit (an asset check recomputes the totals independently).
+-- Each line sums one side's amounts over checkouts whose facts (int_checkout_spine) meet a
+-- condition, so each side is summed per currency and combination of facts, then combined: no
+-- table of every checkout and currency is built.
 with context as (
     select business_date from int_run_context
 ),
 
-revenue as (
-    select revenue.*
-    from int_checkout_revenue as revenue
-    inner join int_checkout_spine as spine on revenue.checkout_id = spine.checkout_id
+day_checkouts as (
+    select
+        spine.checkout_key,
+        spine.has_completion,
+        spine.has_any_order,
+        spine.has_open_order,
+        spine.has_capture,
+        spine.server_has_utm
+    from int_checkout_spine as spine
     cross join context
     where spine.business_date = context.business_date
+),
+
+-- Which completion is a checkout's first matters only where it reported more than one.
+repeated_completers as (
+    select checkout_key from int_client_events where completion_events > 1
+),
+
+single_completions as (
+    select
+        events.checkout_key,
+        events.currency,
+        events.revenue_minor,
+        events.utm_source is not null as is_attributed,
+        true as is_first
+    from stg_analytics_events as events
+    anti join repeated_completers on events.checkout_key = repeated_completers.checkout_key
+    where events.event_name = 'checkout_completed' and events.checkout_key is not null
+),
+
+repeated_completions as (
+    select
+        events.checkout_key,
+        events.currency,
+        events.revenue_minor,
+        events.utm_source is not null as is_attributed,
+        row_number() over (
+            partition by events.checkout_key order by events.received_at, events.event_id
+        ) = 1 as is_first
+    from stg_analytics_events as events
+    inner join repeated_completers on events.checkout_key = repeated_completers.checkout_key
+    where events.event_name = 'checkout_completed'
+),
+
+completions as (
+    select * from single_completions
+    union all
+    select * from repeated_completions
+),
+
+client_sums as (
+    select
+        completions.currency,
+        day_checkouts.has_completion,
+        day_checkouts.has_any_order,
+        day_checkouts.has_open_order,
+        day_checkouts.has_capture,
+        day_checkouts.server_has_utm,
+        sum(completions.revenue_minor) as client_revenue_minor,
+        coalesce(sum(completions.revenue_minor) filter (where completions.is_first), 0)
+            as first_event_minor,
+        coalesce(sum(completions.revenue_minor) filter (where not completions.is_first), 0)
+            as duplicate_event_minor,
+        coalesce(sum(completions.revenue_minor) filter (where completions.is_attributed), 0)
+            as attributed_event_minor,
+        0 as open_order_minor,
+        0 as captured_minor,
+        0 as refunded_minor
+    from completions
+    inner join day_checkouts on completions.checkout_key = day_checkouts.checkout_key
+    group by
+        completions.currency,
+        day_checkouts.has_completion,
+        day_checkouts.has_any_order,
+        day_checkouts.has_open_order,
+        day_checkouts.has_capture,
+        day_checkouts.server_has_utm
+),
+
+order_sums as (
+    select
+        orders.currency,
+        day_checkouts.has_completion,
+        day_checkouts.has_any_order,
+        day_checkouts.has_open_order,
+        day_checkouts.has_capture,
+        day_checkouts.server_has_utm,
+        0 as client_revenue_minor,
+        0 as first_event_minor,
+        0 as duplicate_event_minor,
+        0 as attributed_event_minor,
+        coalesce(sum(orders.total_minor) filter (where orders.status = 'placed'), 0)
+            as open_order_minor,
+        0 as captured_minor,
+        0 as refunded_minor
+    from stg_orders as orders
+    inner join day_checkouts on orders.checkout_key = day_checkouts.checkout_key
+    group by
+        orders.currency,
+        day_checkouts.has_completion,
+        day_checkouts.has_any_order,
+        day_checkouts.has_open_order,
+        day_checkouts.has_capture,
+        day_checkouts.server_has_utm
+),
+
+payment_sums as (
+    select
+        ledger.currency,
+        day_checkouts.has_completion,
+        day_checkouts.has_any_order,
+        day_checkouts.has_open_order,
+        day_checkouts.has_capture,
+        day_checkouts.server_has_utm,
+        0 as client_revenue_minor,
+        0 as first_event_minor,
+        0 as duplicate_event_minor,
+        0 as attributed_event_minor,
+        0 as open_order_minor,
+        sum(ledger.captured_minor) as captured_minor,
+        sum(ledger.refunded_minor) as refunded_minor
+    from int_payment_ledger as ledger
+    inner join day_checkouts on ledger.checkout_key = day_checkouts.checkout_key
+    group by
+        ledger.currency,
+        day_checkouts.has_completion,
+        day_checkouts.has_any_order,
+        day_checkouts.has_open_order,
+        day_checkouts.has_capture,
+        day_checkouts.server_has_utm
+),
+
+revenue as (
+    select * from client_sums
+    union all
+    select * from order_sums
+    union all
+    select * from payment_sums
 ),
 
 sums as (

@@ -2,10 +2,12 @@
 -- re-export), each with how many versions landed and which one staging keeps: the latest (greatest
 -- updated_at, then the latest to land). Almost every fulfillment has one version, so this stays
 -- small, and stg_fulfillments reads each landed row once and looks it up here.
-with repeated_ids as (
-    select fulfillment_id
+-- Repeats are found by grouping the IDs' integer keys (cheaper than grouping the text), then
+-- compared by the IDs themselves.
+with repeated_keys as (
+    select surrogate_key(fulfillment_id) as id_key
     from raw.fulfillments
-    group by fulfillment_id
+    group by id_key
     having count(*) > 1
 ),
 
@@ -24,7 +26,7 @@ ranked_versions as (
                 landed._line desc
         ) as version_rank
     from raw.fulfillments as landed
-    where landed.fulfillment_id in (select repeated_ids.fulfillment_id from repeated_ids)
+    where surrogate_key(landed.fulfillment_id) in (select repeated_keys.id_key from repeated_keys)
 )
 
 select
@@ -33,4 +35,5 @@ select
     _line as kept_line,
     source_rows
 from ranked_versions
-where version_rank = 1
+-- the IDs compared exactly: a shared key alone is not proof of a repeat
+where version_rank = 1 and source_rows > 1

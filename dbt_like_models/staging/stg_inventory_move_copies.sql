@@ -2,10 +2,12 @@
 -- and which copy staging keeps: the first to land. Almost every move lands once, so this stays
 -- small, and stg_inventory_moves reads each landed row once and looks it up here instead of
 -- ranking every row.
-with repeated_ids as (
-    select move_id
+-- Repeats are found by grouping the IDs' integer keys (cheaper than grouping the text), then
+-- compared by the IDs themselves.
+with repeated_keys as (
+    select surrogate_key(move_id) as id_key
     from raw.inventory_moves
-    group by move_id
+    group by id_key
     having count(*) > 1
 ),
 
@@ -20,7 +22,7 @@ ranked_copies as (
             order by landed._landing_date, landed._source_file, landed._line
         ) as copy_rank
     from raw.inventory_moves as landed
-    where landed.move_id in (select repeated_ids.move_id from repeated_ids)
+    where surrogate_key(landed.move_id) in (select repeated_keys.id_key from repeated_keys)
 )
 
 select
@@ -29,4 +31,5 @@ select
     _line as kept_line,
     source_rows
 from ranked_copies
-where copy_rank = 1
+-- the IDs compared exactly: a shared key alone is not proof of a repeat
+where copy_rank = 1 and source_rows > 1

@@ -1,27 +1,48 @@
 -- materialized: ephemeral
 -- One row per order: its latest version (greatest updated_at) wins, so a cancellation exported
 -- after the order supersedes it. Status lower-cased, currency upper-cased, empty attribution null.
--- Never stored: each model reading it reads the landed rows once, keeping for a repeated ID only
--- the version stg_order_versions names.
+-- Never stored: each model reading it reads the landed rows of IDs that landed once, and the
+-- version stg_order_versions names of the others, an anti-join that costs next to nothing
+-- when none repeats (a left join of every row to it, then a filter, misled the planner into
+-- running out of memory at 10M).
+with single_rows as (
+    select landed.*, 1 as source_rows
+    from raw.orders as landed
+    anti join stg_order_versions as versions on landed.order_id = versions.order_id
+),
+
+kept_versions as (
+    select landed.*, versions.source_rows
+    from raw.orders as landed
+    inner join stg_order_versions as versions
+        on
+            landed.order_id = versions.order_id
+            and landed._source_file = versions.kept_source_file
+            and landed._line = versions.kept_line
+),
+
+deduplicated as (
+    select * from single_rows
+    union all
+    select * from kept_versions
+)
+
 select
-    landed.order_id,
-    landed.checkout_id,
-    landed.idempotency_key,
-    landed.customer_id,
-    lower(landed.status) as status,
-    upper(landed.currency) as currency,
-    landed.subtotal_minor,
-    landed.tax_minor,
-    landed.total_minor,
-    landed.created_at,
-    landed.updated_at,
-    nullif(trim(landed.utm_source), '') as utm_source,
-    nullif(trim(landed.utm_medium), '') as utm_medium,
-    nullif(trim(landed.utm_campaign), '') as utm_campaign,
-    nullif(trim(landed.referrer), '') as referrer,
-    coalesce(versions.source_rows, 1) as source_rows
-from raw.orders as landed
-left join stg_order_versions as versions on landed.order_id = versions.order_id
-where
-    versions.order_id is null
-    or (landed._source_file = versions.kept_source_file and landed._line = versions.kept_line)
+    order_id,
+    checkout_id,
+    surrogate_key(checkout_id) as checkout_key,
+    idempotency_key,
+    customer_id,
+    lower(status) as status,
+    upper(currency) as currency,
+    subtotal_minor,
+    tax_minor,
+    total_minor,
+    created_at,
+    updated_at,
+    nullif(trim(utm_source), '') as utm_source,
+    nullif(trim(utm_medium), '') as utm_medium,
+    nullif(trim(utm_campaign), '') as utm_campaign,
+    nullif(trim(referrer), '') as referrer,
+    source_rows
+from deduplicated

@@ -2,10 +2,12 @@
 -- landed and which copy staging keeps: the first to land. Almost every payment lands once, so this
 -- stays small, and stg_payments reads each landed row once and looks it up here instead of ranking
 -- every row.
-with repeated_ids as (
-    select payment_id
+-- Repeats are found by grouping the IDs' integer keys (cheaper than grouping the text), then
+-- compared by the IDs themselves.
+with repeated_keys as (
+    select surrogate_key(payment_id) as id_key
     from raw.payments
-    group by payment_id
+    group by id_key
     having count(*) > 1
 ),
 
@@ -20,7 +22,7 @@ ranked_copies as (
             order by landed._landing_date, landed._source_file, landed._line
         ) as copy_rank
     from raw.payments as landed
-    where landed.payment_id in (select repeated_ids.payment_id from repeated_ids)
+    where surrogate_key(landed.payment_id) in (select repeated_keys.id_key from repeated_keys)
 )
 
 select
@@ -29,4 +31,5 @@ select
     _line as kept_line,
     source_rows
 from ranked_copies
-where copy_rank = 1
+-- the IDs compared exactly: a shared key alone is not proof of a repeat
+where copy_rank = 1 and source_rows > 1

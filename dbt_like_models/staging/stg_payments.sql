@@ -1,31 +1,54 @@
 -- materialized: ephemeral
 -- One row per payment_id (a re-exported row is dropped and counted in source_rows), with the
 -- enums normalised and whether its idempotency key follows the `{checkout_id}:{step}` rule.
--- Never stored: each model reading it reads the landed rows once, keeping for a repeated ID only
--- the copy stg_payment_copies names.
+-- Never stored: each model reading it reads the landed rows of IDs that landed once, and the
+-- copy stg_payment_copies names of the others, an anti-join that costs next to nothing
+-- when none repeats (a left join of every row to it, then a filter, misled the planner into
+-- running out of memory at 10M).
+with single_rows as (
+    select landed.*, 1 as source_rows
+    from raw.payments as landed
+    anti join stg_payment_copies as copies on landed.payment_id = copies.payment_id
+),
+
+kept_copies as (
+    select landed.*, copies.source_rows
+    from raw.payments as landed
+    inner join stg_payment_copies as copies
+        on
+            landed.payment_id = copies.payment_id
+            and landed._source_file = copies.kept_source_file
+            and landed._line = copies.kept_line
+),
+
+deduplicated as (
+    select * from single_rows
+    union all
+    select * from kept_copies
+)
+
 select
-    landed.payment_id,
-    landed.checkout_id,
-    landed.idempotency_key,
-    lower(landed.kind) as kind,
-    lower(landed.status) as status,
-    landed.amount_minor,
-    upper(landed.currency) as currency,
-    landed.created_at,
-    nullif(trim(landed.psp_reference), '') as psp_reference,
-    nullif(trim(landed.parent_payment_id), '') as parent_payment_id,
-    nullif(trim(landed.failure_code), '') as failure_code,
-    landed.idempotency_key = concat(
-        landed.checkout_id,
+    payment_id,
+    checkout_id,
+    surrogate_key(checkout_id) as checkout_key,
+    surrogate_key(payment_id) as payment_key,
+    idempotency_key,
+    lower(kind) as kind,
+    lower(status) as status,
+    amount_minor,
+    upper(currency) as currency,
+    created_at,
+    nullif(trim(psp_reference), '') as psp_reference,
+    nullif(trim(parent_payment_id), '') as parent_payment_id,
+    surrogate_key(nullif(trim(parent_payment_id), '')) as parent_key,
+    nullif(trim(failure_code), '') as failure_code,
+    idempotency_key = concat(
+        checkout_id,
         ':payment.',
-        case lower(landed.kind)
+        case lower(kind)
             when 'authorization' then 'authorize'
-            else lower(landed.kind)
+            else lower(kind)
         end
     ) as key_follows_rule,
-    coalesce(copies.source_rows, 1) as source_rows
-from raw.payments as landed
-left join stg_payment_copies as copies on landed.payment_id = copies.payment_id
-where
-    copies.payment_id is null
-    or (landed._source_file = copies.kept_source_file and landed._line = copies.kept_line)
+    source_rows
+from deduplicated

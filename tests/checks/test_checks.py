@@ -149,17 +149,19 @@ def test_idempotency_key_rate_is_zero_for_safe_retries(warehouse):
         ),
         (
             lambda con: invariants.checkouts_traced(con, KEY, DAY),
-            "delete from intermediate.int_checkout_spine where checkout_id = 'chk_0'",
+            "delete from intermediate.int_checkout_spine "
+            "where checkout_key = surrogate_key('chk_0')",
         ),
         (
             lambda con: invariants.checkouts_traced(con, KEY, DAY),
             "insert into intermediate.int_checkout_spine select * replace "
-            "('chk_invented' as checkout_id) from intermediate.int_checkout_spine limit 1",
+            "(surrogate_key('chk_invented') as checkout_key) "
+            "from intermediate.int_checkout_spine limit 1",
         ),
         (
             lambda con: invariants.money_conserved(con, KEY, DAY),
             "update intermediate.int_payment_ledger set captured_minor = captured_minor + 1 "
-            "where checkout_id = 'chk_0'",
+            "where checkout_key = surrogate_key('chk_0')",
         ),
         (
             lambda con: invariants.discrepancy_ids_unique(con, KEY, DAY),
