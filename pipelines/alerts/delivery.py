@@ -3,7 +3,7 @@ stays down neither blocks the others nor loses its notices (they stay pending fo
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import duckdb
@@ -55,11 +55,34 @@ def deliver_pending(
     deliveries = []
     for name, sender in senders.items():
         for notice in due_notices(con, now, name):
+            if getattr(sender, "needs_discrepancy_ids", False):
+                notice = with_discrepancy_ids(con, notice)
             delivery = _deliver(con, config, sender, notice, now, sleep)
             deliveries.append(delivery)
             if not delivery.delivered:
                 break  # the channel is down: leave the rest pending rather than hammer it
     return deliveries
+
+
+def with_discrepancy_ids(con: duckdb.DuckDBPyConnection, notice: Notice) -> Notice:
+    """The notice with every discrepancy it covers, for a channel that sends one event per
+    discrepancy: a digest's payload lists only the largest, `alerts.notice_items` has them all.
+    In digest order: the largest amount first, ties by ID, no amount last."""
+    if notice.discrepancy_ids or notice.kind == "check_failed":
+        return notice
+    rows = con.execute(
+        """
+        select i.discrepancy_id from alerts.notice_items i
+        left join alerts.discrepancy_state s
+          on s.business_date = $day and s.discrepancy_id = i.discrepancy_id
+        where i.notice_id = $notice_id
+        order by coalesce(nullif(s.amount_minor, 0), -1) desc, i.discrepancy_id
+        """,
+        {"day": notice.business_date, "notice_id": notice.notice_id},
+    ).fetchall()
+    if not rows:  # not recorded (a notice built outside the outbox): what it lists
+        return notice
+    return replace(notice, discrepancy_ids=tuple(row[0] for row in rows))
 
 
 def _deliver(

@@ -2,8 +2,13 @@
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date
+from typing import overload
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from assets.currencies import format_money
 
@@ -18,6 +23,96 @@ class Item:
     checkout_id: str | None
     amount_minor: int | None
     currency: str | None
+
+
+ITEM_FIELDS = [f.name for f in fields(Item)]
+ITEM_SCHEMA = pa.schema(
+    [
+        ("discrepancy_id", pa.string()),
+        ("type", pa.string()),
+        ("severity", pa.string()),
+        ("checkout_id", pa.string()),
+        ("amount_minor", pa.int64()),
+        ("currency", pa.string()),
+    ]
+)
+
+
+def largest_first(item: Item) -> tuple[int, str]:
+    """The order a digest lists its items in: the largest amount first, ties by discrepancy ID,
+    no amount (or zero) after every positive one."""
+    return (-(item.amount_minor or -1), item.discrepancy_id)
+
+
+class Discrepancies(Sequence[Item]):
+    """Items kept column-wise in an Arrow table: a day can bring a million of them and callers
+    mostly want how many (`len`) and the largest few (`largest`). An `Item` is built only for
+    what is read; they come in discrepancy ID order (sorted on first read unless `ordered`).
+    Compares equal to a list or tuple of the same items."""
+
+    def __init__(self, table: pa.Table | None = None, *, ordered: bool = False) -> None:
+        self._table = ITEM_SCHEMA.empty_table() if table is None else table.select(ITEM_FIELDS)
+        self._ordered = ordered
+
+    def _sorted(self) -> pa.Table:
+        if not self._ordered:
+            self._table = self._table.sort_by("discrepancy_id")
+            self._ordered = True
+        return self._table
+
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    @overload
+    def __getitem__(self, index: int) -> Item: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> "Discrepancies": ...
+
+    def __getitem__(self, index: int | slice) -> "Item | Discrepancies":
+        if isinstance(index, slice):
+            positions = range(*index.indices(len(self)))
+            return Discrepancies(self._sorted().take(list(positions)), ordered=True)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("discrepancy index out of range")
+        return _items(self._sorted().slice(index, 1))[0]
+
+    def __iter__(self) -> Iterator[Item]:
+        for batch in self._sorted().to_batches(max_chunksize=10_000):
+            yield from _items(batch)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Discrepancies | list | tuple):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Discrepancies({len(self)} item(s))"
+
+    def largest(self, count: int) -> list[Item]:
+        """The `count` largest, in `largest_first` order."""
+        if count <= 0 or not len(self):
+            return []
+        amount = self._table.column("amount_minor")
+        key = pa.table(
+            {
+                "key": pc.fill_null(pc.if_else(pc.equal(amount, 0), None, amount), -1),
+                "id": self._table.column("discrepancy_id"),
+            }
+        )
+        top = pc.select_k_unstable(
+            key, min(count, len(self)), sort_keys=[("key", "descending"), ("id", "ascending")]
+        )
+        return sorted(_items(self._table.take(top)), key=largest_first)
+
+
+def _items(rows: pa.Table | pa.RecordBatch) -> list[Item]:
+    columns = rows.to_pydict()
+    return [Item(*row) for row in zip(*(columns[name] for name in ITEM_FIELDS), strict=True)]
 
 
 @dataclass(frozen=True)
@@ -38,12 +133,17 @@ class Notice:
     total: int = 0
     total_minor: dict[str, int] = field(default_factory=dict)
     checks: tuple[CheckFailure, ...] = ()
-    # Every discrepancy the notice covers, listed or not: the record of what went out.
+    # The discrepancy a per-discrepancy notice is about. A digest does not carry the IDs it
+    # covers (a day can have a million): `alerts.notice_items` is the record of what went out,
+    # and delivery loads them from there for a channel that needs every one (PagerDuty). Older
+    # payloads still list them here.
     discrepancy_ids: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         data = asdict(self)
         data["business_date"] = self.business_date.isoformat()
+        if not self.discrepancy_ids:
+            del data["discrepancy_ids"]
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -59,7 +159,7 @@ class Notice:
             total=data["total"],
             total_minor=data["total_minor"],
             checks=tuple(CheckFailure(**check) for check in data["checks"]),
-            discrepancy_ids=tuple(data["discrepancy_ids"]),
+            discrepancy_ids=tuple(data.get("discrepancy_ids", ())),
         )
 
     @property

@@ -9,7 +9,7 @@ import duckdb
 from pipelines.alerts.channels import Channel
 from pipelines.alerts.config import AlertConfig, default_config
 from pipelines.alerts.delivery import Delivery, Sleep, deliver_pending, due_notices, pending_count
-from pipelines.alerts.notices import Item, Notice
+from pipelines.alerts.notices import Discrepancies, Notice
 from pipelines.alerts.planning import (
     apply_plan,
     check_failure_notices,
@@ -23,8 +23,9 @@ from pipelines.alerts.schema import alerts_schema_exists, ensure_alerts_schema
 class AlertRun:
     business_date: date
     dry_run: bool
-    new: list[Item] = field(default_factory=list)
-    resolved: list[Item] = field(default_factory=list)
+    # Column-wise (a day can bring a million): `len()` for counts, `.largest(n)` for the top.
+    new: Discrepancies = field(default_factory=Discrepancies)
+    resolved: Discrepancies = field(default_factory=Discrepancies)
     # Notices planned by this run (in a dry run: what would be enqueued).
     planned: list[Notice] = field(default_factory=list)
     # Due notices from the outbox (in a dry run: what would be sent).
@@ -86,15 +87,16 @@ def run_alerts(
     run = AlertRun(
         business_date=day,
         dry_run=dry_run,
-        new=[c.item for c in plan.new],
-        resolved=[c.item for c in plan.resolved],
+        new=plan.new,
+        resolved=plan.resolved,
         planned=plan.notices + checks,
     )
     if dry_run:
         queued = due_notices(con, now) if alerts_schema_exists(con) else []
         known = {n.notice_id for n in queued}
         fresh = [n for n in run.planned if n.notice_id not in known]
-        run.to_send = queued + [n for n in fresh if not _in_outbox(con, n.notice_id)]
+        outboxed = _in_outbox(con, [n.notice_id for n in fresh])
+        run.to_send = queued + [n for n in fresh if n.notice_id not in outboxed]
         run.pending = len(run.to_send)
         return run
     ensure_alerts_schema(con)
@@ -122,8 +124,11 @@ def enqueue_check_failures(
     return notices
 
 
-def _in_outbox(con: duckdb.DuckDBPyConnection, notice_id: str) -> bool:
-    if not alerts_schema_exists(con):
-        return False
-    row = con.execute("select 1 from alerts.outbox where notice_id = ?", [notice_id]).fetchone()
-    return row is not None
+def _in_outbox(con: duckdb.DuckDBPyConnection, notice_ids: list[str]) -> set[str]:
+    if not notice_ids or not alerts_schema_exists(con):
+        return set()
+    rows = con.execute(
+        "select notice_id from alerts.outbox where notice_id in (select unnest($ids))",
+        {"ids": notice_ids},
+    ).fetchall()
+    return {row[0] for row in rows}

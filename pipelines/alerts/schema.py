@@ -50,8 +50,8 @@ def ensure_alerts_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def alerts_schema_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute(
+    [(count,)] = con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'alerts' and table_name = 'outbox'"
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(count)

@@ -67,6 +67,9 @@ def _trigger(notice: Notice, item: Item | None, dedup_key: str, key: str, source
 
 
 class PagerDutySender:
+    # One event per discrepancy, digests included: delivery fills in every ID a digest covers.
+    needs_discrepancy_ids = True
+
     def __init__(self, options: PagerDutyOptions) -> None:
         self.options = options
 

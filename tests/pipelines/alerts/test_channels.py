@@ -5,7 +5,10 @@ import hmac
 import json
 
 from pipelines.alerts import AlertConfig, run_alerts
-from tests.pipelines.alerts.conftest import DAY, NOW, ROUTING_KEY, SECRET
+from pipelines.alerts.delivery import deliver_pending
+from pipelines.alerts.notices import Item, Notice
+from pipelines.alerts.schema import ensure_alerts_schema
+from tests.pipelines.alerts.conftest import DAY, NEXT_RUN, NOW, ROUTING_KEY, SECRET
 
 
 def test_payload_shapes_of_every_channel(shop, http, smtp, full_config, tmp_path):
@@ -79,3 +82,68 @@ def test_payload_shapes_of_every_channel(shop, http, smtp, full_config, tmp_path
         m.as_bytes() for m in smtp.messages
     )
     assert b"cus_" not in everything
+
+
+def pager_only(http, monkeypatch, rule: dict) -> AlertConfig:
+    monkeypatch.setenv("RECON_TEST_PD_KEY", ROUTING_KEY)
+    pager = {"routing_key_env": "RECON_TEST_PD_KEY", "url": f"{http.url}/pd"}
+    return AlertConfig.model_validate(
+        {
+            "channels": [{"name": "pager", "type": "pagerduty", "options": pager}],
+            "rules": [{"channels": ["pager"], **rule}],
+        }
+    )
+
+
+def test_pagerduty_gets_an_event_for_every_discrepancy_of_a_digest(shop, http, monkeypatch):
+    # The digest lists only the largest; the events cover all it holds, largest first.
+    config = pager_only(http, monkeypatch, {"digest_top": 1})
+    ids = shop.ids()
+
+    run_alerts(shop.con, DAY, config, now=NOW, sleep=lambda _s: None)
+
+    events = [r.json for r in http.at("/pd")]
+    assert [e["dedup_key"] for e in events] == [ids["chk_pwo"], ids["chk_owp"], ids["chk_ph"]]
+    assert {e["event_action"] for e in events} == {"trigger"}
+    # The listed one with its details, the others by ID only.
+    assert events[0]["payload"]["custom_details"]["checkout_id"] == "chk_pwo"
+    assert "checkout_id" not in events[1]["payload"]["custom_details"]
+
+    http.requests.clear()
+    shop.refund_late()
+    run_alerts(shop.con, DAY, config, now=NEXT_RUN, sleep=lambda _s: None)
+
+    assert [r.json for r in http.at("/pd")] == [
+        {"routing_key": ROUTING_KEY, "event_action": "resolve", "dedup_key": ids["chk_pwo"]}
+    ]
+
+
+def test_a_queued_digest_from_before_still_pages_every_id_its_payload_lists(
+    shop, http, monkeypatch
+):
+    # Digests enqueued before notice_items became their record listed every ID in the payload.
+    config = pager_only(http, monkeypatch, {"digest_top": 1})
+    ensure_alerts_schema(shop.con)
+    item = Item("d-1", "duplicate_charge", "critical", "chk_1", 5_000, "EUR")
+    old = Notice(
+        "old-digest",
+        "pager",
+        "new",
+        DAY,
+        "digest",
+        items=(item,),
+        total=2,
+        total_minor={"EUR": 6_000},
+        discrepancy_ids=("d-1", "d-2"),
+    )
+    assert json.loads(old.to_json())["discrepancy_ids"] == ["d-1", "d-2"]
+    shop.con.execute(
+        "insert into alerts.outbox (notice_id, channel, kind, business_date, payload, created_at, "
+        "next_attempt_at) values (?, 'pager', 'new', ?, ?, ?, ?)",
+        [old.notice_id, DAY, old.to_json(), NOW, NOW],
+    )
+
+    deliveries = deliver_pending(shop.con, config, NOW, sleep=lambda _s: None)
+
+    assert [d.delivered for d in deliveries] == [True]
+    assert [r.json["dedup_key"] for r in http.at("/pd")] == ["d-1", "d-2"]

@@ -91,6 +91,38 @@ def test_a_discrepancy_that_comes_back_is_announced_again(shop, http, full_confi
     assert [r.json["event_action"] for r in http.at("/pd")] == ["trigger"]
 
 
+def test_state_rows_record_first_seen_resolved_and_reopened(shop, http, full_config):
+    config = AlertConfig.model_validate(full_config)
+    critical = shop.ids()["chk_pwo"]
+
+    def state() -> tuple:
+        return shop.con.execute(
+            "select status, generation, first_seen_at, resolved_at from alerts.discrepancy_state "
+            "where discrepancy_id = ?",
+            [critical],
+        ).fetchone()
+
+    run_alerts(shop.con, DAY, config, now=NOW, sleep=no_sleep)
+    assert state() == ("open", 1, NOW, None)
+    pwo = shop.flows.pop("pwo")
+    for path in shop.landing.rglob("*"):
+        if path.is_file():
+            path.unlink()
+    shop.reconcile()
+    cleared = NOW + timedelta(hours=1)
+    run_alerts(shop.con, DAY, config, now=cleared, sleep=no_sleep)
+    assert state() == ("resolved", 1, NOW, cleared)
+    shop.flows["pwo"] = pwo
+    shop.reconcile()
+
+    back = run_alerts(shop.con, DAY, config, now=NEXT_RUN, sleep=no_sleep)
+
+    assert len(back.new) == 1 and back.new.largest(1)[0].discrepancy_id == critical
+    assert state() == ("open", 2, NOW, None)
+    tracked = shop.con.execute("select count(*) from alerts.discrepancy_state").fetchone()
+    assert tracked == (3,)
+
+
 def snapshot(con) -> list:
     return [
         con.execute(f"select * from alerts.{table} order by all").fetchall()

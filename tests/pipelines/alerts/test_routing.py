@@ -1,11 +1,12 @@
 """Which discrepancies reach which channel, and in what form."""
 
+import json
 from datetime import date
 
 import pytest
 
 from pipelines.alerts import AlertConfig, enqueue_check_failures, run_alerts
-from pipelines.alerts.notices import Item
+from pipelines.alerts.notices import Item, Notice
 from pipelines.alerts.planning import Change, route
 from tests.pipelines.alerts.conftest import DAY, NOW
 
@@ -57,8 +58,23 @@ def test_a_digest_lists_the_largest_and_summarises_all():
     assert [i.discrepancy_id for i in notice.items] == ["d-crit-big", "d-high"]
     assert notice.total == 5
     assert notice.total_minor == {"EUR": 51_200, "USD": 7_000}
-    assert len(notice.discrepancy_ids) == 5
+    # All five are covered: the record of that is `alerts.notice_items` (see the next test), not
+    # a list of every ID in the payload.
+    assert "discrepancy_ids" not in json.loads(notice.to_json())
     assert "... and 3 more (largest listed)" in notice.lines()
+
+
+def test_a_digest_records_every_discrepancy_it_covers_in_notice_items(shop):
+    run = run_alerts(shop.con, DAY, config({"channels": ["a"], "digest_top": 1}), now=NOW)
+
+    [digest] = run.planned
+    assert digest.total == 3 and [i.checkout_id for i in digest.items] == ["chk_pwo"]
+    covered = shop.con.execute(
+        "select discrepancy_id from alerts.notice_items where notice_id = ?", [digest.notice_id]
+    ).fetchall()
+    assert sorted(row[0] for row in covered) == sorted(shop.ids().values())
+    [payload] = shop.con.execute("select payload from alerts.outbox").fetchall()
+    assert Notice.from_json(payload[0]) == digest
 
 
 def test_per_discrepancy_rule_takes_precedence_over_a_digest_on_the_same_channel():
