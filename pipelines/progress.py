@@ -34,7 +34,15 @@ class StepPrinter(logging.Handler):
         if kind == "STEP_START":
             self.started[step] = time.perf_counter()
         elif kind == "ASSET_MATERIALIZATION":
-            self.figures[step] = _figures(event.event_specific_data.materialization.metadata)
+            materialization = event.event_specific_data.materialization
+            figures = _figures(materialization.metadata)
+            asset = materialization.asset_key.to_user_string()
+            if asset == _label(step):
+                self.figures[step] = figures
+            else:  # one of several assets a step builds (the models): a line of its own
+                seconds = materialization.metadata.get("seconds")
+                timing = f"{seconds.value:6.2f}s" if seconds is not None else " " * 7
+                self._line(f"      {asset:<52} {timing}  {', '.join(figures)}".rstrip())
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
