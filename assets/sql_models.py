@@ -13,6 +13,7 @@ would be a second copy of every landing row)."""
 
 import functools
 import graphlib
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -178,14 +179,12 @@ class Relations:
     def query(self, sql: str) -> str:
         """An ad-hoc query naming models (bare or `layer.name`) and sources, as it reads in this
         partition: what checks and people use to look at ephemeral models."""
-        names = {m.name: m.table for m in self.by_table.values()}
+        models = frozenset(self.by_table)
+        return self.expand(_template(sql, models | frozenset(SOURCE_TABLES), models, "<query>"))
 
-        def resolve(table: exp.Table) -> str | None:
-            qualified = f"{table.db}.{table.name}" if table.db else names.get(table.name)
-            known = qualified in self.by_table or qualified in SOURCE_TABLES
-            return qualified if known else None
-
-        return _rewritten(sql, resolve, self)
+    def expand(self, template: str) -> str:
+        """A template's placeholders replaced by what their tables stand for in the partition."""
+        return _PLACEHOLDER_RE.sub(lambda m: f"({self.sql(m.group(1))})", template)
 
     def sql(self, qualified: str) -> str:
         if qualified not in self._built:
@@ -208,31 +207,43 @@ class Relations:
 def partition_sql(model: Model, relations: Relations) -> str:
     """The model's query with every table it reads replaced by what it stands for in the
     partition `relations` builds."""
-    wanted = set(model.depends_on)
-
-    def resolve(table: exp.Table) -> str | None:
-        qualified = _qualified(table, model)
-        return qualified if qualified in wanted else None
-
-    return _rewritten(model.sql, resolve, relations)
+    wanted = frozenset(model.depends_on)
+    return relations.expand(_template(model.sql, wanted, wanted, model.path.name))
 
 
-def _rewritten(sql: str, resolve, relations: Relations) -> str:
-    """`sql` with each table `resolve` names (a qualified table, or None to leave it) replaced by
-    what it stands for in the partition."""
+# A table a query reads, left in its SQL as this quoted name until the partition says what it
+# stands for: a query is parsed once per process, not once per partition and reader (parsing and
+# printing the inlined SQL took more time than the models themselves on a small partition).
+_PLACEHOLDER = "__relation__"
+_PLACEHOLDER_RE = re.compile(rf'"{_PLACEHOLDER}:([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)"')
+
+
+@functools.cache
+def _template(sql: str, wanted: frozenset[str], bare: frozenset[str], origin: str) -> str:
+    """`sql` with each table it reads that `wanted` names renamed to a placeholder, aliased as it
+    was written. A table named without its schema is the one of `bare` with that name."""
     tree = sqlglot.parse_one(sql, read="duckdb")
     for scope in traverse_scope(tree):
         for table in scope.tables:
             if not table.db and table.name in scope.cte_sources:
                 continue
-            qualified = resolve(table)
-            if qualified is None:
+            if table.db:
+                qualified = f"{table.db}.{table.name}"
+            else:
+                qualified = next(
+                    (b for b in sorted(bare) if b.split(".")[1] == table.name), table.name
+                )
+            if qualified not in wanted:
                 continue
-            subquery = exp.Subquery(
-                this=sqlglot.parse_one(relations.sql(qualified), read="duckdb"),
-                alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name)),
+            if _PLACEHOLDER in qualified:
+                raise ModelError(f"{origin}: a table may not be named {_PLACEHOLDER}")
+            alias = table.alias_or_name
+            table.replace(
+                exp.Table(
+                    this=exp.to_identifier(f"{_PLACEHOLDER}:{qualified}", quoted=True),
+                    alias=exp.TableAlias(this=exp.to_identifier(alias)),
+                )
             )
-            table.replace(subquery)
     return tree.sql(dialect="duckdb")
 
 
@@ -268,12 +279,6 @@ def inlined_sql(model: Model, models: dict[str, Model]) -> list[str]:
         if upstream is not None and not upstream.stored:
             texts += [upstream.sql, *inlined_sql(upstream, models)]
     return texts
-
-
-def _qualified(table: exp.Table, model: Model) -> str:
-    if table.db:
-        return f"{table.db}.{table.name}"
-    return next((d for d in model.depends_on if d.split(".")[1] == table.name), table.name)
 
 
 def materialize(

@@ -109,7 +109,7 @@ def test_partition_sql_reads_only_that_partition(tmp_path):
     with connect(tmp_path / "wh.duckdb") as con:
         ensure_schema(con)
         sql = partition_sql(models["int_checkout_orders"], Relations(con, models, date(2026, 3, 4)))
-    assert "_partition_date = CAST('2026-03-04' AS DATE)" in sql
+    assert "_partition_date = date '2026-03-04'" in sql
     # stg_orders is ephemeral: its query stands in its place, reading the stored landing rows
     # and the stored versions table.
     assert "raw.orders" in sql and "staging.stg_order_versions" in sql
