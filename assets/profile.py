@@ -189,8 +189,9 @@ def _clean_aggregates(agg: _Aggregates, col: Column, native: str | None) -> list
         checks.append(
             (
                 f"padded:{col.name}",
-                f"count(*) filter (where {name} = '' or starts_with({name}, ' ') "
-                f"or ends_with({name}, ' '))",
+                # trim() itself, not a test for ' ': it also strips Unicode spaces (U+00A0,
+                # U+3000...), and a value it would change must not be read as it is.
+                f"count(*) filter (where {name} = '' or trim({name}) <> {name})",
                 "blank or space-padded values",
             )
         )

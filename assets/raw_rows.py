@@ -76,7 +76,8 @@ def _in_place_value(col: Column, file_type: str | None) -> str:
     if file_type is None:
         return f"cast(null as {col.sql_type})"
     if col.kind in (Kind.TEXT, Kind.ENUM, Kind.CURRENCY):
-        # Checked at ingestion: no value is blank or padded, so trimming would change nothing.
+        # Checked at ingestion: no value is blank or changed by trim(), as every stored value
+        # is (`validation._text`): the staging models rely on it and trim nothing.
         return _q(col.name)
     return typed(col, native_kind(file_type))
 

@@ -26,10 +26,10 @@ LOADED_AT = datetime(2026, 1, 3, 4, 5, 6)
 PAYMENTS = SOURCES["payments"]
 EXAMPLES = int(os.environ.get("RECON_PROPERTY_EXAMPLES", "40"))
 
-# Values chosen to sit on both sides of every rule: blanks, padding, case, unknown values, widths,
-# amounts around the minimum, nulls.
+# Values chosen to sit on both sides of every rule: blanks, padding (Unicode spaces too: trim()
+# strips them), case, unknown values, widths, amounts around the minimum, nulls.
 ids = st.one_of(
-    st.sampled_from(["p", "p ", " p", "", "   ", "x" * 2049, "p\t"]),
+    st.sampled_from(["p", "p ", " p", "", "   ", "x" * 2049, "p\t", "\u00a0p", "p\u3000"]),
     st.text(alphabet="ab1 _:", min_size=1, max_size=6),
     st.none(),
 )
@@ -40,7 +40,7 @@ amounts = st.one_of(st.integers(-2, 3), st.integers(1, 2**40), st.none())
 instants = st.one_of(
     st.datetimes(min_value=datetime(2025, 12, 1), max_value=datetime(2026, 2, 1)), st.none()
 )
-optional_text = st.one_of(st.sampled_from(["ref", " ref", "", "ref "]), st.none())
+optional_text = st.one_of(st.sampled_from(["ref", " ref", "", "ref ", "ref\u2009"]), st.none())
 
 
 @st.composite
@@ -166,6 +166,33 @@ def test_a_tidy_file_is_read_in_place_and_an_untidy_one_is_stored(tmp_path):
         assert con.execute("select count(*) from raw.payments").fetchone()[0] == 2
     assert [f.read_in_place for f in report.files] == [False]
     assert "column kind: values not spelled as the contract lists them (1 rows)" in notes[0]
+
+
+@pytest.mark.parametrize("space", [" ", "\u00a0", "\u3000"])
+def test_a_value_trim_would_change_is_never_read_as_it_lands(tmp_path, space):
+    """The staging models trim nothing: they rely on every raw value being trimmed, which holds
+    for a file read in place only if no value of it has a space, ASCII or not, at either end."""
+    untidy = pa.table(
+        {
+            "payment_id": ["p1", "p2"],
+            "checkout_id": ["c1", f"c1{space}"],
+            "idempotency_key": ["c1:payment.authorize", "c1:payment.capture"],
+            "kind": ["authorization", "capture"],
+            "status": ["succeeded", "succeeded"],
+            "amount_minor": [100, 100],
+            "currency": ["EUR", "EUR"],
+            "created_at": [datetime(2026, 1, 2, 10), datetime(2026, 1, 2, 11)],
+            "psp_reference": [f"{space}psp_1", "psp_2"],
+        }
+    )
+    report, _, _ = _loaded(tmp_path, "untidy", untidy, True)
+    assert [f.read_in_place for f in report.files] == [False]
+    # Stored row by row instead, where every text value is trimmed on its way in.
+    with connect(tmp_path / "untidy" / "w.duckdb") as con:
+        stored = con.execute(
+            "select checkout_id, psp_reference from raw.payments order by _line"
+        ).fetchall()
+    assert stored == [("c1", "psp_1"), ("c1", "psp_2")]
 
 
 @pytest.fixture
