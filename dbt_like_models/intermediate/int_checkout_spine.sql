@@ -53,7 +53,7 @@ with records as (
         false as is_campaign_order,
         false as is_capture
     from stg_analytics_events
-    where checkout_key is not null
+    where checkout_id is not null
 )
 
 select

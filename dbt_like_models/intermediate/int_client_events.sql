@@ -12,5 +12,5 @@ select
     max(revenue_minor) filter (where event_name = 'checkout_completed') as client_revenue_minor,
     max(currency) filter (where event_name = 'checkout_completed') as client_currency
 from stg_analytics_events
-where checkout_key is not null
+where checkout_id is not null
 group by checkout_key

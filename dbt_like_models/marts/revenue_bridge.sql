@@ -36,7 +36,7 @@ single_completions as (
         true as is_first
     from stg_analytics_events as events
     anti join repeated_completers on events.checkout_key = repeated_completers.checkout_key
-    where events.event_name = 'checkout_completed' and events.checkout_key is not null
+    where events.event_name = 'checkout_completed' and events.checkout_id is not null
 ),
 
 repeated_completions as (

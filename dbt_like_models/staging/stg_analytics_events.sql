@@ -5,6 +5,8 @@
 -- copy stg_analytics_event_copies names of the others, an anti-join that costs next to nothing
 -- when none repeats (a left join of every row to it, then a filter, misled the planner into
 -- running out of memory at 10M).
+-- Text arrives trimmed, blanks as null (ingestion stores it so, and reads a file in place only
+-- when trim() would change none of its values), so staging trims nothing.
 with single_rows as (
     select landed.*, 1 as source_rows
     from raw.analytics_events as landed
@@ -32,14 +34,14 @@ select
     lower(event_name) as event_name,
     anonymous_id,
     session_id,
-    nullif(trim(checkout_id), '') as checkout_id,
-    surrogate_key(nullif(trim(checkout_id), '')) as checkout_key,
+    checkout_id,
+    surrogate_key(checkout_id) as checkout_key,
     occurred_at,
     received_at,
-    nullif(trim(utm_source), '') as utm_source,
-    nullif(trim(utm_medium), '') as utm_medium,
-    nullif(trim(utm_campaign), '') as utm_campaign,
-    nullif(trim(referrer), '') as referrer,
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    referrer,
     revenue_minor,
     upper(currency) as currency,
     source_rows

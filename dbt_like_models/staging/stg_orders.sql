@@ -1,10 +1,12 @@
 -- materialized: ephemeral
 -- One row per order: its latest version (greatest updated_at) wins, so a cancellation exported
--- after the order supersedes it. Status lower-cased, currency upper-cased, empty attribution null.
+-- after the order supersedes it. Status lower-cased, currency upper-cased.
 -- Never stored: each model reading it reads the landed rows of IDs that landed once, and the
 -- version stg_order_versions names of the others, an anti-join that costs next to nothing
 -- when none repeats (a left join of every row to it, then a filter, misled the planner into
 -- running out of memory at 10M).
+-- Text arrives trimmed, blanks as null (ingestion stores it so, and reads a file in place only
+-- when trim() would change none of its values), so staging trims nothing.
 with single_rows as (
     select landed.*, 1 as source_rows
     from raw.orders as landed
@@ -40,9 +42,9 @@ select
     total_minor,
     created_at,
     updated_at,
-    nullif(trim(utm_source), '') as utm_source,
-    nullif(trim(utm_medium), '') as utm_medium,
-    nullif(trim(utm_campaign), '') as utm_campaign,
-    nullif(trim(referrer), '') as referrer,
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    referrer,
     source_rows
 from deduplicated

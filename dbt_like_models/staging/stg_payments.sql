@@ -5,6 +5,8 @@
 -- copy stg_payment_copies names of the others, an anti-join that costs next to nothing
 -- when none repeats (a left join of every row to it, then a filter, misled the planner into
 -- running out of memory at 10M).
+-- Text arrives trimmed, blanks as null (ingestion stores it so, and reads a file in place only
+-- when trim() would change none of its values), so staging trims nothing.
 with single_rows as (
     select landed.*, 1 as source_rows
     from raw.payments as landed
@@ -38,10 +40,10 @@ select
     amount_minor,
     upper(currency) as currency,
     created_at,
-    nullif(trim(psp_reference), '') as psp_reference,
-    nullif(trim(parent_payment_id), '') as parent_payment_id,
-    surrogate_key(nullif(trim(parent_payment_id), '')) as parent_key,
-    nullif(trim(failure_code), '') as failure_code,
+    psp_reference,
+    parent_payment_id,
+    surrogate_key(parent_payment_id) as parent_key,
+    failure_code,
     idempotency_key = concat(
         checkout_id,
         ':payment.',
