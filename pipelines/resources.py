@@ -24,8 +24,14 @@ class Warehouse(DuckDBResource):
     def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with self.get_connection() as con:
-            configure_session(con)
-            yield con
+            # get_connection closes only a session that ended well: one a failed query ended
+            # stayed open with the traceback, and the run's own report then could not reopen
+            # the file ("a different configuration than existing connections").
+            try:
+                configure_session(con)
+                yield con
+            finally:
+                con.close()
 
 
 class ReconConfig(dg.ConfigurableResource):
