@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from pipelines.alerts.config import AlertConfig
 from pipelines.alerts.notices import (
     ITEM_FIELDS,
+    ITEM_SCHEMA,
     CheckFailure,
     Discrepancies,
     Item,
@@ -37,12 +38,7 @@ from pipelines.alerts.schema import alerts_schema_exists
 CHANGES_SCHEMA = pa.schema(
     [
         ("kind", pa.string()),
-        ("discrepancy_id", pa.string()),
-        ("type", pa.string()),
-        ("severity", pa.string()),
-        ("checkout_id", pa.string()),
-        ("amount_minor", pa.int64()),
-        ("currency", pa.string()),
+        *ITEM_SCHEMA,
         ("generation", pa.int32()),
         ("reopened", pa.bool_()),
         ("row", pa.int64()),

@@ -135,8 +135,9 @@ def test_a_file_read_in_place_gives_what_storing_it_row_by_row_gives(tmp_path_fa
     assert not file.read_in_place or file.rows_quarantined == 0
 
 
-def test_a_tidy_file_is_read_in_place_and_an_untidy_one_is_stored(tmp_path):
-    tidy = pa.table(
+def _two_payments(**columns: list) -> pa.Table:
+    """An authorization and its capture that meet the contract, with `columns` replaced or added."""
+    return pa.table(
         {
             "payment_id": ["p1", "p2"],
             "checkout_id": ["c1", "c1"],
@@ -147,7 +148,12 @@ def test_a_tidy_file_is_read_in_place_and_an_untidy_one_is_stored(tmp_path):
             "currency": ["EUR", "EUR"],
             "created_at": [datetime(2026, 1, 2, 10), datetime(2026, 1, 2, 11)],
         }
+        | columns
     )
+
+
+def test_a_tidy_file_is_read_in_place_and_an_untidy_one_is_stored(tmp_path):
+    tidy = _two_payments()
     report, rows, _ = _loaded(tmp_path, "tidy", tidy, True)
     assert [f.read_in_place for f in report.files] == [True]
     with connect(tmp_path / "tidy" / "w.duckdb") as con:
@@ -172,18 +178,8 @@ def test_a_tidy_file_is_read_in_place_and_an_untidy_one_is_stored(tmp_path):
 def test_a_value_trim_would_change_is_never_read_as_it_lands(tmp_path, space):
     """The staging models trim nothing: they rely on every raw value being trimmed, which holds
     for a file read in place only if no value of it has a space, ASCII or not, at either end."""
-    untidy = pa.table(
-        {
-            "payment_id": ["p1", "p2"],
-            "checkout_id": ["c1", f"c1{space}"],
-            "idempotency_key": ["c1:payment.authorize", "c1:payment.capture"],
-            "kind": ["authorization", "capture"],
-            "status": ["succeeded", "succeeded"],
-            "amount_minor": [100, 100],
-            "currency": ["EUR", "EUR"],
-            "created_at": [datetime(2026, 1, 2, 10), datetime(2026, 1, 2, 11)],
-            "psp_reference": [f"{space}psp_1", "psp_2"],
-        }
+    untidy = _two_payments(
+        checkout_id=["c1", f"c1{space}"], psp_reference=[f"{space}psp_1", "psp_2"]
     )
     report, _, _ = _loaded(tmp_path, "untidy", untidy, True)
     assert [f.read_in_place for f in report.files] == [False]
