@@ -107,8 +107,8 @@ def _build(
     checks that failed."""
     key = _key(model)
     started = time.perf_counter()
-    # A session per model: DuckDB gives memory back when its connection closes, and a long
-    # sequence of big aggregates on one connection ran out of it at 10M checkouts.
+    # A connection per model; whether the database stays open between models is the models
+    # step's choice (SHARED_INSTANCE_MAX_ROWS).
     with warehouse.session() as con:
         rows = materialize(con, model, day, Relations(con, models, day))
         metadata = _model_metadata(con, model, day, rows)
@@ -154,8 +154,8 @@ def models_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition
     """Every stored model as one subsettable multi-asset: one step runs them in dependency order.
 
     As an asset each, the 28 stored models cost Dagster about 0.1 s of step overhead apiece,
-    more than the models themselves on a small partition. Selecting some models (in the UI, or
-    `recon run`'s selection) builds just those, in the same order."""
+    more than the models themselves on a small partition. Selecting some models (in the UI, or a
+    job's asset selection) builds just those, in the same order."""
     models = discover(MODELS_DIR)
     stored = [model for model in order(models) if model.stored]
 
