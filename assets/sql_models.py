@@ -180,7 +180,7 @@ class Relations:
         """An ad-hoc query naming models (bare or `layer.name`) and sources, as it reads in this
         partition: what checks and people use to look at ephemeral models."""
         models = frozenset(self.by_table)
-        return self.expand(_template(sql, models | frozenset(SOURCE_TABLES), models, "<query>"))
+        return self.expand(_template(sql, models | frozenset(SOURCE_TABLES), models))
 
     def expand(self, template: str) -> str:
         """A template's placeholders replaced by what their tables stand for in the partition."""
@@ -208,7 +208,7 @@ def partition_sql(model: Model, relations: Relations) -> str:
     """The model's query with every table it reads replaced by what it stands for in the
     partition `relations` builds."""
     wanted = frozenset(model.depends_on)
-    return relations.expand(_template(model.sql, wanted, wanted, model.path.name))
+    return relations.expand(_template(model.sql, wanted, wanted))
 
 
 # A table a query reads, left in its SQL as this quoted name until the partition says what it
@@ -219,7 +219,7 @@ _PLACEHOLDER_RE = re.compile(rf'"{_PLACEHOLDER}:([a-z_][a-z0-9_]*\.[a-z_][a-z0-9
 
 
 @functools.cache
-def _template(sql: str, wanted: frozenset[str], bare: frozenset[str], origin: str) -> str:
+def _template(sql: str, wanted: frozenset[str], bare: frozenset[str]) -> str:
     """`sql` with each table it reads that `wanted` names renamed to a placeholder, aliased as it
     was written. A table named without its schema is the one of `bare` with that name."""
     tree = sqlglot.parse_one(sql, read="duckdb")
@@ -235,8 +235,6 @@ def _template(sql: str, wanted: frozenset[str], bare: frozenset[str], origin: st
                 )
             if qualified not in wanted:
                 continue
-            if _PLACEHOLDER in qualified:
-                raise ModelError(f"{origin}: a table may not be named {_PLACEHOLDER}")
             alias = table.alias_or_name
             table.replace(
                 exp.Table(
