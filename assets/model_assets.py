@@ -113,11 +113,8 @@ def _build(
         rows = materialize(con, model, day, Relations(con, models, day))
         metadata = _model_metadata(con, model, day, rows)
         metadata["seconds"] = time.perf_counter() - started
-        checks = [
-            (spec(key), evaluate)
-            for spec, evaluate in MODEL_CHECKS.get(model.table, [])
-            if spec(key).key in context.selected_asset_check_keys
-        ]
+        specified = [(spec(key), evaluate) for spec, evaluate in MODEL_CHECKS.get(model.table, [])]
+        checks = [c for c in specified if c[0].key in context.selected_asset_check_keys]
         checks_started = time.perf_counter()
         results = [evaluate(con, key, day) for _, evaluate in checks]
         if checks:
