@@ -53,7 +53,7 @@ select
         reservation_id := open_moves.reservation_id,
         sku := open_moves.sku,
         quantity := open_reservations.reserved_quantity,
-        reserved_at := open_reservations.reserved_at,
+        reserved_at := cast(open_reservations.reserved_at as varchar),
         minutes_open := date_diff('minute', open_reservations.reserved_at, context.as_of)
     )) as varchar) as details
 from open_reservations

@@ -39,7 +39,7 @@ select
     overdue.currency,
     cast(to_json(struct_pack(
         payment_id := overdue_ids.payment_id,
-        authorized_at := overdue.created_at,
+        authorized_at := cast(overdue.created_at as varchar),
         hours_held := date_diff('hour', overdue.created_at, context.as_of)
     )) as varchar) as details
 from overdue
