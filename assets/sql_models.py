@@ -25,7 +25,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from assets.contract import SOURCES
 from assets.raw_rows import raw_rows_sql
-from assets.warehouse import SURROGATE_KEY_MACRO
+from assets.warehouse import configure_keys
 from dbt_like_models import MODELS_DIR
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -174,7 +174,7 @@ class Relations:
         self.by_table = {m.table: m for m in models.values()}
         self._built: dict[str, str] = {}
         # The models' macros, on whatever connection they run (a session of ours has them).
-        con.execute(SURROGATE_KEY_MACRO)
+        configure_keys(con)
 
     def query(self, sql: str) -> str:
         """An ad-hoc query naming models (bare or `layer.name`) and sources, as it reads in this
