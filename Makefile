@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # uv installs the locked-in-pyproject dependencies several times faster than pip; pip bootstraps it.
 UV := $(BIN)/uv
 
-.PHONY: demo test test-fast bench ui lint format clean help chromium
+.PHONY: demo test test-fast bench ui lint format clean help chromium java
 
 help:
 	@echo "make demo   simulate a day of checkouts through the reference service, reconcile it, score it"
@@ -29,7 +29,7 @@ CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
 
 # One worker per core, whole files per worker (module fixtures are built once): much of the suite
 # waits on subprocesses and servers, so two workers nearly halve it on a 2-core machine.
-test: $(STAMP) chromium
+test: $(STAMP) chromium java
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
 chromium:
@@ -37,6 +37,16 @@ chromium:
 	  echo "installing Debian's chromium for the report browser test"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	    >/dev/null || echo "could not install chromium: the browser test will skip (fail under CI)"; \
+	fi
+
+# The Spark engine's tests run Spark in a JVM: Debian's JRE 17, installed here when `java` is missing.
+JAVA := $(shell command -v java)
+
+java:
+	@if [ -z "$(JAVA)" ] && [ -z "$$JAVA_HOME" ]; then \
+	  echo "installing Debian's openjdk-17-jre-headless for the Spark engine's tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    openjdk-17-jre-headless) >/dev/null || echo "could not install java: the Spark tests will skip (fail under CI)"; \
 	fi
 
 test-fast: $(STAMP)

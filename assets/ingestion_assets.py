@@ -7,9 +7,11 @@ import dagster as dg
 
 from assets.contract import SOURCES, Source
 from assets.ingest import IngestReport, ingest_source
+from assets.spark import ingest as spark_ingest
+from assets.warehouse import claim
 from checks.invariants import rows_conserved, rows_conserved_spec
 from checks.landing import contract_result, fresh_result, keys_result, landing_check_specs
-from pipelines.resources import ReconConfig, Warehouse
+from pipelines.resources import Engine, ReconConfig, Warehouse
 
 
 def _file_table(report: IngestReport) -> str:
@@ -55,20 +57,33 @@ def _ingestion_asset(
         ),
     )
     def _asset(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, recon: ReconConfig
+        context: dg.AssetExecutionContext, warehouse: Warehouse, recon: ReconConfig, engine: Engine
     ) -> dg.MaterializeResult:
         day = date.fromisoformat(context.partition_key)
         with warehouse.session() as con:
-            report = ingest_source(
-                con,
-                source,
-                recon.landing,
-                day,
-                recon.lookback_days,
-                progress=context.log.info,
-                services=recon.services,
-                read_in_place=recon.read_in_place,
-            )
+            claim(con, engine.kind)
+            if engine.is_spark:
+                report = spark_ingest.ingest_source(
+                    engine.spark_tables(),
+                    con,
+                    source,
+                    recon.landing,
+                    day,
+                    recon.lookback_days,
+                    progress=context.log.info,
+                    services=recon.services,
+                )
+            else:
+                report = ingest_source(
+                    con,
+                    source,
+                    recon.landing,
+                    day,
+                    recon.lookback_days,
+                    progress=context.log.info,
+                    services=recon.services,
+                    read_in_place=recon.read_in_place,
+                )
             checks_started = time.perf_counter()
             checks = [
                 rows_conserved(con, key, source.name, day),

@@ -13,6 +13,9 @@ import dagster as dg
 import duckdb
 
 from assets.run_params import write_run_params
+from assets.spark.catalog import publish
+from assets.spark.models import SparkRelations
+from assets.spark.models import materialize as spark_materialize
 from assets.sql_models import (
     Model,
     Relations,
@@ -24,7 +27,7 @@ from assets.sql_models import (
 )
 from checks.invariants import MODEL_CHECKS
 from dbt_like_models import MODELS_DIR
-from pipelines.resources import ReconConfig, Warehouse
+from pipelines.resources import Engine, ReconConfig, Warehouse
 
 
 def run_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -101,16 +104,25 @@ class BlockingCheckFailed(Exception):
 
 
 def _build(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, model: Model, models: dict, day: date
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    model: Model,
+    models: dict,
+    day: date,
+    spark: SparkRelations | None = None,
 ) -> tuple[dg.MaterializeResult, list[str]]:
     """The model's partition with its selected checks' results, and the names of its blocking
-    checks that failed."""
+    checks that failed. With `spark`, Spark builds it and DuckDB reads it through a view."""
     key = _key(model)
     started = time.perf_counter()
     # A connection per model; whether the database stays open between models is the models
     # step's choice (SHARED_INSTANCE_MAX_ROWS).
     with warehouse.session() as con:
-        rows = materialize(con, model, day, Relations(con, models, day))
+        if spark is None:
+            rows = materialize(con, model, day, Relations(con, models, day))
+        else:
+            rows = spark_materialize(spark, model)
+            publish(con, spark.tables, model.table)
         metadata = _model_metadata(con, model, day, rows)
         metadata["seconds"] = time.perf_counter() - started
         specified = [(spec(key), evaluate) for spec, evaluate in MODEL_CHECKS.get(model.table, [])]
@@ -164,8 +176,16 @@ def models_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition
         partitions_def=partitions_def,
         pool="duckdb",
     )
-    def _models(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    def _models(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        recon: ReconConfig,
+        engine: Engine,
+    ):
         day = date.fromisoformat(context.partition_key)
+        spark = None
+        if engine.is_spark:
+            spark = SparkRelations(engine.spark_tables(), models, day, recon.run_params)
         with contextlib.ExitStack() as stack:
             if _landed_rows(warehouse, day) <= SHARED_INSTANCE_MAX_ROWS:
                 # An open session keeps the database open between the models' own sessions:
@@ -174,8 +194,8 @@ def models_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition
             for model in stored:
                 if _key(model) not in context.selected_asset_keys:
                     continue
-                context.log.info(f"building {model.table}")
-                result, failed = _build(context, warehouse, model, models, day)
+                context.log.info(f"building {model.table}" + (" on Spark" if spark else ""))
+                result, failed = _build(context, warehouse, model, models, day, spark)
                 yield result
                 if failed:
                     # Like a blocking check between assets: nothing downstream is built from it.

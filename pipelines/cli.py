@@ -78,6 +78,14 @@ def main() -> None:
     default=None,
     help="--source services: the services' SQLAlchemy URL instead of SQLite files.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default=None,
+    help="What reads the files and builds the models: DuckDB here, or Apache Spark at "
+    "RECON_SPARK_MASTER (default local[*]) [default: RECON_ENGINE or duckdb]. A warehouse "
+    "belongs to one engine.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-step progress, only the summary.")
 def run(
     landing: Path,
@@ -89,6 +97,7 @@ def run(
     source_mode: str | None,
     services_data_dir: Path | None,
     services_database_url: str | None,
+    engine: str | None,
     quiet: bool,
 ) -> None:
     """Reconcile one business date through the Dagster job, in this process.
@@ -109,6 +118,7 @@ def run(
         ("source_mode", source_mode),
         ("services_data_dir", services_data_dir),
         ("services_database_url", services_database_url),
+        ("engine", engine),
     ):
         if value is not None:
             overrides[name] = value

@@ -1,9 +1,11 @@
 """Dagster resources, built from `ReconSettings`: the warehouse and the reconciliation config."""
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
@@ -13,6 +15,9 @@ from assets.run_params import RunParams
 from assets.warehouse import configure_session
 from checkout_service.db import DatabaseSettings
 from pipelines.settings import ReconSettings
+
+if TYPE_CHECKING:
+    from assets.spark.tables import SparkTables
 
 
 class Warehouse(DuckDBResource):
@@ -32,6 +37,35 @@ class Warehouse(DuckDBResource):
                 yield con
             finally:
                 con.close()
+
+
+class Engine(dg.ConfigurableResource):
+    """What reads the landing files and builds the models: `duckdb` (in the warehouse's own
+    process) or `spark` (see `assets.spark`); both write the same tables."""
+
+    kind: str = "duckdb"
+    spark_master: str = "local[*]"
+    spark_tables_root: str = "data/warehouse.duckdb.spark"
+    spark_driver_memory: str | None = None
+
+    @property
+    def is_spark(self) -> bool:
+        return self.kind == "spark"
+
+    def spark_tables(self) -> "SparkTables":
+        """The Spark engine's tables, on the process's Spark session (started on first use)."""
+        from assets.spark.session import spark_session
+
+        session = spark_session(self.spark_master, self.spark_driver_memory)
+        return _spark_tables(session, self.spark_tables_root)
+
+
+@functools.cache
+def _spark_tables(session, root: str) -> "SparkTables":
+    # One per session and root: it remembers which tables the session's catalog knows.
+    from assets.spark.tables import SparkTables
+
+    return SparkTables(session, root)
 
 
 class ReconConfig(dg.ConfigurableResource):
@@ -85,6 +119,12 @@ def build_resources(settings: ReconSettings) -> dict[str, dg.ConfigurableResourc
     return {
         "warehouse": Warehouse(
             database=str(settings.warehouse_path), connection_config=connection_config
+        ),
+        "engine": Engine(
+            kind=settings.engine,
+            spark_master=settings.spark_master,
+            spark_tables_root=settings.spark_tables_root,
+            spark_driver_memory=settings.spark_driver_memory,
         ),
         "recon": ReconConfig(
             landing_dir=str(settings.landing_dir),

@@ -73,6 +73,24 @@ class ReconSettings(BaseSettings):
     duckdb_memory_limit: str | None = Field(
         None, description="DuckDB memory_limit (e.g. '4GB'); DuckDB spills to disk beyond it."
     )
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="What reads the landing files and builds the models: DuckDB in this "
+        "process, or Apache Spark (local threads, a standalone cluster or Spark Connect).",
+    )
+    spark_master: str = Field(
+        "local[*]",
+        description="spark engine: `local[N]`, a standalone master `spark://host:7077`, or a "
+        "Spark Connect server `sc://host:15002`.",
+    )
+    spark_warehouse_dir: str | None = Field(
+        None,
+        description="spark engine: where Spark keeps its tables (a folder every executor "
+        "reaches); none means `<warehouse file>.spark/` beside the DuckDB file.",
+    )
+    spark_driver_memory: str | None = Field(
+        None, description="spark engine, local or standalone: the driver's memory (e.g. '4g')."
+    )
 
     @field_validator("out_dir")
     @classmethod
@@ -85,6 +103,13 @@ class ReconSettings(BaseSettings):
 
     def out_for(self, day: date) -> Path:
         return Path(self.out_dir.format(date=day.isoformat()))
+
+    @property
+    def spark_tables_root(self) -> str:
+        """Where the Spark engine's tables live."""
+        if self.spark_warehouse_dir:
+            return self.spark_warehouse_dir
+        return str(self.warehouse_path.with_name(self.warehouse_path.name + ".spark").absolute())
 
     def services_database(self) -> DatabaseSettings | None:
         """The service databases to read in services mode; None in landing mode."""

@@ -1,0 +1,41 @@
+"""The DuckDB warehouse as the Spark engine's catalog.
+
+The Spark engine keeps its tables as Parquet folders (`tables.SparkTables`); the DuckDB file keeps
+what is small and transactional (the ingestion ledger, the quarantine, run parameters, alert
+state) and a view per Spark table, so that checks, exports, reports and alerts read the Spark
+engine's results with the same SQL as DuckDB's own tables. A warehouse belongs to one engine
+(`warehouse.claim`)."""
+
+from pathlib import Path
+
+import duckdb
+
+import sql
+from assets.raw_rows import literal
+from assets.spark.tables import PARTITION, SparkTables, local_path
+
+# What the Spark engine's catalog holds as DuckDB tables: the raw tables are Spark's.
+CATALOG_DDL = ("schemas", "quarantine", "ingested_files")
+
+
+def ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
+    for name in CATALOG_DDL:
+        con.execute(sql.ddl(name))
+
+
+def publish(con: duckdb.DuckDBPyConnection, tables: SparkTables, qualified: str) -> None:
+    """The DuckDB view of a Spark table: its Parquet folder, the partition column first as in
+    DuckDB's own tables."""
+    root = local_path(tables.root)
+    if root is None:
+        # DuckDB reads local folders only here (no httpfs): the results stay in Spark's storage.
+        return
+    schema, _ = qualified.split(".")
+    folder = Path(tables.path(qualified))
+    pattern = literal(f"{folder}/{PARTITION}=*/*.parquet")
+    con.execute(f"create schema if not exists {schema}")
+    con.execute(
+        f"create or replace view {qualified} as "
+        f"select {PARTITION}, * exclude ({PARTITION}) from read_parquet({pattern}, "
+        f"hive_partitioning = true, hive_types = {{'{PARTITION}': date}})"
+    )
