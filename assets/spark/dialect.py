@@ -122,8 +122,11 @@ def _to_spark(sql: str, tables: tuple[tuple[str, str], ...], origin: str) -> str
     except sqlglot.errors.ParseError as exc:
         raise SparkDialectError(f"{origin}: cannot parse as DuckDB SQL: {exc}") from exc
     _rename_tables(tree, dict(tables))
-    for transform in TRANSFORMS:
-        tree = tree.transform(transform)
+    try:
+        for transform in TRANSFORMS:
+            tree = tree.transform(transform)
+    except SparkDialectError as exc:
+        raise SparkDialectError(f"{origin}: {exc}") from exc
     try:
         return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.UnsupportedError as exc:
