@@ -79,6 +79,13 @@ def spark_session(master: str = "local[*]", driver_memory: str | None = None) ->
     return session
 
 
+def spark_home() -> str:
+    """The Spark installation pyspark brings (its `bin/spark-class` starts masters and workers)."""
+    import pyspark
+
+    return os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__)
+
+
 def _require_java() -> None:
     import shutil
 
