@@ -46,8 +46,33 @@ MONEY = {
 }
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (Spark's JVM is one, when the Spark engine runs)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _rss(pid: int | str, page: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * page
+    except OSError:  # the process ended between the listing and the read
+        return 0
+
+
 class RssSampler(threading.Thread):
-    """Resident memory of this process (DuckDB runs in it) every 20 ms, with timestamps."""
+    """Resident memory of this process (DuckDB runs in it) and its children (Spark's JVM) every
+    20 ms, with timestamps."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -56,9 +81,12 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         page = os.sysconf("SC_PAGE_SIZE")
+        children: list[int] = []
+        listed = 0.0
         while not self._done.is_set():
-            with open("/proc/self/statm") as statm:
-                rss = int(statm.read().split()[1]) * page
+            if time.monotonic() - listed > 1:
+                children, listed = _children(os.getpid()), time.monotonic()
+            rss = _rss("self", page) + sum(_rss(child, page) for child in children)
             self.samples.append((time.time(), rss))
             self._done.wait(0.02)
 
@@ -95,7 +123,7 @@ def column_scan_seconds(landing: Path) -> float:
     return time.perf_counter() - started
 
 
-def fixed_cost_seconds(root: Path, memory_limit: str) -> float:
+def fixed_cost_seconds(root: Path, memory_limit: str, engine: dict | None = None) -> float:
     """The whole job on a 100-checkout partition, imports already warm: Dagster's and the job's
     fixed cost per run. (An empty partition fails `export_arrived` by design: no export, no run.)"""
     small = landing_for(root / "fixed", 100, reuse=False)
@@ -104,6 +132,7 @@ def fixed_cost_seconds(root: Path, memory_limit: str) -> float:
         warehouse_path=root / "fixed" / "warehouse.duckdb",
         out_dir=str(root / "fixed" / "out"),
         duckdb_memory_limit=memory_limit,
+        **(engine or {}),
     )
     started = time.time()
     outcome = run_partition(settings, DAY, instance=dg.DagsterInstance.ephemeral())
@@ -176,7 +205,14 @@ def landing_for(root: Path, checkouts: int, reuse: bool) -> BulkSummary:
     return generated
 
 
-def run_once(root: Path, checkouts: int, memory_limit: str, reuse: bool = False) -> dict:
+def run_once(
+    root: Path,
+    checkouts: int,
+    memory_limit: str,
+    reuse: bool = False,
+    engine: dict | None = None,
+) -> dict:
+    """`engine`: settings choosing the engine (`engine`, `spark_master`); DuckDB when none."""
     generated = landing_for(root, checkouts, reuse)
     landing = generated.landing
     # Everything but the landing files is rebuilt: warehouse, its WAL, lock and spill folder, out.
@@ -192,6 +228,7 @@ def run_once(root: Path, checkouts: int, memory_limit: str, reuse: bool = False)
         warehouse_path=root / "warehouse.duckdb",
         out_dir=str(root / "out"),
         duckdb_memory_limit=memory_limit,
+        **(engine or {}),
     )
     scan = scan_seconds(landing)
     instance = dg.DagsterInstance.ephemeral()
@@ -251,7 +288,7 @@ def run_once(root: Path, checkouts: int, memory_limit: str, reuse: bool = False)
     figures["total_over_scan"] = total / scan
     figures["column_scan_seconds"] = column_scan_seconds(landing)
     figures["total_over_column_scan"] = total / figures["column_scan_seconds"]
-    figures["fixed_run_seconds"] = fixed_cost_seconds(root, memory_limit)
+    figures["fixed_run_seconds"] = fixed_cost_seconds(root, memory_limit, engine)
     figures["discrepancies"] = sum(n for _, _, n, _ in outcome.rows)
     figures["injected"] = generated.anomalies
     baseline_seconds, baseline_pairs = run_baseline(
@@ -293,7 +330,8 @@ def _gib(value: int) -> str:
 
 def show(figures: dict) -> None:
     print(
-        f"\n== {figures['checkouts']:,} checkouts, {figures['rows']:,} landing rows "
+        f"\n== {figures['checkouts']:,} checkouts on {figures.get('engine', 'duckdb')}, "
+        f"{figures['rows']:,} landing rows "
         f"(generated in {figures['generate_seconds']:.1f} s)"
     )
     print(f"{'stage':<8} {'seconds':>9} {'checkouts/s':>13} {'rows/s':>13} {'peak RSS':>10}")
@@ -376,11 +414,26 @@ def main() -> None:
         help="keep the generated landing files in --workdir and reuse them on the next run "
         "with --keep (for comparing changes; the warehouse is always rebuilt)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="the engine that reads the files and builds the models [duckdb]",
+    )
+    parser.add_argument(
+        "--spark-master",
+        default="local[2]",
+        help="--engine spark: where Spark runs [local[2]: both cores of the bench machine]",
+    )
     args = parser.parse_args()
+    engine = {"engine": args.engine}
+    if args.engine == "spark":
+        engine["spark_master"] = args.spark_master
     results = []
     for n in args.checkouts:
         root = args.workdir / f"n{n}"
-        figures = run_once(root, n, args.memory_limit, reuse=args.keep)
+        figures = run_once(root, n, args.memory_limit, reuse=args.keep, engine=engine)
+        figures["engine"] = args.engine
         show(figures)
         results.append(figures)
         if not args.keep:

@@ -16,9 +16,9 @@ def main() -> None:
     """Checkout reconciliation toolkit.
 
     Reads landing files (orders, payments, inventory moves, fulfillments, analytics events) for a
-    business date, reconciles them in DuckDB and reports duplicate charges, orphans, unattributed
-    revenue and the other discrepancies of DESIGN.md. Settings not given as options come from
-    RECON_* environment variables (see README)."""
+    business date, reconciles them in DuckDB (or on Apache Spark: run --engine spark) and reports
+    duplicate charges, orphans, unattributed revenue and the other discrepancies of DESIGN.md.
+    Settings not given as options come from RECON_* environment variables (see README)."""
 
 
 @main.command()

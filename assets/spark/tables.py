@@ -132,13 +132,14 @@ class SparkTables:
     def _clear(self, qualified: str, schema: "StructType") -> None:
         """Remove every partition of the table: an empty frame written over it in static mode
         leaves the folder empty (on any file system Spark writes to)."""
-        from pyspark.sql.types import DateType, StructField, StructType
+        from pyspark.sql import functions as F
 
         fields = [f for f in schema.fields if f.name != PARTITION]
-        with_partition = StructType([*fields, StructField(PARTITION, DateType())])
+        # Built by the JVM alone: a frame from a Python list would need Python on the executors.
+        columns = [F.lit(None).cast(f.dataType).alias(f.name) for f in fields]
         self.spark.conf.set("spark.sql.sources.partitionOverwriteMode", "static")
         try:
-            empty = self.spark.createDataFrame([], with_partition)
+            empty = self.spark.range(0).select(*columns, F.lit(None).cast("date").alias(PARTITION))
             empty.write.mode("overwrite").partitionBy(PARTITION).parquet(self.path(qualified))
         finally:
             self.spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
