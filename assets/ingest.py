@@ -124,7 +124,7 @@ def _ingest_files(
                 )
         if not all(f.read_in_place for f in report.files):
             report.summary.merge(stored_rows_summary(con, source, business_date))
-        report.reasons = _reason_counts(con, source, business_date)
+        report.reasons = reason_counts(con, source, business_date)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -320,7 +320,7 @@ def _insert(
     return int(loaded), int(quarantined)
 
 
-def _reason_counts(con: duckdb.DuckDBPyConnection, source: Source, day: date) -> Counter:
+def reason_counts(con: duckdb.DuckDBPyConnection, source: Source, day: date) -> Counter:
     rows = con.execute(
         "select reason, count(*) from raw.quarantine "
         "where _partition_date = ? and source = ? group by reason",

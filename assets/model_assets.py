@@ -25,6 +25,7 @@ from assets.sql_models import (
     order,
     stored_dependencies,
 )
+from assets.warehouse import claim
 from checks.invariants import MODEL_CHECKS
 from dbt_like_models import MODELS_DIR
 from pipelines.resources import Engine, ReconConfig, Warehouse
@@ -183,6 +184,8 @@ def models_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition
         engine: Engine,
     ):
         day = date.fromisoformat(context.partition_key)
+        with warehouse.session() as con:
+            claim(con, engine.kind)
         spark = None
         if engine.is_spark:
             spark = SparkRelations(engine.spark_tables(), models, day, recon.run_params)

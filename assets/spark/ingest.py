@@ -12,14 +12,16 @@ the partition of `raw.<source>` is replaced in one `INSERT OVERWRITE`; then the 
 quarantine in one transaction. A file that cannot be read fails the source before anything is
 written."""
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
 from assets.contract import LINEAGE_COLUMNS, Source
-from assets.ingest import FileCounts, IngestReport, Progress, _reason_counts
+from assets.ingest import FileCounts, IngestReport, Progress, reason_counts
 from assets.landing import LandingFile, files_for, window
 from assets.profile import stored_rows_summary
 from assets.raw_rows import literal
@@ -94,9 +96,10 @@ def _ingest_files(
     valid = [_valid(spark, source, c, loaded_at) for c in checked]
     rows = _union(valid) if valid else _no_rows(spark, source, loaded_at)
     loaded = _loaded_per_file(rows)
+    held_back = Counter(row.source_file for row in quarantined)
     for c in checked:
         label = c.file.label
-        held = sum(1 for q in quarantined if q[3] == label)
+        held = held_back[label]
         if loaded.get(label, 0) + held != c.rows_read:
             raise RuntimeError(
                 f"{label}: read {c.rows_read} rows but loaded {loaded.get(label, 0)} and "
@@ -114,7 +117,7 @@ def _ingest_files(
     tables.overwrite_partition(source.table, rows, day)
     _record(con, tables, source, day, loaded_at, report.files, quarantined)
     report.summary.merge(stored_rows_summary(con, source, day))
-    report.reasons = _reason_counts(con, source, day)
+    report.reasons = reason_counts(con, source, day)
     return report
 
 
@@ -248,32 +251,47 @@ def _loaded_per_file(rows) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in rows.groupBy("_source_file").count().collect()}
 
 
-def _quarantined(spark, source, checked: list[_Checked], day, loaded_at) -> list[tuple]:
-    """Every file's rows that break the contract, as rows of `raw.quarantine`."""
+class QuarantinedRow(NamedTuple):
+    """A row of `raw.quarantine`, in its column order."""
+
+    partition: date
+    landing_date: date
+    source: str
+    source_file: str
+    line: int
+    reason: str
+    detail: str
+    raw_text: str | None
+    loaded_at: datetime
+
+
+def _quarantined(
+    spark, source: Source, checked: list[_Checked], day: date, loaded_at: datetime
+) -> list[QuarantinedRow]:
+    """Every file's rows that break the contract (few, by nature: they are collected here)."""
     found = []
     for c in checked:
-        landing_file = c.file
         rows = spark.sql(
             f"select _line, _reason, _detail, _raw from {c.view} where _reason is not null"
         ).collect()
         found += [
-            (
-                day,
-                landing_file.landing_date,
-                source.name,
-                landing_file.label,
-                int(r[0]),
-                r[1],
-                r[2],
-                r[3],
-                loaded_at,
+            QuarantinedRow(
+                day, c.file.landing_date, source.name, c.file.label, int(line), *rest, loaded_at
             )
-            for r in rows
+            for line, *rest in rows
         ]
     return found
 
 
-def _record(con, tables, source, day, loaded_at, files: list[FileCounts], quarantined) -> None:
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    tables: SparkTables,
+    source: Source,
+    day: date,
+    loaded_at: datetime,
+    files: list[FileCounts],
+    quarantined: list[QuarantinedRow],
+) -> None:
     """The ledger and the quarantine in DuckDB, in one transaction, then the view of the table."""
     ensure_catalog(con)
     con.execute("begin transaction")

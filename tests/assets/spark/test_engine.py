@@ -11,7 +11,8 @@ import pytest
 
 from assets.contract import ORDERS
 from assets.spark import ingest as spark_ingest
-from assets.warehouse import configure_session
+from assets.warehouse import claim, configure_session, connect
+from checkout_service.db import DatabaseSettings
 from checkout_service.simulator import simulate
 from checkout_service.synthetic import generate_landing
 from pipelines.local_run import run_partition
@@ -85,7 +86,7 @@ def _tables(settings: ReconSettings):
 
 def test_a_simulator_day_is_the_same_on_spark_and_a_reload_replaces_it(spark, tmp_path):
     landing = tmp_path / "landing"
-    simulate(landing, DAY, 60, seed=5, profile="chaos")
+    simulate(landing, DAY, 60, seed=5, profile="chaos", data_dir=tmp_path / "services")
     duck, spark_settings, on_duckdb, on_spark = _reconcile_on_both(tmp_path, landing)
     _assert_same_results(duck, spark_settings, on_duckdb, on_spark)
 
@@ -111,3 +112,26 @@ def test_a_simulator_day_is_the_same_on_spark_and_a_reload_replaces_it(spark, tm
         ).fetchall()
     assert str(withdrawn) not in files and from_withdrawn == 0
     assert rows == distinct == report.rows_loaded
+
+
+def _contract_rows(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = ", ".join(ORDERS.column_names)
+        return con.execute(f"select {names} from raw.orders order by all").fetchall()
+
+
+def test_orders_read_from_the_service_database_on_spark_are_the_landing_files_rows(spark, tmp_path):
+    landing = tmp_path / "landing"
+    simulate(landing, DAY, 40, seed=7, profile="chaos", data_dir=tmp_path / "services")
+    from_files = _settings(tmp_path / "files", landing, "spark")
+    from_database = _settings(tmp_path / "database", landing, "spark")
+    for settings, services in (
+        (from_files, None),
+        (from_database, DatabaseSettings(data_dir=tmp_path / "services")),
+    ):
+        with connect(settings.warehouse_path) as con:
+            claim(con, "spark")
+            spark_ingest.ingest_source(
+                _tables(settings), con, ORDERS, landing, DAY, 3, services=services
+            )
+    assert _contract_rows(from_database.warehouse_path) == _contract_rows(from_files.warehouse_path)
