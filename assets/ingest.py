@@ -12,7 +12,8 @@ file missing a required column, an unreadable file) leaves the warehouse exactly
 """
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -83,14 +84,26 @@ def ingest_source(
     landing files, or with `services`, the service database that holds the source.
 
     `read_in_place` False stores every row, for landing files that will not stay where they are."""
+    with window_files(source, landing, business_date, lookback_days, services) as files:
+        return _ingest_files(con, source, files, business_date, loaded_at, progress, read_in_place)
+
+
+@contextmanager
+def window_files(
+    source: Source,
+    landing: Path,
+    business_date: date,
+    lookback_days: int,
+    services: DatabaseSettings | None,
+) -> Iterator[list[LandingFile]]:
+    """The files of `source` that `business_date`'s window reads: its landing files or, with
+    `services`, snapshots of the service database that holds the source (removed on exit)."""
     dates = window(business_date, lookback_days)
     if services is not None and source.name in SERVICE_SOURCES:
         with service_snapshot(services, source.name, dates) as files:
-            return _ingest_files(
-                con, source, files, business_date, loaded_at, progress, read_in_place
-            )
-    files = files_for(landing, source.name, dates)
-    return _ingest_files(con, source, files, business_date, loaded_at, progress, read_in_place)
+            yield files
+        return
+    yield files_for(landing, source.name, dates)
 
 
 def _ingest_files(

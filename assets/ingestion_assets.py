@@ -62,28 +62,12 @@ def _ingestion_asset(
         day = date.fromisoformat(context.partition_key)
         with warehouse.session() as con:
             claim(con, engine.kind)
+            where = (source, recon.landing, day, recon.lookback_days)
+            how = {"progress": context.log.info, "services": recon.services}
             if engine.is_spark:
-                report = spark_ingest.ingest_source(
-                    engine.spark_tables(),
-                    con,
-                    source,
-                    recon.landing,
-                    day,
-                    recon.lookback_days,
-                    progress=context.log.info,
-                    services=recon.services,
-                )
+                report = spark_ingest.ingest_source(engine.spark_tables(), con, *where, **how)
             else:
-                report = ingest_source(
-                    con,
-                    source,
-                    recon.landing,
-                    day,
-                    recon.lookback_days,
-                    progress=context.log.info,
-                    services=recon.services,
-                    read_in_place=recon.read_in_place,
-                )
+                report = ingest_source(con, *where, **how, read_in_place=recon.read_in_place)
             checks_started = time.perf_counter()
             checks = [
                 rows_conserved(con, key, source.name, day),

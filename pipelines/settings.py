@@ -89,7 +89,10 @@ class ReconSettings(BaseSettings):
         "reaches); none means `<warehouse file>.spark/` beside the DuckDB file.",
     )
     spark_driver_memory: str | None = Field(
-        None, description="spark engine, local or standalone: the driver's memory (e.g. '4g')."
+        None,
+        description="spark engine, local or standalone: the driver's memory (e.g. '8g'); "
+        "none means 4g for a local master (the driver is the executor there), Spark's "
+        "default otherwise.",
     )
 
     @field_validator("out_dir")

@@ -20,13 +20,12 @@ from typing import NamedTuple
 
 import duckdb
 
-from assets.contract import LINEAGE_COLUMNS, Source
-from assets.ingest import FileCounts, IngestReport, Progress, reason_counts
-from assets.landing import LandingFile, files_for, window
+from assets.contract import Source
+from assets.ingest import FileCounts, IngestReport, Progress, reason_counts, window_files
+from assets.landing import LandingFile
 from assets.profile import stored_rows_summary
 from assets.raw_rows import literal
 from assets.readers import META, MissingColumnsError, UnreadableFileError, read_csv, read_jsonl
-from assets.service_source import SERVICE_SOURCES, service_snapshot
 from assets.spark.catalog import ensure_catalog, publish
 from assets.spark.dialect import spark_sql
 from assets.spark.tables import SparkTables
@@ -45,8 +44,6 @@ _SPARK_TO_DUCKDB = {
     "timestamp_ntz": "TIMESTAMP",
 }
 
-RAW_COLUMNS = tuple(c for c in LINEAGE_COLUMNS if c != "_partition_date")
-
 
 def ingest_source(
     tables: SparkTables,
@@ -61,12 +58,8 @@ def ingest_source(
     services: DatabaseSettings | None = None,
 ) -> IngestReport:
     """Replace `business_date`'s rows of `source` with what its landing window holds now."""
-    dates = window(business_date, lookback_days)
-    if services is not None and source.name in SERVICE_SOURCES:
-        with service_snapshot(services, source.name, dates) as files:
-            return _ingest_files(tables, con, source, files, business_date, loaded_at, progress)
-    files = files_for(landing, source.name, dates)
-    return _ingest_files(tables, con, source, files, business_date, loaded_at, progress)
+    with window_files(source, landing, business_date, lookback_days, services) as files:
+        return _ingest_files(tables, con, source, files, business_date, loaded_at, progress)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,11 @@ LOCAL_CONF = {
 }
 
 
+# The driver's heap when Spark runs here (`local[...]`) and nothing says otherwise: there the driver
+# is also the executor, and Spark's own default of 1g ran out of heap at a million checkouts.
+LOCAL_DRIVER_MEMORY = "4g"
+
+
 class SparkUnavailable(RuntimeError):
     """The Spark engine was asked for, but pyspark, Java or the cluster is not there."""
 
@@ -62,8 +67,8 @@ def spark_session(master: str = "local[*]", driver_memory: str | None = None) ->
     else:
         builder = SparkSession.builder.master(master)
         conf = {**SESSION_CONF, **LOCAL_CONF}
-        if driver_memory:
-            conf["spark.driver.memory"] = driver_memory
+        if driver_memory or master.startswith("local"):
+            conf["spark.driver.memory"] = driver_memory or LOCAL_DRIVER_MEMORY
         _require_java()
     builder = builder.appName("checkout-recon")
     for key, value in conf.items():
