@@ -23,13 +23,21 @@ def ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(sql.ddl(name))
 
 
+def require_readable(tables: SparkTables) -> None:
+    """Fail before Spark writes anything when DuckDB could not read what it writes."""
+    if local_path(tables.root) is None:
+        # DuckDB reads folders on a local or mounted file system only (httpfs cannot be had).
+        raise ValueError(
+            f"the Spark warehouse {tables.root} is not a local or mounted path: the checks, "
+            "exports and reports read Spark's tables from there; set RECON_SPARK_WAREHOUSE_DIR "
+            "to a folder this machine and the executors share"
+        )
+
+
 def publish(con: duckdb.DuckDBPyConnection, tables: SparkTables, qualified: str) -> None:
     """The DuckDB view of a Spark table: its Parquet folder, the partition column first as in
     DuckDB's own tables."""
-    root = local_path(tables.root)
-    if root is None:
-        # DuckDB reads local folders only here (no httpfs): the results stay in Spark's storage.
-        return
+    require_readable(tables)
     schema, _ = qualified.split(".")
     folder = Path(tables.path(qualified))
     pattern = literal(f"{folder}/{PARTITION}=*/*.parquet")

@@ -26,7 +26,7 @@ from assets.landing import LandingFile
 from assets.profile import stored_rows_summary
 from assets.raw_rows import literal
 from assets.readers import META, MissingColumnsError, UnreadableFileError, read_csv, read_jsonl
-from assets.spark.catalog import ensure_catalog, publish
+from assets.spark.catalog import ensure_catalog, publish, require_readable
 from assets.spark.dialect import spark_sql
 from assets.spark.tables import SparkTables
 from assets.validation import native_kind, reason_columns, typed
@@ -81,6 +81,7 @@ def _ingest_files(
     loaded_at: datetime | None,
     progress: Progress | None,
 ) -> IngestReport:
+    require_readable(tables)
     spark = tables.spark
     loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
     report = IngestReport(source.name, day)

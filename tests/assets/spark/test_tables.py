@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from assets.spark.catalog import publish
+from assets.spark.catalog import publish, require_readable
 from assets.spark.tables import SparkTables
 
 pytestmark = pytest.mark.slow
@@ -69,3 +69,9 @@ def test_another_process_finds_the_partitions_on_disk(spark, tmp_path):
     assert _ids(fresh, MONDAY) == [7]
     fresh.overwrite_partition("marts.things", _rows(spark, "select 8 as id"), TUESDAY)
     assert _ids(fresh, MONDAY) == [7] and _ids(fresh, TUESDAY) == [8]
+
+
+def test_a_warehouse_duckdb_cannot_read_is_refused_before_spark_writes():
+    tables = SparkTables(spark=None, root="s3://bucket/recon")  # nothing may reach Spark
+    with pytest.raises(ValueError, match="RECON_SPARK_WAREHOUSE_DIR"):
+        require_readable(tables)
