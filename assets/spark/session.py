@@ -4,6 +4,8 @@
 import functools
 import logging
 import os
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pyspark takes a second to import; only the Spark engine pays it
@@ -40,6 +42,9 @@ LOCAL_CONF = {
 LOCAL_DRIVER_MEMORY = "4g"
 
 
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+
+
 class SparkUnavailable(RuntimeError):
     """The Spark engine was asked for, but pyspark, Java or the cluster is not there."""
 
@@ -52,6 +57,8 @@ def is_connect(master: str) -> bool:
 def spark_session(master: str = "local[*]", driver_memory: str | None = None) -> "SparkSession":
     """The process's Spark session for `master` (created on first use, then reused: starting
     the JVM costs seconds)."""
+    # pyspark warns on import that it is not yet tested with pandas 3; the engine hands it Arrow.
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -67,6 +74,7 @@ def spark_session(master: str = "local[*]", driver_memory: str | None = None) ->
     else:
         builder = SparkSession.builder.master(master)
         conf = {**SESSION_CONF, **LOCAL_CONF}
+        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}"
         if driver_memory or master.startswith("local"):
             conf["spark.driver.memory"] = driver_memory or LOCAL_DRIVER_MEMORY
         _require_java()
