@@ -46,9 +46,6 @@ class SparkTables:
         schema, name = qualified.split(".")
         return f"{self.root.rstrip('/')}/{schema}/{name}"
 
-    def exists(self, qualified: str) -> bool:
-        return self._on_disk_schema(qualified) is not None
-
     def overwrite_partition(self, qualified: str, rows: "DataFrame", day: date) -> int:
         """Replace `day`'s rows of the table with `rows` (which lack the partition column);
         returns how many were written. A changed set of columns replaces the whole table: its
