@@ -105,6 +105,8 @@ def configure_session(con: duckdb.DuckDBPyConnection) -> None:
     configure_keys(con)
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for name in RAW_DDL:
+def ensure_schema(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...] = RAW_DDL) -> None:
+    """Create `tables` (names of `sql/*.sql` DDL files) where missing: the DuckDB engine's landing
+    tables by default."""
+    for name in tables:
         con.execute(sql.ddl(name))

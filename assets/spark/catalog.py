@@ -10,17 +10,12 @@ from pathlib import Path
 
 import duckdb
 
-import sql
 from assets.raw_rows import literal
 from assets.spark.tables import PARTITION, SparkTables, local_path
 
-# What the Spark engine's catalog holds as DuckDB tables: the raw tables are Spark's.
+# What the Spark engine's catalog holds as DuckDB tables (`warehouse.ensure_schema`): the raw
+# tables are Spark's.
 CATALOG_DDL = ("schemas", "quarantine", "ingested_files")
-
-
-def ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
-    for name in CATALOG_DDL:
-        con.execute(sql.ddl(name))
 
 
 def require_readable(tables: SparkTables) -> None:

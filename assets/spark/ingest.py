@@ -26,11 +26,12 @@ from assets.landing import LandingFile
 from assets.profile import stored_rows_summary
 from assets.raw_rows import literal
 from assets.readers import META, MissingColumnsError, UnreadableFileError, read_csv, read_jsonl
-from assets.spark.catalog import ensure_catalog, publish, require_readable
+from assets.spark.catalog import CATALOG_DDL, publish, require_readable
 from assets.spark.dialect import spark_sql
 from assets.spark.tables import SparkTables
 from assets.validation import native_kind, reason_columns, typed
 from assets.validation import quote_ident as _q
+from assets.warehouse import ensure_schema
 from checkout_service.db import DatabaseSettings
 
 # Spark's Parquet types as DuckDB names them, for `validation.native_kind`: a column a file
@@ -287,7 +288,7 @@ def _record(
     quarantined: list[QuarantinedRow],
 ) -> None:
     """The ledger and the quarantine in DuckDB, in one transaction, then the view of the table."""
-    ensure_catalog(con)
+    ensure_schema(con, CATALOG_DDL)
     con.execute("begin transaction")
     try:
         for table in ("raw.quarantine", "meta.ingested_files"):
