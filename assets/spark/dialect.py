@@ -18,6 +18,8 @@ is a transform of the parsed query):
 - Types: DuckDB's `timestamp` has no time zone, Spark's `timestamp` is an instant shown in the
   session's zone; DuckDB's `timestamp` becomes Spark's `timestamp_ntz` and `timestamptz` its
   `timestamp_ltz`, so values keep their meaning and Parquet files read back as the same type.
+  `hugeint` (which sqlglot writes as `INT128`, a type Spark does not have) is `decimal(38, 0)`,
+  the widest exact integer Spark has.
 - `strlen` (bytes) is Spark's `octet_length`; `regexp_full_match` is an anchored `regexp_like`.
 - `date_diff(unit, a, b)` counts the unit boundaries crossed on DuckDB, and whole units elapsed
   on Spark (`timestampdiff`): 10:59 to 11:01 is one hour on DuckDB, none on Spark. Both ends are
@@ -67,12 +69,14 @@ def _date_diff_counts_boundaries(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _timestamp_types(node: exp.Expression) -> exp.Expression:
+def _types(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.DataType):
         if node.this == exp.DataType.Type.TIMESTAMP:
             return exp.DataType.build("timestamp_ntz", dialect="spark")
         if node.this == exp.DataType.Type.TIMESTAMPTZ:
             return exp.DataType.build("timestamp_ltz", dialect="spark")
+        if node.this == exp.DataType.Type.INT128:
+            return exp.DataType.build("decimal(38, 0)", dialect="spark")
     return node
 
 
@@ -92,7 +96,7 @@ TRANSFORMS: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _surrogate_key_is_the_id,
     _to_json_keeps_nulls,
     _date_diff_counts_boundaries,
-    _timestamp_types,
+    _types,
     _string_functions,
 )
 
