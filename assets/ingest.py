@@ -49,7 +49,8 @@ class IngestReport:
     partition: date
     files: list[FileCounts] = field(default_factory=list)
     reasons: Counter = field(default_factory=Counter)
-    # What the contract suite checks of the loaded rows (see `profile.Summary`).
+    # What the contract suite checks of the loaded rows (see `profile.Summary`); the Spark engine
+    # leaves it empty and checks the stored rows on Spark (`spark.checks`).
     summary: Summary = field(default_factory=Summary)
 
     @property

@@ -8,7 +8,9 @@ import dagster as dg
 from assets.contract import SOURCES, Source
 from assets.ingest import IngestReport, ingest_source
 from assets.spark import ingest as spark_ingest
+from assets.spark.checks import landing_facts
 from assets.warehouse import claim
+from checks.contracts import validate_contract
 from checks.invariants import rows_conserved, rows_conserved_spec
 from checks.landing import contract_result, fresh_result, keys_result, landing_check_specs
 from pipelines.resources import Engine, ReconConfig, Warehouse
@@ -69,15 +71,21 @@ def _ingestion_asset(
             else:
                 report = ingest_source(con, *where, **how, read_in_place=recon.read_in_place)
             checks_started = time.perf_counter()
+            if engine.is_spark:
+                facts = landing_facts(engine.spark_tables(), source, day, recon.lookback_days)
+                stored, contract = facts.stored_per_file, facts.contract
+                keys = (facts.rows, facts.keys_breaking_rule)
+            else:
+                stored = None  # rows_conserved counts raw.<source>
+                contract = validate_contract(con, source, day, recon.lookback_days, report.summary)
+                keys = (report.summary.rows, report.summary.keys_breaking_rule)
             checks = [
-                rows_conserved(con, key, source.name, day),
-                contract_result(con, key, source, day, recon.lookback_days, report.summary),
+                rows_conserved(con, key, source.name, day, stored),
+                contract_result(key, contract),
                 fresh_result(con, key, source, day),
             ]
             if "idempotency_key" in source.column_names:
-                checks.append(
-                    keys_result(con, key, source, day, recon.idempotency_warn_rate, report.summary)
-                )
+                checks.append(keys_result(key, *keys, recon.idempotency_warn_rate))
             check_seconds = time.perf_counter() - checks_started
         if not report.files:
             context.log.warning(f"no landing files for {source.name} around {day}")

@@ -120,8 +120,10 @@ def _build(
     # step's choice (SHARED_INSTANCE_MAX_ROWS).
     with warehouse.session() as con:
         if spark is None:
-            rows = materialize(con, model, day, Relations(con, models, day))
+            relations = Relations(con, models, day)
+            rows = materialize(con, model, day, relations)
         else:
+            relations = spark
             rows = spark_materialize(spark, model)
             publish(con, spark.tables, model.table)
         metadata = _model_metadata(con, model, day, rows)
@@ -129,7 +131,7 @@ def _build(
         specified = [(spec(key), evaluate) for spec, evaluate in MODEL_CHECKS.get(model.table, [])]
         checks = [c for c in specified if c[0].key in context.selected_asset_check_keys]
         checks_started = time.perf_counter()
-        results = [evaluate(con, key, day) for _, evaluate in checks]
+        results = [evaluate(relations, key, day) for _, evaluate in checks]
         if checks:
             metadata["check_seconds"] = time.perf_counter() - checks_started
     failed = [

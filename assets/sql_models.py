@@ -182,6 +182,11 @@ class Relations:
         models = frozenset(self.by_table)
         return self.expand(_template(sql, models | frozenset(SOURCE_TABLES), models))
 
+    def rows(self, sql: str, params: dict | None = None, origin: str = "<query>") -> list[tuple]:
+        """The rows of `query(sql)`; `params` fill its `$name` placeholders. (`origin` names the
+        query in errors, as `SparkRelations.rows` does.)"""
+        return self.con.execute(self.query(sql), params).fetchall()
+
     def expand(self, template: str) -> str:
         """A template's placeholders replaced by what their tables stand for in the partition."""
         return _PLACEHOLDER_RE.sub(lambda m: f"({self.sql(m.group(1))})", template)

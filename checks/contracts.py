@@ -1,17 +1,23 @@
 """The landing-data contract as Great Expectations suites, one per source, run on the rows a
 partition just loaded.
 
-GX 1.x has no DuckDB or Polars data source that works here, and 100M rows should not travel to
-pandas to be checked. So each suite runs on what the rows reduce to (`assets/profile.Summary`, one
-aggregate pass in DuckDB): each enum column's distinct values, each ordered column's minimum and
-maximum. Every expectation used passes on those values exactly when it passes on every row (a set
-check on the distinct values, a range check on the extremes); how many rows break one is counted
-from the summary or, on failure only, in the warehouse. Great Expectations is imported inside the
-functions: it takes seconds to import."""
+On the Spark engine the suites run on the partition's rows themselves, through Great Expectations'
+Spark data source: the rows stay in the cluster, and Great Expectations counts the rows breaking
+each expectation and names some of them by file and line.
+
+On DuckDB, GX 1.x has no DuckDB or Polars data source that works here, and 100M rows should not
+travel to pandas to be checked. So each suite runs on what the rows reduce to
+(`assets/profile.Summary`, one aggregate pass in DuckDB): each enum column's distinct values, each
+ordered column's minimum and maximum. Every expectation used passes on those values exactly when
+it passes on every row (a set check on the distinct values, a range check on the extremes); how
+many rows break one, and where, is counted in the warehouse, on failure only.
+
+Great Expectations is imported inside the functions: it takes seconds to import."""
 
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -29,7 +35,12 @@ from assets.profile import (
 )
 from assets.raw_rows import raw_rows_sql
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
 SAMPLE_ROWS = 5
+# The columns naming a row in the warehouse: its landing file and line (or Parquet row).
+ROW_ADDRESS = ["_source_file", "_line"]
 
 
 @dataclass
@@ -65,10 +76,14 @@ def _schema_expectations(source: Source) -> list:
     return [gxe.ExpectColumnToExist(column=col.name) for col in source.columns]
 
 
-def _value_expectations(source: Source, day: date, lookback_days: int) -> list:
+def _value_expectations(source: Source, day: date, lookback_days: int, aware: bool = False) -> list:
+    """`aware`: the window's bounds in UTC rather than naive (pyspark reads a naive datetime in
+    the driver's local time zone)."""
     import great_expectations.expectations as gxe
 
     start, end = _window(day, lookback_days)
+    if aware:
+        start, end = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
     found = []
     for col in source.columns:
         if not summarised(col):
@@ -81,10 +96,7 @@ def _value_expectations(source: Source, day: date, lookback_days: int) -> list:
             found.append(gxe.ExpectColumnValuesToBeBetween(column=col.name, min_value=col.minimum))
         else:
             found.append(
-                gxe.ExpectColumnMinToBeBetween(column=col.name, min_value=start, max_value=end)
-            )
-            found.append(
-                gxe.ExpectColumnMaxToBeBetween(
+                gxe.ExpectColumnValuesToBeBetween(
                     column=col.name, min_value=start, max_value=end, strict_max=True
                 )
             )
@@ -129,12 +141,15 @@ def validate_contract(
     `summary` is what ingestion summarised of those rows on its way; without it the partition is
     summarised again. Two batches: the columns the loaded rows have (a zero-row frame), and the
     values the rows reduce to."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     summary = summary if summary is not None else partition_summary(con, source, day)
     result = ContractResult(source.name, summary.rows)
     if summary.rows == 0:
         return result
-    suites = _Suites(source, day, lookback_days)
+    expectations = {
+        "columns": _schema_expectations(source),
+        "values": _value_expectations(source, day, lookback_days),
+    }
+    suites = _Suites(source, day, expectations, spark=False)
     with con.cursor() as cursor:
         names = ", ".join(f'"{c}"' for c in source.column_names)
         shape = cursor.sql(f"select {names} from {source.table} limit 0").to_arrow_table()
@@ -151,20 +166,23 @@ def validate_contract(
 
 
 class _Suites:
-    """The source's two Great Expectations suites in an ephemeral context."""
+    """A source's Great Expectations suites in an ephemeral context, each validating a batch
+    handed to `run`: pandas frames on DuckDB, Spark DataFrames on Spark."""
 
-    def __init__(self, source: Source, day: date, lookback_days: int) -> None:
+    def __init__(self, source: Source, day: date, expectations: dict[str, list], spark: bool):
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         context = gx.get_context(mode="ephemeral")
         # GX draws tqdm progress bars, which land in run logs as noise.
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        data_source = context.data_sources.add_pandas(f"raw_{source.name}")
-        expectations = {
-            "columns": _schema_expectations(source),
-            "values": _value_expectations(source, day, lookback_days),
-        }
+        if spark:
+            # Not persisted: a partition can be larger than the executors' memory, and a
+            # suite reads it in a few aggregate passes.
+            data_source = context.data_sources.add_spark(f"raw_{source.name}", persist=False)
+        else:
+            data_source = context.data_sources.add_pandas(f"raw_{source.name}")
         self.validations = {}
         for name, listed in expectations.items():
             asset = data_source.add_dataframe_asset(name)
@@ -176,25 +194,69 @@ class _Suites:
                 gx.ValidationDefinition(name=f"{source.name}_{name}_{day}", data=batch, suite=suite)
             )
 
-    def run(self, name: str, frame: pd.DataFrame) -> list:
+    def run(self, name: str, frame, result_format: dict | None = None) -> list:
         outcome = self.validations[name].run(
-            batch_parameters={"dataframe": frame}, result_format={"result_format": "BASIC"}
+            batch_parameters={"dataframe": frame},
+            result_format=result_format or {"result_format": "BASIC"},
         )
         return list(outcome.results)
 
 
+def validate_contract_rows(
+    rows: "DataFrame", source: Source, day: date, lookback_days: int, count: int | None = None
+) -> ContractResult:
+    """Run the source's suite on a Spark DataFrame of the partition's loaded rows: the contract's
+    columns (enums and currencies as staging compares them, `profile.normalised`) and the row's
+    address, `_source_file` and `_line`. `count`: the rows, when the caller counted them."""
+    result = ContractResult(source.name, rows.count() if count is None else count)
+    if result.rows == 0:
+        return result
+    expectations = _schema_expectations(source) + _value_expectations(
+        source, day, lookback_days, aware=True
+    )
+    suites = _Suites(source, day, {"rows": expectations}, spark=True)
+    outcomes = suites.run(
+        "rows",
+        rows,
+        {
+            "result_format": "SUMMARY",
+            "unexpected_index_column_names": ROW_ADDRESS,
+            "partial_unexpected_count": SAMPLE_ROWS,
+        },
+    )
+    result.expectations = len(outcomes)
+    result.failures = [_counted_failure(item, result.rows) for item in outcomes if not item.success]
+    return result
+
+
+def _counted_failure(item, rows: int) -> Failure:
+    """A failure as Great Expectations counted it on the rows themselves."""
+    config = item.expectation_config
+    column = config.kwargs.get("column")
+    found = item.result or {}
+    if "unexpected_count" not in found:
+        return Failure(config.type, column, str(item.exception_info or "failed"))
+    where = sorted(
+        (str(r["_source_file"]), int(r["_line"]), r.get(column))
+        for r in found.get("partial_unexpected_index_list") or []
+    )
+    sample = [f"{file}:{line} {column}={value!r}" for file, line, value in where]
+    return Failure(config.type, column, _share(int(found["unexpected_count"]), rows), sample)
+
+
 def _failure(con, source: Source, item, summary: Summary, day: date, lookback_days: int) -> Failure:
+    """A failure on the reduced values, counted and located in the warehouse."""
     config = item.expectation_config
     column = config.kwargs.get("column")
     col = next((c for c in source.columns if c.name == column), None)
     if col is None or "to_exist" in config.type:
         return Failure(config.type, column, str(item.exception_info or "failed"))
-    value = f"{normalised(col, col.name)}"
-    if "min_to_be_between" in config.type or "max_to_be_between" in config.type:
+    value = normalised(col, col.name)
+    if col.kind is Kind.TIMESTAMP:
         start, end = _window(day, lookback_days)
         where, params = f"({col.name} < $start or {col.name} >= $end)", {"start": start, "end": end}
-        observed = str((item.result or {}).get("observed_value"))
-    elif "in_set" in config.type:
+        observed = _share(_count(con, source, day, where, params), summary.rows)
+    elif col.kind in (Kind.ENUM, Kind.CURRENCY):
         allowed = canonical_values(col)
         where, params = f"{value} not in (select unnest($allowed))", {"allowed": allowed}
         values = summary.columns.get(col.name, ColumnSummary()).values
@@ -220,10 +282,11 @@ def _count(con, source: Source, day: date, where: str, params: dict) -> int:
 def _offending_rows(
     con, source: Source, col: Column, day: date, where: str, params: dict
 ) -> list[str]:
-    """Where the failing values sit, as `file:line value`, read back from the loaded rows."""
+    """Where the failing values sit, as `file:line value` (the value as checked), read back from
+    the loaded rows."""
     relation = raw_rows_sql(con, source, day)
     rows = con.execute(
-        f"select _source_file, _line, {col.name} from ({relation}) "
+        f"select _source_file, _line, {normalised(col, col.name)} from ({relation}) "
         f"where {where} order by _source_file, _line limit {SAMPLE_ROWS}",
         params,
     ).fetchall()

@@ -1,11 +1,13 @@
 """Reconciliation invariants evaluated in SQL on the partition just written.
 
-Queries name models and sources without partition plumbing; `project_relations(...).query` turns
-them into what they read in the partition (ephemeral models inlined, landing rows where they
-sit)."""
+Queries are DuckDB SQL naming models and sources without partition plumbing; the engine's
+relations (`sql_models.Relations` on DuckDB, `spark.models.SparkRelations` on Spark, where they are
+transpiled like the models) run them on what the tables hold in the partition (ephemeral models
+inlined, landing rows where they sit)."""
 
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import dagster as dg
 import duckdb
@@ -17,10 +19,17 @@ from assets.raw_rows import (
     describe_parquet,
     require_unchanged,
 )
-from assets.sql_models import project_relations
 
 ROWS_CONSERVED = "rows_conserved"
 DISCREPANCY_IDS_UNIQUE = "discrepancy_ids_unique"
+
+
+class PartitionRows(Protocol):
+    """Runs a query over one partition's tables, on either engine."""
+
+    def rows(
+        self, sql: str, params: dict | None = None, origin: str = "<query>"
+    ) -> list[tuple]: ...
 
 
 def rows_conserved_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
@@ -33,26 +42,36 @@ def rows_conserved_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
 
 
 def rows_conserved(
-    con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, source: str, day: date
+    con: duckdb.DuckDBPyConnection,
+    asset_key: dg.AssetKey,
+    source: str,
+    day: date,
+    stored: dict[str, int] | None = None,
 ) -> dg.AssetCheckResult:
     """Compares the file ledger with what actually sits where the rows are read from, per file:
     stored and quarantined rows in the warehouse, or a file read in place, unchanged, holding as
-    many rows as the ledger says were loaded from it."""
+    many rows as the ledger says were loaded from it.
+
+    `stored`: the rows per file where the engine keeps them (the Spark engine counts its own
+    tables); by default, `raw.<source>` of the DuckDB warehouse."""
+    if stored is None:
+        stored = dict(
+            con.execute(
+                f"select _source_file, count(*) from raw.{source} "
+                "where _partition_date = $day group by _source_file",
+                {"day": day},
+            ).fetchall()
+        )
     files = con.execute(
-        f"""
-        with stored as (
-            select _source_file, count(*) as n from raw.{source}
-            where _partition_date = $day group by _source_file
-        ),
-        quarantined as (
+        """
+        with quarantined as (
             select _source_file, count(*) as n from raw.quarantine
             where _partition_date = $day and source = $source group by _source_file
         )
         select
             files._source_file, files.rows_read, files.rows_loaded, files.read_in_place,
-            files.file_bytes, files.file_mtime_ns, coalesce(stored.n, 0), coalesce(quarantined.n, 0)
+            files.file_bytes, files.file_mtime_ns, coalesce(quarantined.n, 0)
         from meta.ingested_files as files
-        left join stored using (_source_file)
         left join quarantined using (_source_file)
         where files._partition_date = $day and files.source = $source
         order by files._source_file
@@ -60,9 +79,11 @@ def rows_conserved(
         {"day": day, "source": source},
     ).fetchall()
     broken = []
-    for file, read, loaded, in_place, size, mtime_ns, stored, quarantined in files:
+    for file, read, loaded, in_place, size, mtime_ns, quarantined in files:
         fingerprint = Fingerprint(size, mtime_ns)
-        held = _rows_in_place(con, source, day, file, fingerprint) if in_place else stored
+        held = (
+            _rows_in_place(con, source, day, file, fingerprint) if in_place else stored.get(file, 0)
+        )
         if held != loaded or loaded + quarantined != read:
             where = "in the file" if in_place else "stored"
             broken.append(
@@ -99,15 +120,15 @@ def discrepancy_ids_unique_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
 
 
 def discrepancy_ids_unique(
-    con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, day: date
+    relations: PartitionRows, asset_key: dg.AssetKey, day: date
 ) -> dg.AssetCheckResult:
-    repeated = con.execute(
+    repeated = relations.rows(
         """
         select discrepancy_id, count(*) from marts.discrepancies
-        where _partition_date = ? group by discrepancy_id having count(*) > 1 limit 20
+        group by discrepancy_id having count(*) > 1 order by discrepancy_id limit 20
         """,
-        [day],
-    ).fetchall()
+        origin=DISCREPANCY_IDS_UNIQUE,
+    )
     return dg.AssetCheckResult(
         check_name=DISCREPANCY_IDS_UNIQUE,
         asset_key=asset_key,
@@ -134,9 +155,9 @@ def bridge_closes_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
 
 
 def bridge_closes(
-    con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, day: date
+    relations: PartitionRows, asset_key: dg.AssetKey, day: date
 ) -> dg.AssetCheckResult:
-    problems = [f"{c} {line}: {why}" for c, line, why in _bridge_problems(con, day)]
+    problems = [f"{c} {line}: {why}" for c, line, why in _bridge_problems(relations, day)]
     return dg.AssetCheckResult(
         check_name=BRIDGE_CLOSES,
         asset_key=asset_key,
@@ -146,13 +167,13 @@ def bridge_closes(
     )
 
 
-def _bridge_problems(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple[str, str, str]]:
-    lines = con.execute(
+def _bridge_problems(relations: PartitionRows, day: date) -> list[tuple[str, str, str]]:
+    lines = relations.rows(
         "select currency, line, kind, amount_minor from marts.revenue_bridge "
-        "where _partition_date = ? order by currency, line_no",
-        [day],
-    ).fetchall()
-    expected = _independent_totals(con, day)
+        "order by currency, line_no",
+        origin=BRIDGE_CLOSES,
+    )
+    expected = _independent_totals(relations, day)
     problems = []
     running: dict[str, int] = {}
     for currency, line, kind, amount in lines:
@@ -168,9 +189,9 @@ def _bridge_problems(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple[st
     return problems
 
 
-def _independent_totals(con: duckdb.DuckDBPyConnection, day: date) -> dict[tuple[str, str], int]:
+def _independent_totals(relations: PartitionRows, day: date) -> dict[tuple[str, str], int]:
     """The bridge's anchor totals recomputed from staging, without the bridge's own models."""
-    query = project_relations(con, day).query(
+    rows = relations.rows(
         """
         with checkouts as (
             select checkout_key from int_checkout_spine where business_date = $day
@@ -200,9 +221,10 @@ def _independent_totals(con: duckdb.DuckDBPyConnection, day: date) -> dict[tuple
         union all select * from ordered
         union all select currency, 'gross_revenue', captured from payments
         union all select currency, 'net_revenue', captured - refunded from payments
-        """
+        """,
+        {"day": day},
+        origin=BRIDGE_CLOSES,
     )
-    rows = con.execute(query, {"day": day}).fetchall()
     return {(currency, line): int(amount) for currency, line, amount in rows}
 
 
@@ -222,13 +244,15 @@ def checkouts_traced_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
 
 
 def checkouts_traced(
-    con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, day: date
+    relations: PartitionRows, asset_key: dg.AssetKey, day: date
 ) -> dg.AssetCheckResult:
     """Compares the staged rows with the spine by count and by fingerprint: the sum of a hash of
     each record's checkout key (recomputed from its ID), which the spine must reproduce as
     records × the hash of each of its keys. A streaming sum on each side, where matching every ID
-    (a union of every raw ID joined to the spine) took 19 s at 10M checkouts."""
-    query = project_relations(con, day).query(
+    (a union of every raw ID joined to the spine) took 19 s at 10M checkouts. (Spark's `hash` has
+    32 bits, DuckDB's 64: a lost or doubled record goes unseen on Spark when its key hashes to 0,
+    one key in four billion.)"""
+    [(staged, spine_records, checkouts, distinct, same_ids)] = relations.rows(
         """
         with staged as (
             select checkout_id from stg_orders
@@ -254,9 +278,9 @@ def checkouts_traced(
             spine_sums.distinct_checkouts,
             staged_sums.fingerprint is not distinct from spine_sums.fingerprint
         from staged_sums cross join spine_sums
-        """
+        """,
+        origin=CHECKOUTS_TRACED,
     )
-    [(staged, spine_records, checkouts, distinct, same_ids)] = con.execute(query).fetchall()
     return dg.AssetCheckResult(
         check_name=CHECKOUTS_TRACED,
         asset_key=asset_key,
@@ -288,9 +312,9 @@ def money_conserved_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
 
 
 def money_conserved(
-    con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, day: date
+    relations: PartitionRows, asset_key: dg.AssetKey, day: date
 ) -> dg.AssetCheckResult:
-    query = project_relations(con, day).query(
+    rows = relations.rows(
         """
         with succeeded as (
             select payment_id, upper(currency) as currency, lower(kind) as kind, amount_minor,
@@ -321,9 +345,9 @@ def money_conserved(
         select coalesce(r.currency, l.currency), r.net, l.net
         from raw_net r full join ledger_net l on r.currency = l.currency
         where r.net is distinct from l.net
-        """
+        """,
+        origin=MONEY_CONSERVED,
     )
-    rows = con.execute(query).fetchall()
     return dg.AssetCheckResult(
         check_name=MONEY_CONSERVED,
         asset_key=asset_key,
@@ -333,7 +357,8 @@ def money_conserved(
     )
 
 
-# Checks evaluated inside a model's own asset, keyed by the model's table.
+# Checks evaluated inside a model's own asset, keyed by the model's table; each is called with the
+# partition's relations on the engine that built it.
 MODEL_CHECKS = {
     "marts.discrepancies": [(discrepancy_ids_unique_spec, discrepancy_ids_unique)],
     "marts.revenue_bridge": [(bridge_closes_spec, bridge_closes)],

@@ -7,8 +7,7 @@ import dagster as dg
 import duckdb
 
 from assets.contract import Source
-from assets.profile import Summary
-from checks.contracts import idempotency_key_rate, validate_contract
+from checks.contracts import ContractResult
 
 CONTRACT = "contract"
 FRESH = "export_arrived"
@@ -47,15 +46,8 @@ def landing_check_specs(asset_key: dg.AssetKey, source: Source) -> list[dg.Asset
     return specs
 
 
-def contract_result(
-    con: duckdb.DuckDBPyConnection,
-    asset_key: dg.AssetKey,
-    source: Source,
-    day: date,
-    lookback: int,
-    summary: Summary | None = None,
-) -> dg.AssetCheckResult:
-    result = validate_contract(con, source, day, lookback, summary)
+def contract_result(asset_key: dg.AssetKey, result: ContractResult) -> dg.AssetCheckResult:
+    """The check's result for a contract validated on either engine (`checks.contracts`)."""
     failures = [
         f"{f.expectation} on {f.column}: {f.observed}"
         + (f"; e.g. {'; '.join(f.sample)}" if f.sample else "")
@@ -92,18 +84,10 @@ def fresh_result(
 
 
 def keys_result(
-    con: duckdb.DuckDBPyConnection,
-    asset_key: dg.AssetKey,
-    source: Source,
-    day: date,
-    warn_rate: float,
-    summary: Summary | None = None,
+    asset_key: dg.AssetKey, rows: int, broken: int, warn_rate: float
 ) -> dg.AssetCheckResult:
-    """`summary`: ingestion's summary of the loaded rows, which counted the keys on its way."""
-    if summary is not None:
-        rows, broken = summary.rows, summary.keys_breaking_rule
-    else:
-        rows, broken = idempotency_key_rate(con, source, day)
+    """`broken` of `rows` break the key rule: counted by ingestion on its way (DuckDB), by Spark,
+    or afterwards (`contracts.idempotency_key_rate`)."""
     rate = broken / rows if rows else 0.0
     return dg.AssetCheckResult(
         check_name=KEYS,

@@ -23,7 +23,6 @@ import duckdb
 from assets.contract import Source
 from assets.ingest import FileCounts, IngestReport, Progress, reason_counts, window_files
 from assets.landing import LandingFile
-from assets.profile import stored_rows_summary
 from assets.raw_rows import literal
 from assets.readers import META, MissingColumnsError, UnreadableFileError, read_csv, read_jsonl
 from assets.spark.catalog import CATALOG_DDL, publish, require_readable
@@ -111,7 +110,6 @@ def _ingest_files(
             )
     tables.overwrite_partition(source.table, rows, day)
     _record(con, tables, source, day, loaded_at, report.files, quarantined)
-    report.summary.merge(stored_rows_summary(con, source, day))
     report.reasons = reason_counts(con, source, day)
     return report
 

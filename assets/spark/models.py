@@ -12,7 +12,7 @@ from datetime import date
 from assets.run_params import RunParams
 from assets.spark.dialect import spark_sql
 from assets.spark.tables import SparkTables, partition_view
-from assets.sql_models import Model, order
+from assets.sql_models import SOURCE_TABLES, Model, order, table_references
 
 RUN_PARAMS = "meta.run_params"
 
@@ -68,6 +68,23 @@ class SparkRelations:
         """The model's query in Spark SQL, every table it reads a view of this partition."""
         views = {dep: self.view(dep) for dep in model.depends_on}
         return spark_sql(model.sql, views, origin=str(model.path))
+
+    def query(self, sql: str, origin: str = "<query>") -> str:
+        """An ad-hoc query (DuckDB SQL) naming models (bare or `layer.name`) and sources, as Spark
+        SQL reading this partition: what the checks run, as `sql_models.Relations.query` on
+        DuckDB."""
+        known = sorted(set(self.by_table) | SOURCE_TABLES)
+        views = {}
+        for ref in table_references(sql, origin):
+            qualified = ref if "." in ref else next((k for k in known if k.endswith(f".{ref}")), "")
+            if qualified in known:
+                views[qualified] = self.view(qualified)
+        return spark_sql(sql, views, origin)
+
+    def rows(self, sql: str, params: dict | None = None, origin: str = "<query>") -> list[tuple]:
+        """The rows of `query(sql)`; `params` fill its `$name` placeholders."""
+        found = self.spark.sql(self.query(sql, origin), args=params or None).collect()
+        return [tuple(row) for row in found]
 
     def refresh(self, qualified: str) -> None:
         """`qualified` was rewritten: its view must read the new rows."""

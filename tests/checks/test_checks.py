@@ -8,11 +8,12 @@ import pytest
 
 from assets.contract import SOURCES
 from assets.reconcile import reconcile_partition
+from assets.sql_models import project_relations
 from assets.warehouse import connect
 from checkout_service.flows import combine_rows
 from checkout_service.synthetic import SCENARIOS, Context, write_rows
 from checks import contracts, invariants
-from checks.contracts import validate_contract
+from checks.contracts import idempotency_key_rate, validate_contract
 from checks.landing import fresh_result, keys_result
 
 DAY = date(2026, 5, 6)
@@ -122,8 +123,8 @@ def test_missing_export_for_the_day_fails_freshness(tmp_path):
 
 def test_idempotency_key_rate_warns_above_the_threshold(warehouse):
     con, _ = warehouse
-    strict = keys_result(con, KEY, SOURCES["payments"], DAY, warn_rate=0.0)
-    lenient = keys_result(con, KEY, SOURCES["payments"], DAY, warn_rate=0.5)
+    strict = keys_result(KEY, *idempotency_key_rate(con, SOURCES["payments"], DAY), warn_rate=0.0)
+    lenient = keys_result(KEY, *idempotency_key_rate(con, SOURCES["payments"], DAY), warn_rate=0.5)
     assert strict.metadata["keys_breaking_rule"].value > 0  # the duplicate charge's fresh key
     assert not strict.passed and strict.severity == dg.AssetCheckSeverity.WARN
     assert lenient.passed
@@ -131,7 +132,9 @@ def test_idempotency_key_rate_warns_above_the_threshold(warehouse):
 
 def test_idempotency_key_rate_is_zero_for_safe_retries(warehouse):
     con, _ = warehouse
-    result = keys_result(con, KEY, SOURCES["inventory_moves"], DAY, warn_rate=0.0)
+    result = keys_result(
+        KEY, *idempotency_key_rate(con, SOURCES["inventory_moves"], DAY), warn_rate=0.0
+    )
     assert result.passed and result.metadata["keys_breaking_rule"].value == 0
 
 
@@ -143,32 +146,32 @@ def test_idempotency_key_rate_is_zero_for_safe_retries(warehouse):
             "delete from raw.payments where _line = 1",
         ),
         (
-            lambda con: invariants.checkouts_traced(con, KEY, DAY),
+            lambda con: invariants.checkouts_traced(project_relations(con, DAY), KEY, DAY),
             "insert into intermediate.int_checkout_spine "
             "select * from intermediate.int_checkout_spine limit 1",
         ),
         (
-            lambda con: invariants.checkouts_traced(con, KEY, DAY),
+            lambda con: invariants.checkouts_traced(project_relations(con, DAY), KEY, DAY),
             "delete from intermediate.int_checkout_spine "
             "where checkout_key = surrogate_key('chk_0')",
         ),
         (
-            lambda con: invariants.checkouts_traced(con, KEY, DAY),
+            lambda con: invariants.checkouts_traced(project_relations(con, DAY), KEY, DAY),
             "insert into intermediate.int_checkout_spine select * replace "
             "(surrogate_key('chk_invented') as checkout_key) "
             "from intermediate.int_checkout_spine limit 1",
         ),
         (
-            lambda con: invariants.money_conserved(con, KEY, DAY),
+            lambda con: invariants.money_conserved(project_relations(con, DAY), KEY, DAY),
             "update intermediate.int_payment_ledger set captured_minor = captured_minor + 1 "
             "where checkout_key = surrogate_key('chk_0')",
         ),
         (
-            lambda con: invariants.discrepancy_ids_unique(con, KEY, DAY),
+            lambda con: invariants.discrepancy_ids_unique(project_relations(con, DAY), KEY, DAY),
             "insert into marts.discrepancies select * from marts.discrepancies limit 1",
         ),
         (
-            lambda con: invariants.bridge_closes(con, KEY, DAY),
+            lambda con: invariants.bridge_closes(project_relations(con, DAY), KEY, DAY),
             "update marts.revenue_bridge set amount_minor = amount_minor - 1 "
             "where line = 'ordered'",
         ),

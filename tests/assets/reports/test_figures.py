@@ -9,6 +9,7 @@ import pytest
 
 from assets.reports import data
 from assets.reports.build import bridge_closes, build_reports
+from assets.sql_models import project_relations
 from checks.invariants import bridge_closes as bridge_check
 from tests.assets.reports.conftest import DAY, reconciled_day
 
@@ -65,7 +66,7 @@ def test_bridge_closes_to_the_minor_unit_for_several_seeds(tmp_path, seed):
     for currency in lines["currency"].unique():
         assert bridge_closes(lines.filter(pl.col("currency") == currency)), currency
     with duckdb.connect(str(day.warehouse)) as con:
-        result = bridge_check(con, None, DAY)
+        result = bridge_check(project_relations(con, DAY), None, DAY)
     assert result.passed, result.metadata
 
 
@@ -76,7 +77,7 @@ def test_bridge_check_fails_when_a_line_is_tampered_with(tmp_path):
             "update marts.revenue_bridge set amount_minor = amount_minor + 1 "
             "where line = 'refunds' and currency = (select min(currency) from marts.revenue_bridge)"
         )
-        result = bridge_check(con, None, DAY)
+        result = bridge_check(project_relations(con, DAY), None, DAY)
     assert not result.passed
     assert any("net_revenue" in p for p in result.metadata["problems"].value)
 

@@ -1,0 +1,68 @@
+"""A source's landing checks on the Spark engine, computed by Spark on the partition's stored
+rows: the rows per file (for `rows_conserved`), the contract (Great Expectations' Spark data
+source) and the idempotency keys that break the rule. The DuckDB engine computes the same from
+its own tables and ingestion's summary (`checks.landing`)."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from assets.contract import Source
+from assets.profile import key_breaks_rule, normalised, summarised
+from assets.spark.dialect import spark_sql
+from assets.spark.tables import SparkTables, partition_view
+from checks.contracts import ROW_ADDRESS, ContractResult, validate_contract_rows
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+
+@dataclass
+class LandingFacts:
+    stored_per_file: dict[str, int]
+    contract: ContractResult
+    rows: int
+    keys_breaking_rule: int
+
+
+def landing_facts(
+    tables: SparkTables, source: Source, day: date, lookback_days: int
+) -> LandingFacts:
+    per_file = dict(
+        _rows(tables, source, day, "select _source_file, count(*) from {table} group by 1")
+    )
+    loaded = sum(per_file.values())
+    keys = 0
+    if "idempotency_key" in source.column_names:
+        [(keys,)] = _rows(
+            tables,
+            source,
+            day,
+            f"select count(*) filter (where {key_breaks_rule()}) from {{table}}",
+        )
+    contract = validate_contract_rows(
+        contract_rows(tables, source, day), source, day, lookback_days, loaded
+    )
+    return LandingFacts(per_file, contract, loaded, int(keys))
+
+
+def contract_rows(tables: SparkTables, source: Source, day: date) -> "DataFrame":
+    """The partition's rows as the contract judges them: its columns, enums and currencies as
+    staging compares them, and where each row came from."""
+    checked = [
+        f"{normalised(col, col.name)} as {col.name}" if summarised(col) else col.name
+        for col in source.columns
+    ]
+    return _frame(tables, source, day, f"select {', '.join(ROW_ADDRESS + checked)} from {{table}}")
+
+
+def _frame(tables: SparkTables, source: Source, day: date, template: str) -> "DataFrame":
+    """A DuckDB query of the source's partition (`{table}` in `template`), run by Spark."""
+    view = partition_view(source.table)
+    tables.read_partition(source.table, day).createOrReplaceTempView(view)
+    query = spark_sql(template.format(table=source.table), {source.table: view}, "landing check")
+    return tables.spark.sql(query)
+
+
+def _rows(tables: SparkTables, source: Source, day: date, template: str) -> list[tuple]:
+    return [tuple(row) for row in _frame(tables, source, day, template).collect()]
