@@ -28,7 +28,7 @@ from assets.readers import UnreadableFileError, read_csv, read_jsonl
 from assets.service_source import SERVICE_SOURCES, service_snapshot
 from assets.validation import native_kind, reason_columns, typed
 from assets.validation import quote_ident as _q
-from assets.warehouse import ensure_schema
+from assets.warehouse import ensure_schema, transaction
 from checkout_service.db import DatabaseSettings
 
 
@@ -119,8 +119,7 @@ def _ingest_files(
     ensure_schema(con)
     loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
     report = IngestReport(source.name, business_date)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         _delete_partition(con, source, business_date)
         for landing_file in files:
             counts, summary, why_stored = _load_file(
@@ -139,10 +138,6 @@ def _ingest_files(
         if not all(f.read_in_place for f in report.files):
             report.summary.merge(stored_rows_summary(con, source, business_date))
         report.reasons = reason_counts(con, source, business_date)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return report
 
 

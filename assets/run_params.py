@@ -5,6 +5,8 @@ from datetime import date
 
 import duckdb
 
+from assets.warehouse import transaction
+
 
 @dataclass(frozen=True)
 class RunParams:
@@ -29,8 +31,7 @@ create table if not exists meta.run_params (
 def write_run_params(con: duckdb.DuckDBPyConnection, day: date, params: RunParams) -> None:
     con.execute("create schema if not exists meta")
     con.execute(DDL)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute("delete from meta.run_params where _partition_date = ?", [day])
         con.execute(
             "insert into meta.run_params values (?, ?, ?, ?, ?, ?)",
@@ -43,7 +44,3 @@ def write_run_params(con: duckdb.DuckDBPyConnection, day: date, params: RunParam
                 params.amount_tolerance_minor,
             ],
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise

@@ -25,7 +25,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from assets.contract import SOURCES
 from assets.raw_rows import raw_rows_sql
-from assets.warehouse import configure_keys
+from assets.warehouse import configure_keys, transaction
 from dbt_like_models import MODELS_DIR
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -299,17 +299,12 @@ def materialize(
     relations = relations or Relations(con, {model.name: model}, partition)
     day = f"date '{partition.isoformat()}'"
     query = partition_sql(model, relations)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(f"create schema if not exists {model.layer}")
         shaped, columns = _shaped(con, query, day)
         _ensure_table(con, model, shaped, columns)
         con.execute(f"delete from {model.table} where _partition_date = {day}")
         written = con.execute(f"insert into {model.table} {shaped}").fetchone()[0]
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return int(written)
 
 

@@ -1,10 +1,27 @@
-"""Opening the DuckDB warehouse and creating its landing tables from `sql/`."""
+"""Opening the DuckDB warehouse, creating its landing tables from `sql/`, and writing to it in
+transactions."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 import sql
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The block's writes as one transaction: committed when it ends, rolled back when anything
+    in it fails (an interrupt included), so that a failed load leaves the warehouse as it was."""
+    con.execute("begin transaction")
+    try:
+        yield con
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
 
 RAW_DDL = (
     "schemas",

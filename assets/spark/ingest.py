@@ -30,7 +30,7 @@ from assets.spark.dialect import spark_sql
 from assets.spark.tables import SparkTables
 from assets.validation import native_kind, reason_columns, typed
 from assets.validation import quote_ident as _q
-from assets.warehouse import ensure_schema
+from assets.warehouse import ensure_schema, transaction
 from checkout_service.db import DatabaseSettings
 
 # Spark's Parquet types as DuckDB names them, for `validation.native_kind`: a column a file
@@ -287,8 +287,7 @@ def _record(
 ) -> None:
     """The ledger and the quarantine in DuckDB, in one transaction, then the view of the table."""
     ensure_schema(con, CATALOG_DDL)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for table in ("raw.quarantine", "meta.ingested_files"):
             con.execute(
                 f"delete from {table} where _partition_date = ? and source = ?", [day, source.name]
@@ -318,7 +317,3 @@ def _record(
                 ],
             )
         publish(con, tables, source.table)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assets.warehouse import transaction
 from pipelines.alerts.config import AlertConfig
 from pipelines.alerts.notices import (
     ITEM_FIELDS,
@@ -439,13 +440,14 @@ def apply_plan(con: duckdb.DuckDBPyConnection, plan: Plan, now: datetime) -> Non
         ],
         schema=_DIGESTS_SCHEMA,
     )
-    con.execute("begin")
-    try:
-        with _registered(
+    with (
+        transaction(con),
+        _registered(
             con, _alert_changes=plan.changes, _alert_routes=plan.routes, _alert_digests=digests
-        ):
-            con.execute(
-                """
+        ),
+    ):
+        con.execute(
+            """
                 insert into alerts.discrepancy_state (business_date, discrepancy_id, type,
                     severity, checkout_id, amount_minor, currency, status, generation,
                     first_seen_at)
@@ -453,11 +455,11 @@ def apply_plan(con: duckdb.DuckDBPyConnection, plan: Plan, now: datetime) -> Non
                        'open', generation, $now
                 from _alert_changes where kind = 'new' and not reopened
                 """,
-                {"day": day, "now": now},
-            )
-            # The checkout stays as first seen; the rest is what the discrepancy is now.
-            con.execute(
-                """
+            {"day": day, "now": now},
+        )
+        # The checkout stays as first seen; the rest is what the discrepancy is now.
+        con.execute(
+            """
                 update alerts.discrepancy_state s
                 set status = 'open', generation = c.generation, resolved_at = null,
                     type = c.type, severity = c.severity, amount_minor = c.amount_minor,
@@ -466,32 +468,28 @@ def apply_plan(con: duckdb.DuckDBPyConnection, plan: Plan, now: datetime) -> Non
                 where c.kind = 'new' and c.reopened
                   and s.business_date = $day and s.discrepancy_id = c.discrepancy_id
                 """,
-                {"day": day},
-            )
-            con.execute(
-                """
+            {"day": day},
+        )
+        con.execute(
+            """
                 update alerts.discrepancy_state set status = 'resolved', resolved_at = $now
                 where business_date = $day and discrepancy_id in
                     (select discrepancy_id from _alert_changes where kind = 'resolve')
                 """,
-                {"day": day, "now": now},
-            )
-            _enqueue(
-                con,
-                plan.notices,
-                now,
-                covered="""
+            {"day": day, "now": now},
+        )
+        _enqueue(
+            con,
+            plan.notices,
+            now,
+            covered="""
                     select d.notice_id, c.discrepancy_id
                     from _alert_routes r
                     join _alert_changes c on c.row = r.row
                     join _alert_digests d on d.kind = c.kind and d.channel_no = r.channel_no
                     where not r.each
                 """,
-            )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        )
 
 
 def enqueue(con: duckdb.DuckDBPyConnection, notices: list[Notice], now: datetime) -> int:

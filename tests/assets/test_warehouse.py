@@ -1,10 +1,10 @@
 """A warehouse belongs to the engine that built it: the other engine is refused with what to do,
-and DuckDB's own queries key rows as the owning engine does."""
+and DuckDB's own queries key rows as the owning engine does. Writes are all or nothing."""
 
 import duckdb
 import pytest
 
-from assets.warehouse import EngineMismatch, claim, configure_session, engine_of
+from assets.warehouse import EngineMismatch, claim, configure_session, engine_of, transaction
 
 
 def _surrogate_type(con: duckdb.DuckDBPyConnection) -> str:
@@ -56,3 +56,15 @@ def test_looking_up_the_engine_inside_a_transaction_does_not_abort_it(tmp_path):
         con.execute("insert into t values (2)")
         con.execute("commit")
         assert con.execute("select count(*) from t").fetchone()[0] == 2
+
+
+def test_a_transaction_keeps_every_write_or_none(tmp_path):
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute("create table t (n int)")
+        with transaction(con):
+            con.execute("insert into t values (1)")
+        with pytest.raises(KeyboardInterrupt), transaction(con):
+            con.execute("delete from t")
+            con.execute("insert into t values (2)")
+            raise KeyboardInterrupt  # an interrupted load, not only a failed query
+        assert con.execute("select n from t").fetchall() == [(1,)]
