@@ -1,10 +1,5 @@
 """Dagster asset checks: data contracts and reconciliation invariants.
 
-Checks that need the partition being built run inside their asset (declared with `check_specs`),
-so they always see the rows that asset just wrote; `asset_checks()` lists the standalone ones."""
-
-import dagster as dg
-
-
-def asset_checks() -> list[dg.AssetChecksDefinition]:
-    return []
+Every check needs the partition being built, so each runs inside its asset (declared with
+`check_specs`) and always sees the rows that asset just wrote: the landing checks in the ingestion
+assets, the invariants in the models step (`invariants.MODEL_CHECKS`)."""

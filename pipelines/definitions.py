@@ -6,7 +6,6 @@ from assets.exports import export_assets
 from assets.ingestion_assets import ingestion_assets
 from assets.model_assets import model_assets
 from assets.report_assets import report_assets
-from checks import asset_checks
 from pipelines.alerts.dagster_asset import alerts_asset
 from pipelines.jobs import daily_schedule, reconcile_job
 from pipelines.partitions import daily_partitions
@@ -27,7 +26,6 @@ def build_definitions(settings: ReconSettings | None = None) -> dg.Definitions:
             *report_assets(partitions),
             alerts_asset(partitions, settings.alerts_config),
         ],
-        asset_checks=asset_checks(),
         jobs=[job],
         schedules=[daily_schedule(job)],
         sensors=[

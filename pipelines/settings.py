@@ -8,8 +8,6 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from checkout_service.db import DatabaseSettings
-
 
 class ReconSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECON_", env_file=".env", extra="ignore")
@@ -113,13 +111,3 @@ class ReconSettings(BaseSettings):
         if self.spark_warehouse_dir:
             return self.spark_warehouse_dir
         return str(self.warehouse_path.with_name(self.warehouse_path.name + ".spark").absolute())
-
-    def services_database(self) -> DatabaseSettings | None:
-        """The service databases to read in services mode; None in landing mode."""
-        if self.source_mode != "services":
-            return None
-        return DatabaseSettings(
-            url=self.services_database_url,
-            data_dir=self.services_data_dir,
-            schema_prefix=self.services_schema_prefix,
-        )
