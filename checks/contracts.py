@@ -215,15 +215,18 @@ def validate_contract_rows(
         source, day, lookback_days, aware=True
     )
     suites = _Suites(source, day, {"rows": expectations}, spark=True)
-    outcomes = suites.run(
-        "rows",
-        rows,
-        {
-            "result_format": "SUMMARY",
-            "unexpected_index_column_names": ROW_ADDRESS,
-            "partial_unexpected_count": SAMPLE_ROWS,
-        },
-    )
+    outcomes = suites.run("rows", rows)
+    if not all(item.success for item in outcomes):
+        # Again, naming rows: Spark jobs that cost a third of the suite's time when all passes.
+        outcomes = suites.run(
+            "rows",
+            rows,
+            {
+                "result_format": "SUMMARY",
+                "unexpected_index_column_names": ROW_ADDRESS,
+                "partial_unexpected_count": SAMPLE_ROWS,
+            },
+        )
     result.expectations = len(outcomes)
     result.failures = [_counted_failure(item, result.rows) for item in outcomes if not item.success]
     return result
