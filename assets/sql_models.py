@@ -11,6 +11,7 @@ ephemeral model. Storing costs a write of every row, so only what is read more t
 people and checks query afterwards, is worth it (the staging layer, read once or twice per model,
 would be a second copy of every landing row)."""
 
+import csv
 import functools
 import graphlib
 import re
@@ -29,6 +30,7 @@ from assets.warehouse import configure_keys, transaction
 from dbt_like_models import MODELS_DIR
 
 LAYERS = ("staging", "intermediate", "marts")
+SEEDS = "seeds"
 MATERIALIZATIONS = ("table", "ephemeral")
 _DIRECTIVE = "-- materialized:"
 
@@ -94,6 +96,30 @@ def _materialized(text: str, path: Path, layer: str) -> str:
     return "table"
 
 
+def seed_sql(path: Path) -> str:
+    """A seed (`seeds/<name>.csv`, read as `seeds.<name>`) as an ephemeral model: its rows as
+    literal values, `true` and `false` as booleans and everything else as text. A small table of
+    facts that SQL and Python read from one file (e.g. the discrepancy types)."""
+    with path.open(newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    if not rows:
+        raise ModelError(f"{path}: a seed needs a header and at least one row")
+    for line, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise ModelError(f"{path}:{line}: {len(row)} values for {len(header)} columns")
+    values = ",\n    ".join(f"({', '.join(_literal(v) for v in row)})" for row in rows)
+    return (
+        f"-- The seed {path.name}.\n{_DIRECTIVE} ephemeral\n"
+        f"select * from (values\n    {values}\n) as seed({', '.join(header)})\n"
+    )
+
+
+def _literal(value: str) -> str:
+    if value in ("true", "false"):
+        return value
+    return "'" + value.replace("'", "''") + "'"
+
+
 def table_references(sql: str, origin: str = "<sql>") -> set[str]:
     """The tables a query reads, as written (`name` or `schema.name`), CTE names excluded."""
     try:
@@ -117,12 +143,17 @@ def discover(models_dir: Path) -> dict[str, Model]:
     Raises ModelError naming the file for a duplicate name, an unknown reference, a raw table read
     outside staging, or a dependency cycle."""
     found: dict[str, tuple[str, Path, str]] = {}
-    for layer in LAYERS:
-        for path in sorted((models_dir / layer).glob("*.sql")):
-            name = path.stem
-            if name in found:
-                raise ModelError(f"{path}: model name {name!r} is already used by {found[name][1]}")
-            found[name] = (layer, path, path.read_text(encoding="utf-8"))
+    files = [(SEEDS, path, seed_sql(path)) for path in sorted((models_dir / SEEDS).glob("*.csv"))]
+    files += [
+        (layer, path, path.read_text(encoding="utf-8"))
+        for layer in LAYERS
+        for path in sorted((models_dir / layer).glob("*.sql"))
+    ]
+    for layer, path, text in files:
+        name = path.stem
+        if name in found:
+            raise ModelError(f"{path}: model name {name!r} is already used by {found[name][1]}")
+        found[name] = (layer, path, text)
     tables = {f"{layer}.{name}": name for name, (layer, _, _) in found.items()}
     models = {}
     for name, (layer, path, text) in found.items():

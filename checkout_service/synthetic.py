@@ -26,6 +26,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from assets.discrepancy_types import type_names
 from checkout_service.flows import (
     COLUMNS,
     INTEGER_COLUMNS,
@@ -35,22 +36,6 @@ from checkout_service.flows import (
     Attribution,
     CheckoutFlow,
     combine_rows,
-)
-
-# The `type` names of DESIGN.md's discrepancy table, in its order.
-DISCREPANCY_TYPES = (
-    "duplicate_charge",
-    "payment_without_order",
-    "fulfillment_after_cancellation",
-    "refund_exceeds_capture",
-    "duplicate_order",
-    "order_without_payment",
-    "amount_mismatch",
-    "orphaned_reservation",
-    "uncaptured_authorization",
-    "phantom_completion",
-    "duplicate_analytics_event",
-    "unattributed_revenue",
 )
 
 GROUND_TRUTH_FILE = "_ground_truth.parquet"
@@ -746,7 +731,7 @@ class GenerationSummary:
         lines.append(
             f"  ground truth: {len(self.ground_truth)} anomalies → {self.ground_truth_path}"
         )
-        lines += [f"    {t:<31} {by_type[t]}" for t in DISCREPANCY_TYPES]
+        lines += [f"    {t:<31} {by_type[t]}" for t in type_names()]
         return "\n".join(lines)
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
+from assets.discrepancy_types import SEVERITIES
 from pipelines.cli_params import parse_date as _date
 
-SEVERITY_CHOICE = click.Choice(["low", "medium", "high", "critical"])
+SEVERITY_CHOICE = click.Choice(list(reversed(SEVERITIES)))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

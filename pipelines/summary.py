@@ -5,8 +5,7 @@ from datetime import date
 import duckdb
 
 from assets.currencies import format_money
-
-SEVERITIES = ("low", "medium", "high", "critical")
+from assets.discrepancy_types import SEVERITIES
 
 
 def summary_rows(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple]:
@@ -25,7 +24,7 @@ def summary_rows(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple]:
         entry[0] += count
         if amount is not None:
             entry[1].append(format_money(int(amount), currency))
-    ordered = sorted(grouped.items(), key=lambda kv: (-SEVERITIES.index(kv[0][1]), kv[0][0]))
+    ordered = sorted(grouped.items(), key=lambda kv: (SEVERITIES.index(kv[0][1]), kv[0][0]))
     return [(t, s, n, ", ".join(amounts)) for (t, s), (n, amounts) in ordered]
 
 
@@ -47,5 +46,5 @@ def format_table(rows: list[tuple]) -> str:
 
 
 def at_or_above(rows: list[tuple], severity: str) -> int:
-    threshold = SEVERITIES.index(severity)
-    return sum(n for _, s, n, _ in rows if SEVERITIES.index(s) >= threshold)
+    threshold = SEVERITIES.index(severity)  # most severe first
+    return sum(n for _, s, n, _ in rows if SEVERITIES.index(s) <= threshold)

@@ -10,6 +10,7 @@ import jinja2
 import polars as pl
 
 from assets.currencies import format_money
+from assets.discrepancy_types import SEVERITIES
 from assets.reports import charts, data
 
 BRIDGE_EXPLANATIONS = {
@@ -343,7 +344,7 @@ def build_discrepancies(con, day: date, files: ReportFiles) -> None:
         {"label": "discrepancies", "key": "discrepancies", "value": found.items.height},
         *(
             {"label": s, "key": f"severity-{s}", "value": per_severity.get(s, 0)}
-            for s in ("critical", "high", "medium", "low")
+            for s in SEVERITIES
         ),
     ]
     files.figures["discrepancies"] = {"total": found.items.height, **per_severity}

@@ -8,9 +8,10 @@ import polars as pl
 import vl_convert
 
 from assets.currencies import exponent
+from assets.discrepancy_types import SEVERITIES
 
 SEVERITY_COLOURS = alt.Scale(
-    domain=["critical", "high", "medium", "low"],
+    domain=list(SEVERITIES),
     range=["#b42318", "#dc6803", "#eaaa08", "#98a2b3"],
 )
 

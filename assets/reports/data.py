@@ -6,6 +6,8 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from assets.discrepancy_types import money_types, severity_rank_sql
+
 
 def query(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.DataFrame:
     # A cursor of its own: DuckDB 2 refuses relation queries while an execute() result on the
@@ -20,8 +22,8 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.DataFram
 PAGE_ROWS = 1000
 # The order discrepancies are listed in: worst first, then newest business date, then largest.
 # A total order (the ID last): the finance page must pick the same rows as the discrepancies page.
-LISTING_ORDER = """
-    case severity when 'critical' then 0 when 'high' then 1 when 'medium' then 2 else 3 end,
+LISTING_ORDER = f"""
+    {severity_rank_sql()},
     business_date desc, amount_minor desc nulls last, checkout_id, discrepancy_id
 """
 
@@ -83,10 +85,10 @@ def finance(con: duckdb.DuckDBPyConnection, day: date) -> FinanceData:
             on_discrepancy_page
         from day_discrepancies
         join on_discrepancy_page using (discrepancy_id)
-        where severity in ('critical', 'high') and amount_minor is not null
+        where type in (select unnest($money)) and amount_minor is not null
         order by currency, amount_minor desc, checkout_id, discrepancy_id
         """,
-        {"day": day, "rows": PAGE_ROWS},
+        {"day": day, "rows": PAGE_ROWS, "money": sorted(money_types())},
     )
     return FinanceData(daily, unmatched)
 
@@ -162,14 +164,12 @@ def discrepancies(con: duckdb.DuckDBPyConnection, day: date) -> DiscrepancyData:
     )
     by_type = query(
         con,
-        """
+        f"""
         select type, severity, currency, count(*) as discrepancies,
             cast(sum(amount_minor) as bigint) as amount_minor
         from marts.discrepancies where _partition_date = $day
         group by type, severity, currency
-        order by
-            case severity when 'critical' then 0 when 'high' then 1 when 'medium' then 2 else 3 end,
-            type, currency nulls first
+        order by {severity_rank_sql()}, type, currency nulls first
         """,
         {"day": day},
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from assets.discrepancy_types import type_names
 from checkout_service import export
 from checkout_service.db import DatabaseSettings
 from checkout_service.faults import FaultPlan
@@ -27,7 +28,7 @@ from checkout_service.simulator.stack import (
     build_stack,
     quiet_injected_crashes,
 )
-from checkout_service.synthetic import DISCREPANCY_TYPES, GROUND_TRUTH_FILE, write_rows
+from checkout_service.synthetic import GROUND_TRUTH_FILE, write_rows
 
 SKUS = {"SKU-TEE": 1990, "SKU-MUG": 1250, "SKU-CAP": 2400, "SKU-BAG": 4900, "SKU-SOCK": 590}
 CAMPAIGNS = (
@@ -91,7 +92,7 @@ class SimulationSummary:
             f"  ground truth: {len(self.ground_truth)} anomalies → {self.ground_truth_path}",
         ]
         by_type = Counter(a.type for a in self.ground_truth)
-        lines += [f"    {t}: {by_type[t]}" for t in DISCREPANCY_TYPES if by_type[t]]
+        lines += [f"    {t}: {by_type[t]}" for t in type_names() if by_type[t]]
         return "\n".join(lines)
 
 

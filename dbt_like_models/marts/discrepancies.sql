@@ -3,6 +3,7 @@
 -- line up across days. Succeeded payments only; an "order" is a non-cancelled order. Each rule is
 -- its own model (intermediate/int_discrepancy_<type>.sql), already narrowed to the business date:
 -- one plan per rule stays small enough to spill, where a single plan of all rules ran out of memory.
+-- A type's severity comes from the registry, seeds/discrepancy_types.csv.
 with found as (
     select checkout_id, type, subject_id, amount_minor, currency, details
     from int_discrepancy_duplicate_charge
@@ -44,20 +45,7 @@ with found as (
 select
     md5(concat(found.type, ':', found.subject_id)) as discrepancy_id,
     found.type,
-    case
-        when
-            found.type in (
-                'duplicate_charge',
-                'payment_without_order',
-                'fulfillment_after_cancellation',
-                'refund_exceeds_capture'
-            )
-            then 'critical'
-        when found.type in ('duplicate_order', 'order_without_payment', 'amount_mismatch')
-            then 'high'
-        when found.type in ('orphaned_reservation', 'uncaptured_authorization') then 'medium'
-        else 'low'
-    end as severity,
+    types.severity,
     found.checkout_id,
     found.amount_minor,
     found.currency,
@@ -65,4 +53,6 @@ select
     found.details,
     found.subject_id
 from found
+-- every type is registered (a test keeps it so): an inner join drops nothing
+inner join seeds.discrepancy_types as types on found.type = types.type
 cross join int_run_context as context

@@ -1,6 +1,6 @@
 -- Finance's day per currency: orders, ordered amount, gross revenue (captured), refunds, net
 -- revenue, captured vs ordered, authorizations still held and the oldest hold, and the money
--- behind critical and high discrepancies (unmatched amounts).
+-- behind discrepancies of the types the registry marks as money (unmatched amounts).
 with context as (
     select business_date, as_of from int_run_context
 ),
@@ -47,10 +47,14 @@ holds as (
 ),
 
 unmatched as (
-    select currency, sum(amount_minor) as unmatched_minor, count(*) as unmatched_discrepancies
+    select
+        discrepancies.currency,
+        sum(discrepancies.amount_minor) as unmatched_minor,
+        count(*) as unmatched_discrepancies
     from discrepancies
-    where severity in ('critical', 'high') and currency is not null
-    group by currency
+    inner join seeds.discrepancy_types as types on discrepancies.type = types.type
+    where types.money and discrepancies.currency is not null
+    group by discrepancies.currency
 ),
 
 currencies as (

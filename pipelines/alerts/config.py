@@ -9,7 +9,10 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Severity = Literal["critical", "high", "medium", "low"]
+from assets.discrepancy_types import SEVERITIES
+
+# The registry's severities (`assets.discrepancy_types`); a typo in a route fails validation.
+Severity = Literal[SEVERITIES]
 
 
 class _Strict(BaseModel):

@@ -9,14 +9,13 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.discrepancy_types import money_types, type_names
 from assets.reconcile import discrepancies, reconcile_partition
 from checkout_service.simulator import simulate
-from checkout_service.synthetic import DISCREPANCY_TYPES
-from pipelines.chaos_audit import MONEY_TYPES as CHAOS_MONEY_TYPES
 
 DAY = date(2026, 3, 10)
 # Money out of place, and what the service must not hold when a day ends either.
-MONEY_TYPES = CHAOS_MONEY_TYPES | {"orphaned_reservation", "uncaptured_authorization"}
+MONEY_TYPES = money_types() | {"orphaned_reservation", "uncaptured_authorization"}
 
 
 def reconcile(landing: Path) -> tuple[set[tuple[str, str]], int]:
@@ -33,7 +32,7 @@ def reconcile(landing: Path) -> tuple[set[tuple[str, str]], int]:
 def truth(landing: Path) -> set[tuple[str, str]]:
     frame = pl.read_parquet(landing / "_ground_truth.parquet")
     assert frame.columns == ["checkout_id", "type", "cause"]
-    assert set(frame["type"]) <= set(DISCREPANCY_TYPES)
+    assert set(frame["type"]) <= set(type_names())
     return set(frame.select("checkout_id", "type").iter_rows())
 
 

@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from assets.discrepancy_types import type_names
 from checkout_service.flows import COLUMNS, LANDING_TIME, STEPS, Attribution, CheckoutFlow
 from checkout_service.synthetic import (
     ANOMALY_SCENARIOS,
-    DISCREPANCY_TYPES,
     GROUND_TRUTH_FILE,
     MIN_CHECKOUTS,
     SCENARIOS,
@@ -31,20 +31,6 @@ from checkout_service.synthetic import (
 
 DAY = date(2026, 3, 10)
 # The types DESIGN.md's discrepancy table names, written out so a rename anywhere is caught.
-DESIGN_TYPES = {
-    "duplicate_charge",
-    "payment_without_order",
-    "fulfillment_after_cancellation",
-    "refund_exceeds_capture",
-    "duplicate_order",
-    "order_without_payment",
-    "amount_mismatch",
-    "orphaned_reservation",
-    "uncaptured_authorization",
-    "phantom_completion",
-    "duplicate_analytics_event",
-    "unattributed_revenue",
-}
 # Scenarios whose story is an unsafe retry under a fresh idempotency key.
 RETRY_TYPES = {
     "duplicate_charge",
@@ -238,11 +224,10 @@ def test_another_seed_writes_other_data(tmp_path, day_of_60):
 
 def test_ground_truth_names_every_design_type_at_least_twice(day_of_60):
     summary, _ = day_of_60
-    assert set(DISCREPANCY_TYPES) == DESIGN_TYPES
     frame = summary.ground_truth_frame
     assert frame.columns == ["checkout_id", "type", "cause"]
     counts = Counter(frame["type"])
-    assert set(counts) == DESIGN_TYPES and min(counts.values()) >= 2
+    assert set(counts) == set(type_names()) and min(counts.values()) >= 2
     causes = Counter(frame.filter(frame["type"] == "unattributed_revenue")["cause"])
     assert causes["no_client_event"] >= 2 and causes["no_utm"] >= 2
     assert frame.equals(pl.read_parquet(summary.ground_truth_path))
@@ -256,7 +241,7 @@ def test_ground_truth_is_exactly_what_the_rules_find(day_of_60):
 
 def test_a_small_day_still_holds_every_type_once(tmp_path):
     summary = generate_landing(tmp_path, DAY, checkouts=MIN_CHECKOUTS, seed=3)
-    assert {e.type for e in summary.ground_truth} == DESIGN_TYPES
+    assert {e.type for e in summary.ground_truth} == set(type_names())
     assert {e.cause for e in summary.ground_truth} >= {"no_client_event", "no_utm"}
     assert reference_discrepancies(_load(tmp_path), DAY) == {
         (e.checkout_id, e.type) for e in summary.ground_truth
@@ -472,4 +457,4 @@ def test_write_rows_places_rows_by_their_own_date(tmp_path):
 
 
 def test_anomaly_catalogue_covers_every_type():
-    assert {t for s in ANOMALY_SCENARIOS for t, _ in s.anomalies} == DESIGN_TYPES
+    assert {t for s in ANOMALY_SCENARIOS for t, _ in s.anomalies} == set(type_names())
