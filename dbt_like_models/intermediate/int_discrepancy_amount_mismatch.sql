@@ -8,13 +8,6 @@ with context as (
     select * from int_run_context
 ),
 
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
 single_orders as (
     select checkout_key, open_total_minor, open_currency
     from int_checkout_orders
@@ -83,7 +76,7 @@ select
         captures_in_other_currencies := differing.foreign_currencies
     )) as varchar) as details
 from differing
-inner join checkouts on differing.checkout_key = checkouts.checkout_key
+inner join int_checkouts_of_day as checkouts on differing.checkout_key = checkouts.checkout_key
 -- the checkout's one open order
 inner join stg_orders as open_orders
     on differing.checkout_key = open_orders.checkout_key and open_orders.status = 'placed'

@@ -1,21 +1,10 @@
 -- duplicate_analytics_event of the business date: more than one checkout_started, or more than
 -- one checkout_completed, reported by the client for one checkout (one row for each event name).
 -- The checkout's ID is looked up for the few found.
-with context as (
-    select * from int_run_context
-),
-
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
-repeated_events as (
+with repeated_events as (
     select client.*
     from int_client_events as client
-    inner join checkouts on client.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on client.checkout_key = checkouts.checkout_key
     where client.start_events > 1 or client.completion_events > 1
 ),
 

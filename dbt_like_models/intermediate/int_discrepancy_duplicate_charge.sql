@@ -1,18 +1,7 @@
 -- duplicate_charge candidates of the business date: >= 2 succeeded captures, or >= 2 authorizations
 -- not voided, for one checkout. Two phases: find the checkouts with more than one first (counts
 -- only), then count keys and amounts for those few.
-with context as (
-    select * from int_run_context
-),
-
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
-repeated as (
+with repeated as (
     select checkout_key
     from stg_payments
     where kind = 'capture' and status = 'succeeded'
@@ -29,7 +18,7 @@ repeated as (
 candidates as (
     select repeated.checkout_key
     from repeated
-    inner join checkouts on repeated.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on repeated.checkout_key = checkouts.checkout_key
 ),
 
 captures as (

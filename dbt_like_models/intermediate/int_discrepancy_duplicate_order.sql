@@ -1,20 +1,9 @@
 -- duplicate_order of the business date: two or more open (not cancelled) orders for one checkout.
 -- The checkout's ID is looked up for the few checkouts found.
-with context as (
-    select * from int_run_context
-),
-
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
-doubled as (
+with doubled as (
     select orders.*
     from int_checkout_orders as orders
-    inner join checkouts on orders.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on orders.checkout_key = checkouts.checkout_key
     where orders.open_order_count >= 2
 ),
 

@@ -1,20 +1,9 @@
 -- fulfillment_after_cancellation of the business date: a fulfillment requested or shipped for a
 -- cancelled order, or for a checkout whose payment was voided or fully refunded. The few
 -- fulfillments concerned are found first; the money behind them is summed for those only.
-with context as (
-    select * from int_run_context
-),
-
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
 -- Only a checkout with a voided authorization or a refund can be unpaid: its ledger rows are
 -- summed, not every checkout's.
-undone_checkouts as (
+with undone_checkouts as (
     select checkout_key
     from int_payment_ledger
     where voided_authorization_count > 0 or refunded_minor > 0
@@ -88,6 +77,6 @@ select
         and money.refunded_minor >= money.captured_minor
     )) as varchar) as details
 from flagged
-inner join checkouts on flagged.checkout_key = checkouts.checkout_key
+inner join int_checkouts_of_day as checkouts on flagged.checkout_key = checkouts.checkout_key
 left join flagged_orders as orders on flagged.order_id = orders.order_id
 left join money on flagged.checkout_key = money.checkout_key

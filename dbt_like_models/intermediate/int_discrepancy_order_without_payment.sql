@@ -1,18 +1,7 @@
 -- order_without_payment of the business date: an open order whose checkout has no succeeded
 -- capture and no authorization still held. Orders are matched against the paid checkouts first;
 -- the authorization counts shown are summed for the few orders left.
-with context as (
-    select * from int_run_context
-),
-
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
-paid_checkouts as (
+with paid_checkouts as (
     select checkout_key
     from int_payment_ledger
     where capture_count > 0 or held_authorization_count > 0
@@ -48,5 +37,5 @@ select
         voided_authorizations := coalesce(money.voided_authorization_count, 0)
     )) as varchar) as details
 from unpaid_orders
-inner join checkouts on unpaid_orders.checkout_key = checkouts.checkout_key
+inner join int_checkouts_of_day as checkouts on unpaid_orders.checkout_key = checkouts.checkout_key
 left join money on unpaid_orders.checkout_key = money.checkout_key

@@ -6,13 +6,6 @@ with context as (
     select * from int_run_context
 ),
 
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
 open_reservations as (
     select
         reservations.reservation_key,
@@ -58,5 +51,5 @@ select
     )) as varchar) as details
 from open_reservations
 inner join open_moves on open_reservations.reservation_key = open_moves.reservation_key
-inner join checkouts on surrogate_key(open_moves.checkout_id) = checkouts.checkout_key
+inner join int_checkouts_of_day as checkouts on surrogate_key(open_moves.checkout_id) = checkouts.checkout_key
 cross join context

@@ -1,18 +1,7 @@
 -- payment_without_order of the business date: per checkout and currency, money kept (captures
 -- above refunds) or held (an authorization neither captured nor voided) with no open order. The
 -- checkout's ID is looked up for the few rows found.
-with context as (
-    select * from int_run_context
-),
-
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
-open_order_checkouts as (
+with open_order_checkouts as (
     select checkout_key from int_checkout_orders where open_order_count > 0
 ),
 
@@ -44,6 +33,6 @@ select
         cancelled_orders := coalesce(orders.cancelled_order_count, 0)
     )) as varchar) as details
 from kept
-inner join checkouts on kept.checkout_key = checkouts.checkout_key
+inner join int_checkouts_of_day as checkouts on kept.checkout_key = checkouts.checkout_key
 inner join checkout_ids on kept.checkout_key = checkout_ids.checkout_key
 left join int_checkout_orders as orders on kept.checkout_key = orders.checkout_key

@@ -1,18 +1,7 @@
 -- phantom_completion of the business date: a client checkout_completed event for a checkout with
 -- no order at all (a later-cancelled order is not a phantom). The checkout's ID is looked up for
 -- the few found.
-with context as (
-    select * from int_run_context
-),
-
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
-orderless as (
+with orderless as (
     select client.checkout_key, client.client_revenue_minor, client.client_currency,
         client.completion_events
     from int_client_events as client
@@ -36,5 +25,5 @@ select
     cast(to_json(struct_pack(completion_events := orderless.completion_events)) as varchar)
         as details
 from orderless
-inner join checkouts on orderless.checkout_key = checkouts.checkout_key
+inner join int_checkouts_of_day as checkouts on orderless.checkout_key = checkouts.checkout_key
 inner join checkout_ids on orderless.checkout_key = checkout_ids.checkout_key

@@ -1,21 +1,10 @@
 -- refund_exceeds_capture of the business date: per checkout and currency, refunds summing above
 -- captures. The checkout's ID is looked up for the few rows found.
-with context as (
-    select * from int_run_context
-),
-
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
-exceeding as (
+with exceeding as (
     select ledger.checkout_key, ledger.currency, ledger.captured_minor, ledger.refunded_minor,
         ledger.refund_count
     from int_payment_ledger as ledger
-    inner join checkouts on ledger.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on ledger.checkout_key = checkouts.checkout_key
     where ledger.refunded_minor > ledger.captured_minor
 ),
 

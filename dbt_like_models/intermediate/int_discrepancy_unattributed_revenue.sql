@@ -1,18 +1,7 @@
 -- unattributed_revenue of the business date: an open order whose server-side attribution names a
 -- campaign (utm_source) while no client checkout_completed for it carries one; details.reason says
 -- whether the client event is missing (no_client_event) or came without a campaign (no_utm).
-with context as (
-    select * from int_run_context
-),
-
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
-attributed_checkouts as (
+with attributed_checkouts as (
     select checkout_key from int_client_events where attributed_completion_events > 0
 ),
 
@@ -42,5 +31,5 @@ select
         server_utm_campaign := unattributed.utm_campaign
     )) as varchar) as details
 from unattributed
-inner join checkouts on unattributed.checkout_key = checkouts.checkout_key
+inner join int_checkouts_of_day as checkouts on unattributed.checkout_key = checkouts.checkout_key
 left join int_client_events as client on unattributed.checkout_key = client.checkout_key

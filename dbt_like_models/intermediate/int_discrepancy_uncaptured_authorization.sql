@@ -5,17 +5,10 @@ with context as (
     select * from int_run_context
 ),
 
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
 overdue as (
     select authorizations.*
     from int_authorizations as authorizations
-    inner join checkouts on authorizations.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on authorizations.checkout_key = checkouts.checkout_key
     cross join context
     where
         authorizations.is_held

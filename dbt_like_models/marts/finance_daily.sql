@@ -5,13 +5,6 @@ with context as (
     select business_date, as_of from int_run_context
 ),
 
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
 orders as (
     select
         o.currency,
@@ -19,7 +12,7 @@ orders as (
         sum(case when o.status = 'cancelled' then 1 else 0 end) as cancelled_orders,
         sum(case when o.status = 'placed' then o.total_minor else 0 end) as ordered_minor
     from stg_orders as o
-    inner join checkouts on o.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on o.checkout_key = checkouts.checkout_key
     group by o.currency
 ),
 
@@ -31,7 +24,7 @@ money as (
         sum(ledger.held_authorization_count) as held_authorizations,
         sum(ledger.held_minor) as held_minor
     from int_payment_ledger as ledger
-    inner join checkouts on ledger.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on ledger.checkout_key = checkouts.checkout_key
     group by ledger.currency
 ),
 
@@ -40,7 +33,7 @@ holds as (
         a.currency,
         max(date_diff('hour', a.created_at, context.as_of)) as oldest_hold_hours
     from int_authorizations as a
-    inner join checkouts on a.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on a.checkout_key = checkouts.checkout_key
     cross join context
     where a.is_held
     group by a.currency

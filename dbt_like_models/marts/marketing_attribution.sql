@@ -5,13 +5,6 @@ with context as (
     select business_date from int_run_context
 ),
 
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
 -- Which completion is a checkout's first matters only where it reported more than one.
 repeated_completers as (
     select checkout_key from int_client_events where completion_events > 1
@@ -25,7 +18,7 @@ single_completions as (
         coalesce(events.utm_campaign, '(none)') as utm_campaign,
         1 as event_rank
     from stg_analytics_events as events
-    inner join checkouts on events.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on events.checkout_key = checkouts.checkout_key
     anti join repeated_completers on events.checkout_key = repeated_completers.checkout_key
     where events.event_name = 'checkout_completed'
 ),
@@ -40,7 +33,7 @@ repeated_completions as (
             partition by events.checkout_key order by events.received_at, events.event_id
         ) as event_rank
     from stg_analytics_events as events
-    inner join checkouts on events.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on events.checkout_key = checkouts.checkout_key
     inner join repeated_completers on events.checkout_key = repeated_completers.checkout_key
     where events.event_name = 'checkout_completed'
 ),
@@ -71,7 +64,7 @@ server as (
         count(*) as server_orders,
         sum(o.total_minor) as server_revenue_minor
     from stg_orders as o
-    inner join checkouts on o.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on o.checkout_key = checkouts.checkout_key
     where o.status = 'placed'
     group by o.currency, coalesce(o.utm_source, '(none)'), coalesce(o.utm_campaign, '(none)')
 ),

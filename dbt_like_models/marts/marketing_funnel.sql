@@ -5,19 +5,12 @@ with context as (
     select business_date from int_run_context
 ),
 
-checkouts as (
-    select spine.checkout_key
-    from int_checkout_spine as spine
-    cross join context
-    where spine.business_date = context.business_date
-),
-
 views as (
     -- A view may precede any checkout: those count on the day the collector received them.
     select count(*) as view_events
     from stg_analytics_events as events
     cross join context
-    left join checkouts on events.checkout_key = checkouts.checkout_key
+    left join int_checkouts_of_day as checkouts on events.checkout_key = checkouts.checkout_key
     where
         events.event_name = 'checkout_viewed'
         and (
@@ -36,13 +29,13 @@ per_checkout as (
         sum(case when client.completion_events > 0 then 1 else 0 end) as completions,
         sum(client.completion_events) as completion_events
     from int_client_events as client
-    inner join checkouts on client.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on client.checkout_key = checkouts.checkout_key
 ),
 
 orders as (
     select count(*) as orders
     from int_checkout_orders as o
-    inner join checkouts on o.checkout_key = checkouts.checkout_key
+    inner join int_checkouts_of_day as checkouts on o.checkout_key = checkouts.checkout_key
     where o.open_order_count > 0
 )
 

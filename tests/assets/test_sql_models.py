@@ -53,7 +53,8 @@ def test_project_models_resolve_with_layers_respected():
     assert models["discrepancies"].layer == "marts"
     assert "intermediate.int_discrepancy_duplicate_charge" in models["discrepancies"].depends_on
     rule = models["int_discrepancy_duplicate_charge"]
-    assert "intermediate.int_checkout_spine" in rule.depends_on
+    assert "intermediate.int_checkouts_of_day" in rule.depends_on  # ephemeral: through it,
+    assert "intermediate.int_checkout_spine" in stored_dependencies(rule, models)  # the spine
     assert models["stg_payments"].depends_on == ("raw.payments", "staging.stg_payment_copies")
     assert not models["stg_payments"].stored and models["int_checkout_spine"].stored
     ranks = {m.name: i for i, m in enumerate(order(models))}
