@@ -6,7 +6,7 @@ A decline is a business answer (200 with `decision: declined`), not an error: th
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert
@@ -19,6 +19,7 @@ from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMi
 from checkout_service.services.runtime import (
     Clock,
     IdFactory,
+    RuntimeDep,
     ServiceSettings,
     build_runtime,
     create_service_app,
@@ -69,25 +70,31 @@ def create_app(
 ) -> FastAPI:
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Fraud screening service")
-
-    @app.post("/v1/screenings", status_code=201, responses=key_responses())
-    def screen(body: ScreeningRequest, key: IdempotencyKey, request: Request) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            decision, reason = decide(body.customer_id, body.payment_token)
-            row: dict[str, Any] = {
-                "screening_id": runtime.new_id("scr"),
-                "checkout_id": body.checkout_id,
-                "idempotency_key": key,
-                "customer_id": body.customer_id,
-                "decision": decision,
-                "reason": reason,
-                "amount_minor": body.amount_minor,
-                "currency": body.currency,
-                "created_at": runtime.clock(),
-            }
-            conn.execute(insert(screenings).values(**row))
-            return Outcome(201, iso(row))
-
-        return runtime.idempotency.execute(request, key, body, handler)
-
+    app.include_router(router)
     return app
+
+
+router = APIRouter()
+
+
+@router.post("/v1/screenings", status_code=201, responses=key_responses())
+def screen(
+    body: ScreeningRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        decision, reason = decide(body.customer_id, body.payment_token)
+        row: dict[str, Any] = {
+            "screening_id": runtime.new_id("scr"),
+            "checkout_id": body.checkout_id,
+            "idempotency_key": key,
+            "customer_id": body.customer_id,
+            "decision": decision,
+            "reason": reason,
+            "amount_minor": body.amount_minor,
+            "currency": body.currency,
+            "created_at": runtime.clock(),
+        }
+        conn.execute(insert(screenings).values(**row))
+        return Outcome(201, iso(row))
+
+    return runtime.idempotency.execute(request, key, body, handler)

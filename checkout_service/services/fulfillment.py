@@ -8,7 +8,7 @@ export reads the accepted transitions, one row per state (latest `updated_at` wi
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Boolean, Column, Index, MetaData, String, Table, insert, select, update
@@ -22,6 +22,8 @@ from checkout_service.services.fields import CheckoutId, RecordId, ShortText, is
 from checkout_service.services.runtime import (
     Clock,
     IdFactory,
+    Runtime,
+    RuntimeDep,
     ServiceSettings,
     build_runtime,
     create_service_app,
@@ -77,86 +79,107 @@ def create_app(
 ) -> FastAPI:
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Fulfillment service")
-
-    @app.post("/v1/fulfillments", status_code=201, responses=key_responses())
-    def request_fulfillment(
-        body: FulfillmentRequest, key: IdempotencyKey, request: Request
-    ) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            now = runtime.clock()
-            row = {
-                "fulfillment_id": runtime.new_id("ful"),
-                "checkout_id": body.checkout_id,
-                "order_id": body.order_id,
-                "idempotency_key": key,
-                "status": "requested",
-                "created_at": now,
-                "updated_at": now,
-            }
-            conn.execute(insert(fulfillments).values(**row))
-            _event(conn, runtime.new_id, row["fulfillment_id"], key, "requested", True, None, now)
-            return Outcome(201, iso(row))
-
-        return runtime.idempotency.execute(request, key, body, handler)
-
-    def transition(
-        request: Request, key: str, body: TransitionRequest, fulfillment_id: str, target: str
-    ) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            row = _fulfillment(conn, fulfillment_id, lock=True)
-            if row["status"] == target:
-                return Outcome(200, iso(row))
-            now = runtime.clock()
-            if row["status"] not in _ALLOWED_FROM[target]:
-                # Recorded, then answered; kept for replay like any outcome.
-                _event(conn, runtime.new_id, fulfillment_id, key, target, False, body.reason, now)
-                verb = "ship" if target == "shipped" else "cancel"
-                return Outcome(
-                    409,
-                    problem_body(
-                        409,
-                        f"fulfillment-{row['status']}",
-                        f"Cannot {verb} a {row['status']} fulfillment",
-                        f"Fulfillment {fulfillment_id} is {row['status']}; the {verb} request "
-                        "was refused and recorded.",
-                        fulfillment=iso(row),
-                    ),
-                    "application/problem+json",
-                )
-            conn.execute(
-                update(fulfillments)
-                .where(fulfillments.c.fulfillment_id == fulfillment_id)
-                .values(status=target, updated_at=now)
-            )
-            _event(conn, runtime.new_id, fulfillment_id, key, target, True, body.reason, now)
-            return Outcome(200, iso({**row, "status": target, "updated_at": now}))
-
-        return runtime.idempotency.execute(request, key, body, handler)
-
-    @app.post("/v1/fulfillments/{fulfillment_id}/ship", responses=key_responses(404))
-    def ship(
-        fulfillment_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
-    ) -> Response:
-        return transition(request, key, body, fulfillment_id, "shipped")
-
-    @app.post("/v1/fulfillments/{fulfillment_id}/cancel", responses=key_responses(404))
-    def cancel(
-        fulfillment_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
-    ) -> Response:
-        return transition(request, key, body, fulfillment_id, "cancelled")
-
-    @app.get("/v1/fulfillments/{fulfillment_id}", responses=problem_responses(404))
-    def get_fulfillment(fulfillment_id: str) -> dict[str, Any]:
-        with reading(runtime.engine) as conn:
-            row = _fulfillment(conn, fulfillment_id, lock=False)
-            events = conn.execute(
-                select(fulfillment_events)
-                .where(fulfillment_events.c.fulfillment_id == fulfillment_id)
-                .order_by(fulfillment_events.c.created_at)
-            ).mappings()
-            return {**iso(row), "events": [iso(dict(event)) for event in events]}
-
+    app.include_router(router)
     return app
+
+
+router = APIRouter()
+
+
+@router.post("/v1/fulfillments", status_code=201, responses=key_responses())
+def request_fulfillment(
+    body: FulfillmentRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        now = runtime.clock()
+        row = {
+            "fulfillment_id": runtime.new_id("ful"),
+            "checkout_id": body.checkout_id,
+            "order_id": body.order_id,
+            "idempotency_key": key,
+            "status": "requested",
+            "created_at": now,
+            "updated_at": now,
+        }
+        conn.execute(insert(fulfillments).values(**row))
+        _event(conn, runtime.new_id, row["fulfillment_id"], key, "requested", True, None, now)
+        return Outcome(201, iso(row))
+
+    return runtime.idempotency.execute(request, key, body, handler)
+
+
+def _transition(
+    runtime: Runtime,
+    request: Request,
+    key: str,
+    body: TransitionRequest,
+    fulfillment_id: str,
+    target: str,
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        row = _fulfillment(conn, fulfillment_id, lock=True)
+        if row["status"] == target:
+            return Outcome(200, iso(row))
+        now = runtime.clock()
+        if row["status"] not in _ALLOWED_FROM[target]:
+            # Recorded, then answered; kept for replay like any outcome.
+            _event(conn, runtime.new_id, fulfillment_id, key, target, False, body.reason, now)
+            verb = "ship" if target == "shipped" else "cancel"
+            return Outcome(
+                409,
+                problem_body(
+                    409,
+                    f"fulfillment-{row['status']}",
+                    f"Cannot {verb} a {row['status']} fulfillment",
+                    f"Fulfillment {fulfillment_id} is {row['status']}; the {verb} request "
+                    "was refused and recorded.",
+                    fulfillment=iso(row),
+                ),
+                "application/problem+json",
+            )
+        conn.execute(
+            update(fulfillments)
+            .where(fulfillments.c.fulfillment_id == fulfillment_id)
+            .values(status=target, updated_at=now)
+        )
+        _event(conn, runtime.new_id, fulfillment_id, key, target, True, body.reason, now)
+        return Outcome(200, iso({**row, "status": target, "updated_at": now}))
+
+    return runtime.idempotency.execute(request, key, body, handler)
+
+
+@router.post("/v1/fulfillments/{fulfillment_id}/ship", responses=key_responses(404))
+def ship(
+    fulfillment_id: str,
+    body: TransitionRequest,
+    key: IdempotencyKey,
+    request: Request,
+    runtime: RuntimeDep,
+) -> Response:
+    return _transition(runtime, request, key, body, fulfillment_id, "shipped")
+
+
+@router.post("/v1/fulfillments/{fulfillment_id}/cancel", responses=key_responses(404))
+def cancel(
+    fulfillment_id: str,
+    body: TransitionRequest,
+    key: IdempotencyKey,
+    request: Request,
+    runtime: RuntimeDep,
+) -> Response:
+    return _transition(runtime, request, key, body, fulfillment_id, "cancelled")
+
+
+@router.get("/v1/fulfillments/{fulfillment_id}", responses=problem_responses(404))
+def get_fulfillment(fulfillment_id: str, runtime: RuntimeDep) -> dict[str, Any]:
+    with reading(runtime.engine) as conn:
+        row = _fulfillment(conn, fulfillment_id, lock=False)
+        events = conn.execute(
+            select(fulfillment_events)
+            .where(fulfillment_events.c.fulfillment_id == fulfillment_id)
+            .order_by(fulfillment_events.c.created_at)
+        ).mappings()
+        return {**iso(row), "events": [iso(dict(event)) for event in events]}
 
 
 def _event(

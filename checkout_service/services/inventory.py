@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select, update
@@ -36,6 +36,7 @@ from checkout_service.services.runtime import (
     Clock,
     IdFactory,
     Runtime,
+    RuntimeDep,
     ServiceSettings,
     build_runtime,
     create_service_app,
@@ -130,159 +131,187 @@ def create_app(
     runtime = build_runtime(SERVICE, metadata, keys, settings, clock, ids)
     _seed_stock(runtime, settings.initial_stock)
     app = create_service_app(runtime, "Inventory service")
+    app.state.inventory_settings = settings
+    app.include_router(router)
+    return app
 
-    @app.post("/v1/reservations", status_code=201, responses=key_responses())
-    def reserve(body: ReserveRequest, key: IdempotencyKey, request: Request) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            now = runtime.clock()
-            wanted: Counter[str] = Counter()
-            for line in body.lines:
-                wanted[line.sku] += line.quantity
-            shortages = []
-            # Sorted, so concurrent reservations lock stock rows in one order (no deadlock).
-            for sku in sorted(wanted):
-                level = (
-                    conn.execute(
-                        select(stock_levels).where(stock_levels.c.sku == sku).with_for_update()
-                    )
-                    .mappings()
-                    .first()
-                )
-                available = level["on_hand"] - level["reserved"] if level else 0
-                if available < wanted[sku]:
-                    shortages.append(
-                        {"sku": sku, "requested": wanted[sku], "available": max(available, 0)}
-                    )
-            if shortages:
-                raise Refused(
-                    409,
-                    "out-of-stock",
-                    "Out of stock",
-                    "Not enough stock for: " + ", ".join(s["sku"] for s in shortages) + ".",
-                    shortages=shortages,
-                )
-            ttl = timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None
-            reservation = {
-                "reservation_id": runtime.new_id("res"),
-                "checkout_id": body.checkout_id,
-                "idempotency_key": key,
-                "status": "active",
-                "created_at": now,
-                "updated_at": now,
-                "expires_at": now + (ttl or settings.reservation_ttl),
-            }
-            conn.execute(insert(reservations).values(**reservation))
-            for sku in sorted(wanted):
-                conn.execute(
-                    insert(reservation_lines).values(
-                        reservation_id=reservation["reservation_id"],
-                        sku=sku,
-                        quantity=wanted[sku],
-                    )
-                )
-                conn.execute(
-                    update(stock_levels)
-                    .where(stock_levels.c.sku == sku)
-                    .values(reserved=stock_levels.c.reserved + wanted[sku])
-                )
-            moves = _moves(conn, reservation, key, "reserve", now, runtime.new_id)
-            return Outcome(201, _answer(reservation, moves))
 
-        return runtime.idempotency.execute(request, key, body, handler)
+def _inventory_settings(request: Request) -> InventorySettings:
+    """The serving app's settings (its default reservation TTL), kept beside its runtime."""
+    return request.app.state.inventory_settings
 
-    @app.post("/v1/reservations/{reservation_id}/release", responses=key_responses(404))
-    def release(
-        reservation_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
-    ) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            reservation = _reservation(conn, reservation_id, lock=True)
-            if reservation["status"] == "released":
-                return Outcome(200, _answer(reservation, []))
-            if reservation["status"] == "committed":
-                raise Refused(
-                    409,
-                    "reservation-committed",
-                    "Reservation already committed",
-                    "The stock of a committed reservation has left; it cannot be released.",
-                    reservation_id=reservation_id,
-                )
-            reservation, moves = _release(conn, reservation, key, runtime.clock(), runtime.new_id)
-            return Outcome(200, _answer(reservation, moves))
 
-        return runtime.idempotency.execute(request, key, body, handler)
+SettingsDep = Annotated[InventorySettings, Depends(_inventory_settings)]
+router = APIRouter()
 
-    @app.post("/v1/reservations/{reservation_id}/commit", responses=key_responses(404))
-    def commit(
-        reservation_id: str, body: TransitionRequest, key: IdempotencyKey, request: Request
-    ) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            now = runtime.clock()
-            reservation = _reservation(conn, reservation_id, lock=True)
-            if reservation["status"] == "committed":
-                return Outcome(200, _answer(reservation, []))
-            if reservation["status"] == "released":
-                raise Refused(
-                    409,
-                    "reservation-released",
-                    "Reservation released",
-                    "A released reservation cannot be committed; reserve again.",
-                    reservation_id=reservation_id,
-                )
-            if reservation["expires_at"] <= now:
-                raise Refused(
-                    409,
-                    "reservation-expired",
-                    "Reservation expired",
-                    "The reservation outlived its TTL; the reaper releases it. Reserve again.",
-                    reservation_id=reservation_id,
-                    expires_at=reservation["expires_at"].isoformat(),
-                )
-            for sku, quantity in _lines(conn, reservation_id):
-                conn.execute(
-                    update(stock_levels)
-                    .where(stock_levels.c.sku == sku)
-                    .values(
-                        on_hand=stock_levels.c.on_hand - quantity,
-                        reserved=stock_levels.c.reserved - quantity,
-                    )
-                )
-            reservation = _set_status(conn, reservation, "committed", now)
-            moves = _moves(conn, reservation, key, "commit", now, runtime.new_id)
-            return Outcome(200, _answer(reservation, moves))
 
-        return runtime.idempotency.execute(request, key, body, handler)
-
-    @app.get("/v1/reservations/{reservation_id}", responses=problem_responses(404))
-    def get_reservation(reservation_id: str) -> dict[str, Any]:
-        with reading(runtime.engine) as conn:
-            reservation = _reservation(conn, reservation_id, lock=False)
-            lines = [{"sku": sku, "quantity": q} for sku, q in _lines(conn, reservation_id)]
-            return {**iso(reservation), "lines": lines}
-
-    @app.get("/v1/stock/{sku}", responses=problem_responses(404))
-    def get_stock(sku: str) -> dict[str, Any]:
-        with reading(runtime.engine) as conn:
+@router.post("/v1/reservations", status_code=201, responses=key_responses())
+def reserve(
+    body: ReserveRequest,
+    key: IdempotencyKey,
+    request: Request,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        now = runtime.clock()
+        wanted: Counter[str] = Counter()
+        for line in body.lines:
+            wanted[line.sku] += line.quantity
+        shortages = []
+        # Sorted, so concurrent reservations lock stock rows in one order (no deadlock).
+        for sku in sorted(wanted):
             level = (
-                conn.execute(select(stock_levels).where(stock_levels.c.sku == sku))
+                conn.execute(
+                    select(stock_levels).where(stock_levels.c.sku == sku).with_for_update()
+                )
                 .mappings()
                 .first()
             )
-        if level is None:
-            raise ProblemError(404, "sku-not-found", "Unknown SKU", f"No stock level for {sku}.")
-        return {**level, "available": level["on_hand"] - level["reserved"]}
+            available = level["on_hand"] - level["reserved"] if level else 0
+            if available < wanted[sku]:
+                shortages.append(
+                    {"sku": sku, "requested": wanted[sku], "available": max(available, 0)}
+                )
+        if shortages:
+            raise Refused(
+                409,
+                "out-of-stock",
+                "Out of stock",
+                "Not enough stock for: " + ", ".join(s["sku"] for s in shortages) + ".",
+                shortages=shortages,
+            )
+        ttl = timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None
+        reservation = {
+            "reservation_id": runtime.new_id("res"),
+            "checkout_id": body.checkout_id,
+            "idempotency_key": key,
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": now + (ttl or settings.reservation_ttl),
+        }
+        conn.execute(insert(reservations).values(**reservation))
+        for sku in sorted(wanted):
+            conn.execute(
+                insert(reservation_lines).values(
+                    reservation_id=reservation["reservation_id"],
+                    sku=sku,
+                    quantity=wanted[sku],
+                )
+            )
+            conn.execute(
+                update(stock_levels)
+                .where(stock_levels.c.sku == sku)
+                .values(reserved=stock_levels.c.reserved + wanted[sku])
+            )
+        moves = _moves(conn, reservation, key, "reserve", now, runtime.new_id)
+        return Outcome(201, _answer(reservation, moves))
 
-    @app.put("/v1/stock/{sku}")
-    def set_stock(sku: SkuPath, body: StockLevel) -> dict[str, Any]:
-        # Setting an absolute level is naturally idempotent: no key needed.
-        with runtime.engine.begin() as conn:
-            updated = conn.execute(
-                update(stock_levels).where(stock_levels.c.sku == sku).values(on_hand=body.on_hand)
-            ).rowcount
-            if not updated:
-                conn.execute(insert(stock_levels).values(sku=sku, on_hand=body.on_hand, reserved=0))
-        return {"sku": sku, "on_hand": body.on_hand}
+    return runtime.idempotency.execute(request, key, body, handler)
 
-    return app
+
+@router.post("/v1/reservations/{reservation_id}/release", responses=key_responses(404))
+def release(
+    reservation_id: str,
+    body: TransitionRequest,
+    key: IdempotencyKey,
+    request: Request,
+    runtime: RuntimeDep,
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        reservation = _reservation(conn, reservation_id, lock=True)
+        if reservation["status"] == "released":
+            return Outcome(200, _answer(reservation, []))
+        if reservation["status"] == "committed":
+            raise Refused(
+                409,
+                "reservation-committed",
+                "Reservation already committed",
+                "The stock of a committed reservation has left; it cannot be released.",
+                reservation_id=reservation_id,
+            )
+        reservation, moves = _release(conn, reservation, key, runtime.clock(), runtime.new_id)
+        return Outcome(200, _answer(reservation, moves))
+
+    return runtime.idempotency.execute(request, key, body, handler)
+
+
+@router.post("/v1/reservations/{reservation_id}/commit", responses=key_responses(404))
+def commit(
+    reservation_id: str,
+    body: TransitionRequest,
+    key: IdempotencyKey,
+    request: Request,
+    runtime: RuntimeDep,
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        now = runtime.clock()
+        reservation = _reservation(conn, reservation_id, lock=True)
+        if reservation["status"] == "committed":
+            return Outcome(200, _answer(reservation, []))
+        if reservation["status"] == "released":
+            raise Refused(
+                409,
+                "reservation-released",
+                "Reservation released",
+                "A released reservation cannot be committed; reserve again.",
+                reservation_id=reservation_id,
+            )
+        if reservation["expires_at"] <= now:
+            raise Refused(
+                409,
+                "reservation-expired",
+                "Reservation expired",
+                "The reservation outlived its TTL; the reaper releases it. Reserve again.",
+                reservation_id=reservation_id,
+                expires_at=reservation["expires_at"].isoformat(),
+            )
+        for sku, quantity in _lines(conn, reservation_id):
+            conn.execute(
+                update(stock_levels)
+                .where(stock_levels.c.sku == sku)
+                .values(
+                    on_hand=stock_levels.c.on_hand - quantity,
+                    reserved=stock_levels.c.reserved - quantity,
+                )
+            )
+        reservation = _set_status(conn, reservation, "committed", now)
+        moves = _moves(conn, reservation, key, "commit", now, runtime.new_id)
+        return Outcome(200, _answer(reservation, moves))
+
+    return runtime.idempotency.execute(request, key, body, handler)
+
+
+@router.get("/v1/reservations/{reservation_id}", responses=problem_responses(404))
+def get_reservation(reservation_id: str, runtime: RuntimeDep) -> dict[str, Any]:
+    with reading(runtime.engine) as conn:
+        reservation = _reservation(conn, reservation_id, lock=False)
+        lines = [{"sku": sku, "quantity": q} for sku, q in _lines(conn, reservation_id)]
+        return {**iso(reservation), "lines": lines}
+
+
+@router.get("/v1/stock/{sku}", responses=problem_responses(404))
+def get_stock(sku: str, runtime: RuntimeDep) -> dict[str, Any]:
+    with reading(runtime.engine) as conn:
+        level = (
+            conn.execute(select(stock_levels).where(stock_levels.c.sku == sku)).mappings().first()
+        )
+    if level is None:
+        raise ProblemError(404, "sku-not-found", "Unknown SKU", f"No stock level for {sku}.")
+    return {**level, "available": level["on_hand"] - level["reserved"]}
+
+
+@router.put("/v1/stock/{sku}")
+def set_stock(sku: SkuPath, body: StockLevel, runtime: RuntimeDep) -> dict[str, Any]:
+    # Setting an absolute level is naturally idempotent: no key needed.
+    with runtime.engine.begin() as conn:
+        updated = conn.execute(
+            update(stock_levels).where(stock_levels.c.sku == sku).values(on_hand=body.on_hand)
+        ).rowcount
+        if not updated:
+            conn.execute(insert(stock_levels).values(sku=sku, on_hand=body.on_hand, reserved=0))
+    return {"sku": sku, "on_hand": body.on_hand}
 
 
 def release_expired(runtime: Runtime, now: datetime | None = None) -> list[str]:

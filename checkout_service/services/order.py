@@ -8,7 +8,7 @@ part of the fingerprint, so a retry that lost or changed its UTM parameters is t
 
 from typing import Any, ClassVar
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, model_validator
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select, update
@@ -30,6 +30,7 @@ from checkout_service.services.fields import (
 from checkout_service.services.runtime import (
     Clock,
     IdFactory,
+    RuntimeDep,
     ServiceSettings,
     build_runtime,
     create_service_app,
@@ -109,60 +110,68 @@ def create_app(
 ) -> FastAPI:
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Order service")
-
-    @app.post("/v1/orders", status_code=201, responses=key_responses())
-    def create_order(body: OrderRequest, key: IdempotencyKey, request: Request) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            now = runtime.clock()
-            attribution = (body.attribution or AttributionBody()).model_dump()
-            row = {
-                "order_id": runtime.new_id("ord"),
-                "checkout_id": body.checkout_id,
-                "idempotency_key": key,
-                "customer_id": body.customer_id,
-                "status": "placed",
-                "currency": body.currency,
-                "subtotal_minor": body.subtotal_minor,
-                "tax_minor": body.tax_minor,
-                "total_minor": body.total_minor,
-                "created_at": now,
-                "updated_at": now,
-                **attribution,
-            }
-            conn.execute(insert(orders).values(**row))
-            conn.execute(insert(order_versions).values(**row))
-            return Outcome(201, iso(row))
-
-        return runtime.idempotency.execute(request, key, body, handler)
-
-    @app.post("/v1/orders/{order_id}/cancel", responses=key_responses(404))
-    def cancel_order(
-        order_id: str, body: CancelRequest, key: IdempotencyKey, request: Request
-    ) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            row = _order(conn, order_id, lock=True)
-            if row["status"] == "cancelled":
-                return Outcome(200, iso(row))  # already undone: no second effect
-            now = runtime.clock()
-            conn.execute(
-                update(orders)
-                .where(orders.c.order_id == order_id)
-                .values(status="cancelled", updated_at=now)
-            )
-            row = {**row, "status": "cancelled", "updated_at": now}
-            # The version keeps the order's creating key: in the contract an order row's key
-            # names the step that made the order; a cancellation is a later state of it.
-            conn.execute(insert(order_versions).values(**row))
-            return Outcome(200, iso(row))
-
-        return runtime.idempotency.execute(request, key, body, handler)
-
-    @app.get("/v1/orders/{order_id}", responses=problem_responses(404))
-    def get_order(order_id: str) -> dict[str, Any]:
-        with reading(runtime.engine) as conn:
-            return iso(_order(conn, order_id, lock=False))
-
+    app.include_router(router)
     return app
+
+
+router = APIRouter()
+
+
+@router.post("/v1/orders", status_code=201, responses=key_responses())
+def create_order(
+    body: OrderRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        now = runtime.clock()
+        attribution = (body.attribution or AttributionBody()).model_dump()
+        row = {
+            "order_id": runtime.new_id("ord"),
+            "checkout_id": body.checkout_id,
+            "idempotency_key": key,
+            "customer_id": body.customer_id,
+            "status": "placed",
+            "currency": body.currency,
+            "subtotal_minor": body.subtotal_minor,
+            "tax_minor": body.tax_minor,
+            "total_minor": body.total_minor,
+            "created_at": now,
+            "updated_at": now,
+            **attribution,
+        }
+        conn.execute(insert(orders).values(**row))
+        conn.execute(insert(order_versions).values(**row))
+        return Outcome(201, iso(row))
+
+    return runtime.idempotency.execute(request, key, body, handler)
+
+
+@router.post("/v1/orders/{order_id}/cancel", responses=key_responses(404))
+def cancel_order(
+    order_id: str, body: CancelRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        row = _order(conn, order_id, lock=True)
+        if row["status"] == "cancelled":
+            return Outcome(200, iso(row))  # already undone: no second effect
+        now = runtime.clock()
+        conn.execute(
+            update(orders)
+            .where(orders.c.order_id == order_id)
+            .values(status="cancelled", updated_at=now)
+        )
+        row = {**row, "status": "cancelled", "updated_at": now}
+        # The version keeps the order's creating key: in the contract an order row's key
+        # names the step that made the order; a cancellation is a later state of it.
+        conn.execute(insert(order_versions).values(**row))
+        return Outcome(200, iso(row))
+
+    return runtime.idempotency.execute(request, key, body, handler)
+
+
+@router.get("/v1/orders/{order_id}", responses=problem_responses(404))
+def get_order(order_id: str, runtime: RuntimeDep) -> dict[str, Any]:
+    with reading(runtime.engine) as conn:
+        return iso(_order(conn, order_id, lock=False))
 
 
 def _order(conn: Connection, order_id: str, *, lock: bool) -> dict[str, Any]:

@@ -5,8 +5,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, MetaData, Table
 
@@ -77,6 +78,15 @@ def create_service_app(runtime: Runtime, title: str) -> FastAPI:
     install_problem_handler(app)
     app.include_router(runtime.idempotency.router())
     return app
+
+
+def current_runtime(request: Request) -> Runtime:
+    """The runtime of the app serving the request (`create_service_app` keeps it on app.state):
+    routes declared once on a module's router reach their own service's database."""
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(current_runtime)]
 
 
 def new_id(prefix: str) -> str:

@@ -3,7 +3,7 @@
 Amounts are integers: tax = subtotal × rate / 10 000, rounded half up to the minor unit.
 """
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert
@@ -16,6 +16,7 @@ from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMi
 from checkout_service.services.runtime import (
     Clock,
     IdFactory,
+    RuntimeDep,
     ServiceSettings,
     build_runtime,
     create_service_app,
@@ -69,25 +70,31 @@ def create_app(
 ) -> FastAPI:
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Tax service")
-
-    @app.post("/v1/quotes", status_code=201, responses=key_responses())
-    def quote(body: QuoteRequest, key: IdempotencyKey, request: Request) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            rate = rate_bp(body.country, body.currency)
-            row = {
-                "quote_id": runtime.new_id("txq"),
-                "checkout_id": body.checkout_id,
-                "idempotency_key": key,
-                "country": body.country,
-                "currency": body.currency,
-                "rate_bp": rate,
-                "subtotal_minor": body.subtotal_minor,
-                "tax_minor": tax_minor(body.subtotal_minor, rate),
-                "created_at": runtime.clock(),
-            }
-            conn.execute(insert(quotes).values(**row))
-            return Outcome(201, iso(row))
-
-        return runtime.idempotency.execute(request, key, body, handler)
-
+    app.include_router(router)
     return app
+
+
+router = APIRouter()
+
+
+@router.post("/v1/quotes", status_code=201, responses=key_responses())
+def quote(
+    body: QuoteRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        rate = rate_bp(body.country, body.currency)
+        row = {
+            "quote_id": runtime.new_id("txq"),
+            "checkout_id": body.checkout_id,
+            "idempotency_key": key,
+            "country": body.country,
+            "currency": body.currency,
+            "rate_bp": rate,
+            "subtotal_minor": body.subtotal_minor,
+            "tax_minor": tax_minor(body.subtotal_minor, rate),
+            "created_at": runtime.clock(),
+        }
+        conn.execute(insert(quotes).values(**row))
+        return Outcome(201, iso(row))
+
+    return runtime.idempotency.execute(request, key, body, handler)
