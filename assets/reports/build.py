@@ -169,6 +169,36 @@ def build_finance(con, day: date, files: ReportFiles) -> None:
     )
 
 
+FUNNEL_COLUMNS = [
+    Col("views", "views", numeric=True),
+    Col("starts", "starts", numeric=True),
+    Col("start events", "start_events", numeric=True),
+    Col("completions", "completions", numeric=True),
+    Col("completion events", "completion_events", numeric=True),
+    Col("orders", "orders", numeric=True),
+    Col("client conversion", "client_conversion", numeric=True),
+    Col("server conversion", "server_conversion", numeric=True),
+]
+ATTRIBUTION_COLUMNS = [
+    Col("currency", "currency"),
+    Col("source", "utm_source"),
+    Col("campaign", "utm_campaign"),
+    Col("client checkouts", "client_checkouts", numeric=True),
+    Col("client revenue", "client_revenue_minor", numeric=True),
+    Col("server orders", "server_orders", numeric=True),
+    Col("server revenue", "server_revenue_minor", numeric=True),
+    Col("gap", "gap_minor", numeric=True),
+]
+TREND_COLUMNS = [
+    Col("business date", "business_date"),
+    Col("currency", "currency"),
+    Col("client revenue", "client_revenue_minor", numeric=True),
+    Col("server revenue", "server_revenue_minor", numeric=True),
+    Col("gap", "gap_minor", numeric=True),
+]
+_REVENUE = ["client_revenue_minor", "server_revenue_minor", "gap_minor"]
+
+
 def build_marketing(con, day: date, files: ReportFiles) -> None:
     marketing = data.marketing(con, day)
     exports = [
@@ -176,86 +206,61 @@ def build_marketing(con, day: date, files: ReportFiles) -> None:
         _export(files, "marketing_attribution", marketing.attribution),
         _export(files, "marketing_gap_trend", marketing.gap_trend),
     ]
-    funnel_row = marketing.funnel.row(0, named=True) if marketing.funnel.height else None
-    if funnel_row is None:
-        funnel_row = dict.fromkeys(
-            ("views", "starts", "start_events", "completions", "completion_events", "orders"), 0
-        )
-        funnel_row |= {"client_conversion": None, "server_conversion": None}
-
-    def pct(value) -> str:
-        return "–" if value is None else f"{value:.1%}"
-
-    cards = [
-        {"label": "checkout starts", "key": "starts", "value": funnel_row["starts"]},
-        {"label": "completions (client)", "key": "completions", "value": funnel_row["completions"]},
-        {"label": "orders (server)", "key": "orders", "value": funnel_row["orders"]},
-        {
-            "label": "client conversion",
-            "key": "client-conversion",
-            "value": pct(funnel_row["client_conversion"]),
-        },
-        {
-            "label": "server conversion",
-            "key": "server-conversion",
-            "value": pct(funnel_row["server_conversion"]),
-        },
-    ]
+    funnel_row = _funnel_row(marketing.funnel)
     currencies = marketing.attribution["currency"].unique().sort().to_list()
     files.figures["marketing"] = {
         k: funnel_row[k] for k in ("views", "starts", "completions", "orders")
     }
+    conversions = {k: _pct(funnel_row[k]) for k in ("client_conversion", "server_conversion")}
     _page(
         files,
         "marketing",
         "Marketing",
         day,
         exports,
-        cards=cards,
+        cards=_marketing_cards(funnel_row),
         funnel_svg=charts.funnel(funnel_row),
-        funnel=[
-            funnel_row
-            | {
-                "client_conversion": pct(funnel_row["client_conversion"]),
-                "server_conversion": pct(funnel_row["server_conversion"]),
-            }
-        ],
-        funnel_columns=[
-            Col("views", "views", numeric=True),
-            Col("starts", "starts", numeric=True),
-            Col("start events", "start_events", numeric=True),
-            Col("completions", "completions", numeric=True),
-            Col("completion events", "completion_events", numeric=True),
-            Col("orders", "orders", numeric=True),
-            Col("client conversion", "client_conversion", numeric=True),
-            Col("server conversion", "server_conversion", numeric=True),
-        ],
+        funnel=[funnel_row | conversions],
+        funnel_columns=FUNNEL_COLUMNS,
         attribution_svgs=[charts.attribution(marketing.attribution, c) for c in currencies],
-        attribution=_money_rows(
-            marketing.attribution, ["client_revenue_minor", "server_revenue_minor", "gap_minor"]
-        ),
-        attribution_columns=[
-            Col("currency", "currency"),
-            Col("source", "utm_source"),
-            Col("campaign", "utm_campaign"),
-            Col("client checkouts", "client_checkouts", numeric=True),
-            Col("client revenue", "client_revenue_minor", numeric=True),
-            Col("server orders", "server_orders", numeric=True),
-            Col("server revenue", "server_revenue_minor", numeric=True),
-            Col("gap", "gap_minor", numeric=True),
-        ],
+        attribution=_money_rows(marketing.attribution, _REVENUE),
+        attribution_columns=ATTRIBUTION_COLUMNS,
         trend_svg=charts.gap_trend(marketing.gap_trend) if marketing.gap_trend.height else "",
-        trend=_money_rows(
-            marketing.gap_trend, ["client_revenue_minor", "server_revenue_minor", "gap_minor"]
-        ),
-        trend_columns=[
-            Col("business date", "business_date"),
-            Col("currency", "currency"),
-            Col("client revenue", "client_revenue_minor", numeric=True),
-            Col("server revenue", "server_revenue_minor", numeric=True),
-            Col("gap", "gap_minor", numeric=True),
-        ],
+        trend=_money_rows(marketing.gap_trend, _REVENUE),
+        trend_columns=TREND_COLUMNS,
     )
+
+
+def _funnel_row(funnel: pl.DataFrame) -> dict:
+    """The day's funnel; zeros (and no conversion) for a day without a row."""
+    if funnel.height:
+        return funnel.row(0, named=True)
+    row = dict.fromkeys(
+        ("views", "starts", "start_events", "completions", "completion_events", "orders"), 0
+    )
+    return row | {"client_conversion": None, "server_conversion": None}
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _marketing_cards(funnel_row: dict) -> list[dict]:
+    return [
+        {"label": "checkout starts", "key": "starts", "value": funnel_row["starts"]},
+        {"label": "completions (client)", "key": "completions", "value": funnel_row["completions"]},
+        {"label": "orders (server)", "key": "orders", "value": funnel_row["orders"]},
+        {
+            "label": "client conversion",
+            "key": "client-conversion",
+            "value": _pct(funnel_row["client_conversion"]),
+        },
+        {
+            "label": "server conversion",
+            "key": "server-conversion",
+            "value": _pct(funnel_row["server_conversion"]),
+        },
+    ]
 
 
 def bridge_closes(lines: pl.DataFrame) -> bool:
