@@ -13,7 +13,7 @@ help:
 	@echo "make test   the whole test suite (slow end-to-end tests included)"
 	@echo "make ui     the Dagster UI (dagster dev) on workspace.yaml"
 	@echo "make bench  benchmarks under bench/"
-	@echo "make lint   ruff check and ruff format --check"
+	@echo "make lint   ruff check, ruff format --check, and lint-imports (the layering contracts)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,7 @@ ui: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -35,11 +35,18 @@ class Column:
 class Source:
     name: str
     key: str
+    # The timestamp whose UTC date puts a row in a landing folder: when the row was written. A
+    # status change is a new row written at its updated_at (so a cancellation on D+1 arrives in
+    # D+1's folder), and client events are exported by the collector as it receives them.
+    landing_time: str
     columns: tuple[Column, ...]
     column_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column_names", tuple(c.name for c in self.columns))
+        timestamps = {c.name for c in self.columns if c.kind is Kind.TIMESTAMP}
+        if self.landing_time not in timestamps:
+            raise ValueError(f"{self.name}: landing_time {self.landing_time!r} is no timestamp")
 
     @property
     def table(self) -> str:
@@ -73,6 +80,7 @@ _ATTRIBUTION = (
 ORDERS = Source(
     "orders",
     key="order_id",
+    landing_time="updated_at",
     columns=(
         _id("order_id"),
         _id("checkout_id"),
@@ -92,6 +100,7 @@ ORDERS = Source(
 PAYMENTS = Source(
     "payments",
     key="payment_id",
+    landing_time="created_at",
     columns=(
         _id("payment_id"),
         _id("checkout_id"),
@@ -110,6 +119,7 @@ PAYMENTS = Source(
 INVENTORY_MOVES = Source(
     "inventory_moves",
     key="move_id",
+    landing_time="created_at",
     columns=(
         _id("move_id"),
         _id("checkout_id"),
@@ -125,6 +135,7 @@ INVENTORY_MOVES = Source(
 FULFILLMENTS = Source(
     "fulfillments",
     key="fulfillment_id",
+    landing_time="updated_at",
     columns=(
         _id("fulfillment_id"),
         _id("checkout_id"),
@@ -142,6 +153,7 @@ _EVENT_IS_COMPLETION = f"{_EVENT_NAME} = 'checkout_completed'"
 ANALYTICS_EVENTS = Source(
     "analytics_events",
     key="event_id",
+    landing_time="received_at",
     columns=(
         _id("event_id"),
         _enum(

@@ -16,10 +16,10 @@ from tempfile import TemporaryDirectory
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from assets.contract import SOURCES
 from assets.landing import LandingFile
 from checkout_service.db import DatabaseSettings, create_service_engine, service_url
 from checkout_service.export import EXPORTERS, SERVICE_OF_SOURCE
-from checkout_service.flows import LANDING_TIME
 from checkout_service.synthetic import write_rows
 
 SERVICE_SOURCES = frozenset(SERVICE_OF_SOURCE)
@@ -51,7 +51,7 @@ def service_snapshot(
     finally:
         engine.dispose()
     wanted = set(dates)
-    column = LANDING_TIME[source]
+    column = SOURCES[source].landing_time
     rows = [row for row in rows if _landing_date(row, column) in wanted]
     with TemporaryDirectory(prefix=f"recon-{source}-") as tmp:
         written = write_rows(Path(tmp), {source: rows}, {source: "parquet"}, parts={})

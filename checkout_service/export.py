@@ -1,7 +1,7 @@
 """Contract rows from the services' databases: one function per landing source.
 
 Each function reads one service's database (the engine of `db.create_service_engine`) and returns
-rows with exactly the columns of DESIGN.md's data contract (`flows.COLUMNS`), timestamps as aware
+rows with exactly the columns of the data contract (`assets.contract`), timestamps as aware
 UTC datetimes, in a stable order. `analytics_events` comes from the browser, not from a service
 database, so it has no function here.
 """
@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, select
 
+from assets.contract import SOURCES
 from checkout_service.db import DatabaseSettings, create_service_engine, reading
-from checkout_service.flows import COLUMNS
 from checkout_service.services import fulfillment, inventory, order, payment
 
 Row = dict[str, Any]
@@ -95,6 +95,6 @@ def export_all(settings: DatabaseSettings | None = None) -> dict[str, list[Row]]
 
 
 def _rows(engine: Engine, source: str, query: Select) -> list[Row]:
-    columns = COLUMNS[source]
+    columns = SOURCES[source].column_names
     with reading(engine) as conn:
         return [{c: row[c] for c in columns} for row in conn.execute(query).mappings()]

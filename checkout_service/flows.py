@@ -9,7 +9,6 @@ Timestamps in the rows are timezone-aware UTC `datetime`s; `synthetic.write_rows
 each landing format's representation.
 """
 
-import hashlib
 import random
 from collections import Counter
 from collections.abc import Iterable
@@ -17,87 +16,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from assets.contract import IDEMPOTENCY_STEPS
+from assets.contract import IDEMPOTENCY_STEPS, Kind
+from assets.contract import SOURCES as CONTRACT
+from checkout_service.services.payment import psp_reference
 
-SOURCES = ("orders", "payments", "inventory_moves", "fulfillments", "analytics_events")
-
-_ATTRIBUTION_COLUMNS = ("utm_source", "utm_medium", "utm_campaign", "referrer")
-
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "orders": (
-        "order_id",
-        "checkout_id",
-        "idempotency_key",
-        "customer_id",
-        "status",
-        "currency",
-        "subtotal_minor",
-        "tax_minor",
-        "total_minor",
-        "created_at",
-        "updated_at",
-        *_ATTRIBUTION_COLUMNS,
-    ),
-    "payments": (
-        "payment_id",
-        "checkout_id",
-        "idempotency_key",
-        "kind",
-        "status",
-        "amount_minor",
-        "currency",
-        "created_at",
-        "psp_reference",
-        "parent_payment_id",
-        "failure_code",
-    ),
-    "inventory_moves": (
-        "move_id",
-        "checkout_id",
-        "idempotency_key",
-        "reservation_id",
-        "sku",
-        "quantity",
-        "kind",
-        "created_at",
-    ),
-    "fulfillments": (
-        "fulfillment_id",
-        "checkout_id",
-        "order_id",
-        "status",
-        "created_at",
-        "updated_at",
-    ),
-    "analytics_events": (
-        "event_id",
-        "event_name",
-        "anonymous_id",
-        "session_id",
-        "checkout_id",
-        "occurred_at",
-        "received_at",
-        *_ATTRIBUTION_COLUMNS,
-        "revenue_minor",
-        "currency",
-    ),
-}
-
+# The contract's sources, columns and landing times (`assets.contract`), as the builders use them.
+SOURCES = tuple(CONTRACT)
+COLUMNS: dict[str, tuple[str, ...]] = {name: s.column_names for name, s in CONTRACT.items()}
 INTEGER_COLUMNS = frozenset(
-    {"subtotal_minor", "tax_minor", "total_minor", "amount_minor", "quantity", "revenue_minor"}
+    c.name for s in CONTRACT.values() for c in s.columns if c.kind is Kind.INTEGER
 )
-TIMESTAMP_COLUMNS = frozenset({"created_at", "updated_at", "occurred_at", "received_at"})
-
-# The timestamp whose UTC date puts a row in a landing folder: when the row was written. A status
-# change is a new row written at its updated_at (so a cancellation on D+1 arrives in D+1's
-# folder), and client events are exported by the collector as it receives them.
-LANDING_TIME: dict[str, str] = {
-    "orders": "updated_at",
-    "payments": "created_at",
-    "inventory_moves": "created_at",
-    "fulfillments": "updated_at",
-    "analytics_events": "received_at",
-}
+TIMESTAMP_COLUMNS = frozenset(
+    c.name for s in CONTRACT.values() for c in s.columns if c.kind is Kind.TIMESTAMP
+)
+LANDING_TIME: dict[str, str] = {name: s.landing_time for name, s in CONTRACT.items()}
 
 STEPS = IDEMPOTENCY_STEPS
 
@@ -131,11 +63,6 @@ def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def psp_reference(payment_id: str) -> str:
-    # Stands in for the processor's own ID: stable per payment, unrelated to our naming.
-    return "psp_" + hashlib.sha256(payment_id.encode()).hexdigest()[:16]
 
 
 @dataclass

@@ -15,10 +15,11 @@ above what was captured; refusing it would hide it. Reconciliation's `refund_exc
 is what catches such a refund paid twice.
 """
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, func, insert, select
@@ -26,13 +27,14 @@ from sqlalchemy.engine import Connection
 
 from checkout_service import idempotency
 from checkout_service.db import UTCDateTime, reading
-from checkout_service.flows import psp_reference
 from checkout_service.idempotency import IdempotencyKey, Outcome, Refused, key_responses
 from checkout_service.problems import ProblemError, problem_body, problem_responses
 from checkout_service.services.fields import CheckoutId, Currency, PositiveMinor, ShortText, iso
 from checkout_service.services.runtime import (
     Clock,
     IdFactory,
+    Runtime,
+    RuntimeDep,
     ServiceSettings,
     build_runtime,
     create_service_app,
@@ -89,6 +91,11 @@ class VoidRequest(BaseModel):
     reason: ShortText | None = None
 
 
+def psp_reference(payment_id: str) -> str:
+    # Stands in for the processor's own ID: stable per payment, unrelated to our naming.
+    return "psp_" + hashlib.sha256(payment_id.encode()).hexdigest()[:16]
+
+
 def decline_code(payment_token: str) -> str | None:
     """The failure code a test token is declined with, or None when it is approved."""
     if not payment_token.startswith(DECLINE_PREFIX):
@@ -104,183 +111,192 @@ def create_app(
 ) -> FastAPI:
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
     app = create_service_app(runtime, "Payment service (simulated PSP)")
-
-    @app.post("/v1/authorizations", status_code=201, responses=key_responses(402))
-    def authorize(body: AuthorizeRequest, key: IdempotencyKey, request: Request) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            code = decline_code(body.payment_token)
-            row = _insert(
-                conn,
-                runtime.new_id("pay"),
-                runtime.clock(),
-                checkout_id=body.checkout_id,
-                idempotency_key=key,
-                kind="authorization",
-                status="failed" if code else "succeeded",
-                amount_minor=body.amount_minor,
-                currency=body.currency,
-                failure_code=code,
-            )
-            if code:
-                # A permanent decline: recorded as a failed authorization and kept for replay.
-                return Outcome(
-                    402,
-                    problem_body(
-                        402,
-                        "payment-declined",
-                        "Payment declined",
-                        f"The payment method was declined ({code}).",
-                        failure_code=code,
-                        payment=iso(row),
-                    ),
-                    "application/problem+json",
-                )
-            return Outcome(201, iso(row))
-
-        return runtime.idempotency.execute(request, key, body, handler)
-
-    @app.post(
-        "/v1/authorizations/{payment_id}/captures", status_code=201, responses=key_responses(404)
-    )
-    def capture(
-        payment_id: str, body: CaptureRequest, key: IdempotencyKey, request: Request
-    ) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            auth = _authorization(conn, payment_id)
-            totals = _totals(conn, payment_id)
-            if totals["void"]:
-                raise Refused(
-                    409,
-                    "authorization-voided",
-                    "Authorization voided",
-                    "A voided authorization cannot be captured.",
-                    payment_id=payment_id,
-                )
-            remaining = auth["amount_minor"] - totals["capture"]
-            amount = body.amount_minor if body.amount_minor is not None else remaining
-            if amount <= 0 or amount > remaining:
-                raise Refused(
-                    422,
-                    "capture-exceeds-authorization",
-                    "Capture above the authorized amount",
-                    f"Capturing {amount} would exceed the {remaining} left of the authorization.",
-                    payment_id=payment_id,
-                    authorized_minor=auth["amount_minor"],
-                    captured_minor=totals["capture"],
-                )
-            row = _child(conn, runtime.new_id("pay"), runtime.clock(), auth, key, "capture", amount)
-            return Outcome(201, iso(row))
-
-        return runtime.idempotency.execute(request, key, body, handler)
-
-    @app.post(
-        "/v1/authorizations/{payment_id}/void",
-        status_code=201,
-        responses={200: {"description": "Voided before: the existing void"}, **key_responses(404)},
-    )
-    def void(payment_id: str, body: VoidRequest, key: IdempotencyKey, request: Request) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            auth = _authorization(conn, payment_id)
-            existing = (
-                conn.execute(
-                    select(payments).where(
-                        payments.c.parent_payment_id == payment_id, payments.c.kind == "void"
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if existing is not None:
-                return Outcome(200, iso(dict(existing)))
-            totals = _totals(conn, payment_id)
-            if totals["capture"]:
-                raise Refused(
-                    409,
-                    "authorization-captured",
-                    "Authorization already captured",
-                    "A captured authorization cannot be voided; refund it instead.",
-                    payment_id=payment_id,
-                    captured_minor=totals["capture"],
-                )
-            row = _child(
-                conn,
-                runtime.new_id("pay"),
-                runtime.clock(),
-                auth,
-                key,
-                "void",
-                auth["amount_minor"],
-            )
-            return Outcome(201, iso(row))
-
-        return runtime.idempotency.execute(request, key, body, handler)
-
-    @app.post(
-        "/v1/authorizations/{payment_id}/refunds", status_code=201, responses=key_responses(404)
-    )
-    def refund(
-        payment_id: str, body: RefundRequest, key: IdempotencyKey, request: Request
-    ) -> Response:
-        def handler(conn: Connection) -> Outcome:
-            auth = _authorization(conn, payment_id)
-            totals = _totals(conn, payment_id)
-            refundable = totals["capture"] - totals["refund"]
-            if body.amount_minor > refundable:
-                raise Refused(
-                    422,
-                    "refund-exceeds-capture",
-                    "Refund above the captured amount",
-                    f"Refunding {body.amount_minor} would exceed the {refundable} left to refund.",
-                    payment_id=payment_id,
-                    captured_minor=totals["capture"],
-                    refunded_minor=totals["refund"],
-                )
-            row = _child(
-                conn, runtime.new_id("pay"), runtime.clock(), auth, key, "refund", body.amount_minor
-            )
-            return Outcome(201, iso(row))
-
-        return runtime.idempotency.execute(request, key, body, handler)
-
-    @app.post(
-        "/v1/authorizations/{payment_id}/manual-refunds",
-        status_code=201,
-        responses=key_responses(404),
-    )
-    def manual_refund(
-        payment_id: str, body: ManualRefundRequest, key: IdempotencyKey, request: Request
-    ) -> Response:
-        """Record a refund already paid outside the PSP. Never refused for its amount: see the
-        module docstring."""
-
-        def handler(conn: Connection) -> Outcome:
-            auth = _authorization(conn, payment_id)
-            row = _child(
-                conn, runtime.new_id("pay"), runtime.clock(), auth, key, "refund", body.amount_minor
-            )
-            return Outcome(201, iso(row))
-
-        return runtime.idempotency.execute(request, key, body, handler)
-
-    @app.get("/v1/authorizations/{payment_id}", responses=problem_responses(404))
-    def get_authorization(payment_id: str) -> dict[str, Any]:
-        with reading(runtime.engine) as conn:
-            auth = _authorization(conn, payment_id, lock=False, usable=False)
-            totals = _totals(conn, payment_id)
-            operations = conn.execute(
-                select(payments)
-                .where(payments.c.parent_payment_id == payment_id)
-                .order_by(payments.c.created_at, payments.c.payment_id)
-            ).mappings()
-            return {
-                "authorization": iso(auth),
-                "captured_minor": totals["capture"],
-                "refunded_minor": totals["refund"],
-                "voided": bool(totals["void"]),
-                "operations": [iso(dict(row)) for row in operations],
-            }
-
+    app.include_router(router)
     return app
+
+
+router = APIRouter()
+
+
+@router.post("/v1/authorizations", status_code=201, responses=key_responses(402))
+def authorize(
+    body: AuthorizeRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        code = decline_code(body.payment_token)
+        row = _insert(
+            conn,
+            runtime.new_id("pay"),
+            runtime.clock(),
+            checkout_id=body.checkout_id,
+            idempotency_key=key,
+            kind="authorization",
+            status="failed" if code else "succeeded",
+            amount_minor=body.amount_minor,
+            currency=body.currency,
+            failure_code=code,
+        )
+        if code:
+            # A permanent decline: recorded as a failed authorization and kept for replay.
+            return Outcome(
+                402,
+                problem_body(
+                    402,
+                    "payment-declined",
+                    "Payment declined",
+                    f"The payment method was declined ({code}).",
+                    failure_code=code,
+                    payment=iso(row),
+                ),
+                "application/problem+json",
+            )
+        return Outcome(201, iso(row))
+
+    return runtime.idempotency.execute(request, key, body, handler)
+
+
+@router.post(
+    "/v1/authorizations/{payment_id}/captures", status_code=201, responses=key_responses(404)
+)
+def capture(
+    payment_id: str,
+    body: CaptureRequest,
+    key: IdempotencyKey,
+    request: Request,
+    runtime: RuntimeDep,
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        auth = _authorization(conn, payment_id)
+        totals = _totals(conn, payment_id)
+        if totals["void"]:
+            raise Refused(
+                409,
+                "authorization-voided",
+                "Authorization voided",
+                "A voided authorization cannot be captured.",
+                payment_id=payment_id,
+            )
+        remaining = auth["amount_minor"] - totals["capture"]
+        amount = body.amount_minor if body.amount_minor is not None else remaining
+        if amount <= 0 or amount > remaining:
+            raise Refused(
+                422,
+                "capture-exceeds-authorization",
+                "Capture above the authorized amount",
+                f"Capturing {amount} would exceed the {remaining} left of the authorization.",
+                payment_id=payment_id,
+                authorized_minor=auth["amount_minor"],
+                captured_minor=totals["capture"],
+            )
+        return Outcome(201, iso(_child(conn, runtime, auth, key, "capture", amount)))
+
+    return runtime.idempotency.execute(request, key, body, handler)
+
+
+@router.post(
+    "/v1/authorizations/{payment_id}/void",
+    status_code=201,
+    responses={200: {"description": "Voided before: the existing void"}, **key_responses(404)},
+)
+def void(
+    payment_id: str, body: VoidRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        auth = _authorization(conn, payment_id)
+        existing = (
+            conn.execute(
+                select(payments).where(
+                    payments.c.parent_payment_id == payment_id, payments.c.kind == "void"
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if existing is not None:
+            return Outcome(200, iso(dict(existing)))
+        totals = _totals(conn, payment_id)
+        if totals["capture"]:
+            raise Refused(
+                409,
+                "authorization-captured",
+                "Authorization already captured",
+                "A captured authorization cannot be voided; refund it instead.",
+                payment_id=payment_id,
+                captured_minor=totals["capture"],
+            )
+        return Outcome(201, iso(_child(conn, runtime, auth, key, "void", auth["amount_minor"])))
+
+    return runtime.idempotency.execute(request, key, body, handler)
+
+
+@router.post(
+    "/v1/authorizations/{payment_id}/refunds", status_code=201, responses=key_responses(404)
+)
+def refund(
+    payment_id: str,
+    body: RefundRequest,
+    key: IdempotencyKey,
+    request: Request,
+    runtime: RuntimeDep,
+) -> Response:
+    def handler(conn: Connection) -> Outcome:
+        auth = _authorization(conn, payment_id)
+        totals = _totals(conn, payment_id)
+        refundable = totals["capture"] - totals["refund"]
+        if body.amount_minor > refundable:
+            raise Refused(
+                422,
+                "refund-exceeds-capture",
+                "Refund above the captured amount",
+                f"Refunding {body.amount_minor} would exceed the {refundable} left to refund.",
+                payment_id=payment_id,
+                captured_minor=totals["capture"],
+                refunded_minor=totals["refund"],
+            )
+        return Outcome(201, iso(_child(conn, runtime, auth, key, "refund", body.amount_minor)))
+
+    return runtime.idempotency.execute(request, key, body, handler)
+
+
+@router.post(
+    "/v1/authorizations/{payment_id}/manual-refunds",
+    status_code=201,
+    responses=key_responses(404),
+)
+def manual_refund(
+    payment_id: str,
+    body: ManualRefundRequest,
+    key: IdempotencyKey,
+    request: Request,
+    runtime: RuntimeDep,
+) -> Response:
+    """Record a refund already paid outside the PSP. Never refused for its amount: see the
+    module docstring."""
+
+    def handler(conn: Connection) -> Outcome:
+        auth = _authorization(conn, payment_id)
+        return Outcome(201, iso(_child(conn, runtime, auth, key, "refund", body.amount_minor)))
+
+    return runtime.idempotency.execute(request, key, body, handler)
+
+
+@router.get("/v1/authorizations/{payment_id}", responses=problem_responses(404))
+def get_authorization(payment_id: str, runtime: RuntimeDep) -> dict[str, Any]:
+    with reading(runtime.engine) as conn:
+        auth = _authorization(conn, payment_id, lock=False, usable=False)
+        totals = _totals(conn, payment_id)
+        operations = conn.execute(
+            select(payments)
+            .where(payments.c.parent_payment_id == payment_id)
+            .order_by(payments.c.created_at, payments.c.payment_id)
+        ).mappings()
+        return {
+            "authorization": iso(auth),
+            "captured_minor": totals["capture"],
+            "refunded_minor": totals["refund"],
+            "voided": bool(totals["void"]),
+            "operations": [iso(dict(row)) for row in operations],
+        }
 
 
 def _insert(conn: Connection, payment_id: str, now: datetime, **values: Any) -> dict[str, Any]:
@@ -297,18 +313,13 @@ def _insert(conn: Connection, payment_id: str, now: datetime, **values: Any) -> 
 
 
 def _child(
-    conn: Connection,
-    payment_id: str,
-    now: datetime,
-    auth: dict[str, Any],
-    key: str,
-    kind: str,
-    amount: int,
+    conn: Connection, runtime: Runtime, auth: dict[str, Any], key: str, kind: str, amount: int
 ) -> dict[str, Any]:
+    """A capture, void or refund of `auth`, succeeded."""
     return _insert(
         conn,
-        payment_id,
-        now,
+        runtime.new_id("pay"),
+        runtime.clock(),
         checkout_id=auth["checkout_id"],
         idempotency_key=key,
         kind=kind,
