@@ -6,7 +6,7 @@ A decline is a business answer (200 with `decision: declined`), not an error: th
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert
@@ -23,6 +23,7 @@ from checkout_service.services.runtime import (
     ServiceSettings,
     build_runtime,
     create_service_app,
+    service_router,
 )
 
 SERVICE = "fraud"
@@ -69,12 +70,10 @@ def create_app(
     ids: IdFactory | None = None,
 ) -> FastAPI:
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
-    app = create_service_app(runtime, "Fraud screening service")
-    app.include_router(router)
-    return app
+    return create_service_app(runtime, "Fraud screening service", router)
 
 
-router = APIRouter()
+router = service_router()
 
 
 @router.post("/v1/screenings", status_code=201, responses=key_responses())

@@ -8,7 +8,7 @@ export reads the accepted transitions, one row per state (latest `updated_at` wi
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Boolean, Column, Index, MetaData, String, Table, insert, select, update
@@ -27,6 +27,7 @@ from checkout_service.services.runtime import (
     ServiceSettings,
     build_runtime,
     create_service_app,
+    service_router,
 )
 
 SERVICE = "fulfillment"
@@ -78,12 +79,10 @@ def create_app(
     ids: IdFactory | None = None,
 ) -> FastAPI:
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
-    app = create_service_app(runtime, "Fulfillment service")
-    app.include_router(router)
-    return app
+    return create_service_app(runtime, "Fulfillment service", router)
 
 
-router = APIRouter()
+router = service_router()
 
 
 @router.post("/v1/fulfillments", status_code=201, responses=key_responses())

@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select, update
@@ -40,6 +40,7 @@ from checkout_service.services.runtime import (
     ServiceSettings,
     build_runtime,
     create_service_app,
+    service_router,
 )
 
 SERVICE = "inventory"
@@ -130,9 +131,8 @@ def create_app(
         settings = InventorySettings(**dict(settings or ServiceSettings()))
     runtime = build_runtime(SERVICE, metadata, keys, settings, clock, ids)
     _seed_stock(runtime, settings.initial_stock)
-    app = create_service_app(runtime, "Inventory service")
+    app = create_service_app(runtime, "Inventory service", router)
     app.state.inventory_settings = settings
-    app.include_router(router)
     return app
 
 
@@ -142,7 +142,7 @@ def _inventory_settings(request: Request) -> InventorySettings:
 
 
 SettingsDep = Annotated[InventorySettings, Depends(_inventory_settings)]
-router = APIRouter()
+router = service_router()
 
 
 @router.post("/v1/reservations", status_code=201, responses=key_responses())

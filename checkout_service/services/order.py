@@ -8,7 +8,7 @@ part of the fingerprint, so a retry that lost or changed its UTM parameters is t
 
 from typing import Any, ClassVar
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, model_validator
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select, update
@@ -34,6 +34,7 @@ from checkout_service.services.runtime import (
     ServiceSettings,
     build_runtime,
     create_service_app,
+    service_router,
 )
 
 SERVICE = "order"
@@ -109,12 +110,10 @@ def create_app(
     ids: IdFactory | None = None,
 ) -> FastAPI:
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
-    app = create_service_app(runtime, "Order service")
-    app.include_router(router)
-    return app
+    return create_service_app(runtime, "Order service", router)
 
 
-router = APIRouter()
+router = service_router()
 
 
 @router.post("/v1/orders", status_code=201, responses=key_responses())

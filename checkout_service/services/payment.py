@@ -19,7 +19,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, func, insert, select
@@ -38,6 +38,7 @@ from checkout_service.services.runtime import (
     ServiceSettings,
     build_runtime,
     create_service_app,
+    service_router,
 )
 
 SERVICE = "payment"
@@ -110,12 +111,10 @@ def create_app(
     ids: IdFactory | None = None,
 ) -> FastAPI:
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
-    app = create_service_app(runtime, "Payment service (simulated PSP)")
-    app.include_router(router)
-    return app
+    return create_service_app(runtime, "Payment service (simulated PSP)", router)
 
 
-router = APIRouter()
+router = service_router()
 
 
 @router.post("/v1/authorizations", status_code=201, responses=key_responses(402))

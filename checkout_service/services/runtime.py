@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, MetaData, Table
 
@@ -18,7 +18,7 @@ from checkout_service.idempotency import (
     Idempotency,
     IdempotencyStore,
 )
-from checkout_service.problems import install_problem_handler
+from checkout_service.problems import TextRoute, install_problem_handler
 
 Clock = Callable[[], datetime]
 # Makes a record ID from its prefix ("pay", "ord"...): random in service, seeded in the simulator.
@@ -72,11 +72,19 @@ def build_runtime(
     return Runtime(name, engine, metadata, idempotency, clock, ids or new_id)
 
 
-def create_service_app(runtime: Runtime, title: str) -> FastAPI:
+def service_router() -> APIRouter:
+    """A service's router: its routes refuse JSON bodies that are not Unicode text, like every
+    route of a service app (`problems.TextRoute`)."""
+    return APIRouter(route_class=TextRoute)
+
+
+def create_service_app(runtime: Runtime, title: str, router: APIRouter | None = None) -> FastAPI:
     app = FastAPI(title=title)
     app.state.runtime = runtime
     install_problem_handler(app)
     app.include_router(runtime.idempotency.router())
+    if router is not None:
+        app.include_router(router)
     return app
 
 

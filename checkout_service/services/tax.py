@@ -3,7 +3,7 @@
 Amounts are integers: tax = subtotal × rate / 10 000, rounded half up to the minor unit.
 """
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert
@@ -20,6 +20,7 @@ from checkout_service.services.runtime import (
     ServiceSettings,
     build_runtime,
     create_service_app,
+    service_router,
 )
 
 SERVICE = "tax"
@@ -69,12 +70,10 @@ def create_app(
     ids: IdFactory | None = None,
 ) -> FastAPI:
     runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
-    app = create_service_app(runtime, "Tax service")
-    app.include_router(router)
-    return app
+    return create_service_app(runtime, "Tax service", router)
 
 
-router = APIRouter()
+router = service_router()
 
 
 @router.post("/v1/quotes", status_code=201, responses=key_responses())
