@@ -19,6 +19,7 @@ from assets.raw_rows import (
     describe_parquet,
     require_unchanged,
 )
+from assets.revenue_bridge import unclosed_totals
 
 ROWS_CONSERVED = "rows_conserved"
 DISCREPANCY_IDS_UNIQUE = "discrepancy_ids_unique"
@@ -174,18 +175,11 @@ def _bridge_problems(relations: PartitionRows, day: date) -> list[tuple[str, str
         origin=BRIDGE_CLOSES,
     )
     expected = _independent_totals(relations, day)
-    problems = []
-    running: dict[str, int] = {}
+    problems = unclosed_totals(lines)
     for currency, line, kind, amount in lines:
-        if kind == "step":
-            running[currency] = running.get(currency, 0) + amount
-            continue
-        if currency in running and running[currency] != amount:
-            problems.append((currency, line, f"steps reach {running[currency]}, total is {amount}"))
-        want = expected.get((currency, line))
+        want = expected.get((currency, line)) if kind == "total" else None
         if want is not None and want != amount:
             problems.append((currency, line, f"staging says {want}, bridge says {amount}"))
-        running[currency] = amount
     return problems
 
 

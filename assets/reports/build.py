@@ -12,6 +12,7 @@ import polars as pl
 from assets.currencies import format_money
 from assets.discrepancy_types import SEVERITIES
 from assets.reports import charts, data
+from assets.revenue_bridge import unclosed_totals
 
 BRIDGE_EXPLANATIONS = {
     "marketing_attributed": "client completion events that carry a campaign (marketing's number)",
@@ -264,16 +265,9 @@ def _marketing_cards(funnel_row: dict) -> list[dict]:
 
 
 def bridge_closes(lines: pl.DataFrame) -> bool:
-    """Each total equals the previous total plus the steps since."""
-    running = None
-    for line in lines.iter_rows(named=True):
-        if line["kind"] == "step":
-            running += line["amount_minor"]
-        elif running is not None and running != line["amount_minor"]:
-            return False
-        else:
-            running = line["amount_minor"]
-    return True
+    """Each total equals the previous total plus the steps since (`revenue_bridge`)."""
+    ordered = lines.select("currency", "line", "kind", "amount_minor").iter_rows()
+    return not unclosed_totals(ordered)
 
 
 def build_bridge(con, day: date, files: ReportFiles) -> None:
