@@ -247,6 +247,18 @@ def partition_sql(model: Model, relations: Relations) -> str:
     return relations.expand(_template(model.sql, wanted, wanted))
 
 
+def isolated_sql(model: Model, inputs: dict[str, str]) -> str:
+    """The model's query with each table it reads (`model.depends_on`, ephemeral models too)
+    replaced by the query `inputs` gives for it: the model alone, on rows a unit test chose."""
+    missing = sorted(set(model.depends_on) - inputs.keys())
+    if missing:
+        raise ModelError(f"{model.path}: no input for {', '.join(missing)}")
+    wanted = frozenset(model.depends_on)
+    return _PLACEHOLDER_RE.sub(
+        lambda m: f"({inputs[m.group(1)]})", _template(model.sql, wanted, wanted)
+    )
+
+
 # A table a query reads, left in its SQL as this quoted name until the partition says what it
 # stands for: a query is parsed once per process, not once per partition and reader (parsing and
 # printing the inlined SQL took more time than the models themselves on a small partition).

@@ -10,6 +10,7 @@ from assets.sql_models import (
     ModelError,
     Relations,
     discover,
+    isolated_sql,
     materialize,
     order,
     partition_sql,
@@ -201,3 +202,9 @@ def test_sums_are_stored_as_bigint_not_128_bit_or_float(tmp_path):
     assert con.execute("describe staging.stg_sum").fetchall()[1][1] == "BIGINT"
     # Above 2**53: a float would have rounded it.
     assert con.execute("select total_minor from staging.stg_sum").fetchone()[0] == 9007199254740993
+
+
+def test_a_model_run_alone_needs_an_input_for_every_table_it_reads():
+    rule = discover(MODELS_DIR)["int_discrepancy_duplicate_order"]
+    with pytest.raises(ModelError, match=r"no input for .*intermediate\.int_checkout_orders"):
+        isolated_sql(rule, {"staging.stg_orders": "select 1"})
