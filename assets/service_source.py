@@ -20,7 +20,7 @@ from assets.contract import SOURCES
 from assets.landing import LandingFile
 from checkout_service.db import DatabaseSettings, create_service_engine, service_url
 from checkout_service.export import EXPORTERS, SERVICE_OF_SOURCE
-from checkout_service.synthetic import write_rows
+from testdata.synthetic import write_rows
 
 SERVICE_SOURCES = frozenset(SERVICE_OF_SOURCE)
 

@@ -28,7 +28,7 @@ Written for speed: the rare cases are found first, and per-ID work is done for t
 No CTE over a whole table is read twice (DuckDB materialises a CTE referenced more than once): each
 branch reads the files itself, or joins back to a few candidates.
 
-Assumed, and true of the benchmark's files (checkout_service/bulk.py): the rows are valid contract
+Assumed, and true of the benchmark's files (testdata/bulk.py): the rows are valid contract
 rows, as ingestion would load them (trimmed, nothing quarantined); copies of one payment, move or
 event ID are the same row re-exported; an order's versions keep its checkout and created_at, a
 fulfillment's its checkout, order and created_at. Enums are still compared lower-cased and

@@ -161,7 +161,7 @@ def generate(landing: Path, day: date | None, checkouts: int, seed: int, no_bad_
 
     The same seed gives the same files; <landing>/_ground_truth.parquet lists every injected
     anomaly (checkout, type, cause) so a run can be scored."""
-    from checkout_service.synthetic import generate_landing
+    from testdata.synthetic import generate_landing
 
     day = day or _yesterday()
     summary = generate_landing(
@@ -201,9 +201,9 @@ def simulate(landing: Path, day: date | None, checkouts: int, seed: int, profile
     and unsafe client behaviours (same seed, same data), exports every service database and
     the browsers' analytics events into <landing>, and writes _ground_truth.parquet: one row
     per anomaly it caused."""
-    from checkout_service.simulator import DayOverfull
-    from checkout_service.simulator import simulate as run_simulation
     from pipelines.progress import checkout_progress
+    from testdata.simulator import DayOverfull
+    from testdata.simulator import simulate as run_simulation
 
     try:
         summary = run_simulation(
@@ -268,7 +268,7 @@ def demo(
         raise click.BadParameter(
             "the synthetic generator needs at least 14", param_hint="--checkouts"
         )
-    from checkout_service.simulator import DayOverfull
+    from testdata.simulator import DayOverfull
 
     try:
         ok = run_demo(

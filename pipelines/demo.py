@@ -4,7 +4,7 @@ result.
 By default the day comes from the simulator: the reference checkout service (orchestrator and six
 services, in this process) under the realistic profile's faults and unsafe clients, so what the
 pipeline reconciles is what a real service wrote. `generator="synthetic"` writes the scripted
-day of `checkout_service.synthetic` instead (faster; every anomaly scenario, plus bad rows).
+day of `testdata.synthetic` instead (faster; every anomaly scenario, plus bad rows).
 """
 
 import shutil
@@ -14,11 +14,11 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from checkout_service.flows import COLUMNS
-from checkout_service.synthetic import GROUND_TRUTH_FILE, generate_landing
 from pipelines.local_run import run_partition
-from pipelines.scoring import score
 from pipelines.settings import ReconSettings
+from testdata.flows import COLUMNS
+from testdata.scoring import score
+from testdata.synthetic import GROUND_TRUTH_FILE, generate_landing
 
 GENERATORS = ("simulator", "synthetic")
 
@@ -41,8 +41,8 @@ def run_demo(
     _clear_day(landing, day)
     started = time.monotonic()
     if generator == "simulator":
-        from checkout_service.simulator import simulate
         from pipelines.progress import checkout_progress
+        from testdata.simulator import simulate
 
         print(
             f"simulating {checkouts} checkouts on {day} through the reference service "

@@ -144,7 +144,7 @@ def chaos(
     must show no money discrepancy. Exits 1 on any violation. Use a fresh --data-dir (or
     PostgreSQL schema prefix) each time; large counts make a soak.
     """
-    from checkout_service.chaos import ChaosPlan, run_chaos
+    from testdata.chaos import ChaosPlan, run_chaos
 
     settings = _settings(
         data_dir=data_dir,
@@ -172,7 +172,7 @@ def _reconcile_export(settings: StackSettings) -> list[dict]:
     """The service databases through the pipeline, in a scratch landing folder."""
     import tempfile
 
-    from pipelines.chaos_audit import money_discrepancies
+    from testdata.chaos_audit import money_discrepancies
 
     with tempfile.TemporaryDirectory(prefix="recon-chaos-") as landing:
         return money_discrepancies(settings.database(), Path(landing))

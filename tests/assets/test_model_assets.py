@@ -10,11 +10,11 @@ import duckdb
 import pytest
 
 from assets import model_assets
-from checkout_service.synthetic import generate_landing
 from pipelines.definitions import build_definitions
 from pipelines.jobs import RECONCILE_JOB
 from pipelines.local_run import run_partition
 from pipelines.settings import ReconSettings
+from testdata.synthetic import generate_landing
 
 DAY = date(2026, 3, 10)
 STORED_TABLES = ("intermediate.int_checkout_spine", "intermediate.int_payment_ledger")

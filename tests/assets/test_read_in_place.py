@@ -16,9 +16,9 @@ from assets.ingest import ingest_source
 from assets.raw_rows import LandingFileChanged, raw_rows_sql
 from assets.reconcile import discrepancies, reconcile_partition
 from assets.warehouse import connect
-from checkout_service.flows import combine_rows
-from checkout_service.synthetic import write_rows
 from checks.invariants import rows_conserved
+from testdata.flows import combine_rows
+from testdata.synthetic import write_rows
 from tests.checks.test_checks import flows
 
 DAY = date(2026, 1, 2)

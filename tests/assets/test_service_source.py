@@ -13,9 +13,9 @@ from assets.ingest import ingest_source
 from assets.reconcile import discrepancies, reconcile_partition
 from assets.service_source import ServiceDatabaseError
 from checkout_service.db import DatabaseSettings
-from checkout_service.simulator import simulate
 from pipelines.local_run import run_partition
 from pipelines.settings import ReconSettings
+from testdata.simulator import simulate
 
 DAY = date(2026, 3, 10)
 

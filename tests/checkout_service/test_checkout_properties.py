@@ -27,7 +27,7 @@ refunded, reserved, ordered or fulfilled twice, no record of an unknown checkout
 to its moves, and every checkout whose outcome is known holding what that outcome allows (a
 failed one nothing held or kept, a completed one its total authorized, its stock committed).
 At the end the clients retry whatever they have not given up and the worker drains; then
-`checkout_service.chaos.audit` finds no violation, every checkout is terminal with the status
+`testdata.chaos.audit` finds no violation, every checkout is terminal with the status
 the model expects, charged (or refunded, or voided) exactly its total, with one order, one
 reservation and one fulfillment in the states its outcome implies, stock on hand is the
 initial stock less what the checkouts that completed (cancelled since or not) committed, and
@@ -70,16 +70,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select
 
-from checkout_service.chaos import audit
 from checkout_service.db import DatabaseSettings, reading
-from checkout_service.faults import (
-    CrashHook,
-    FaultLog,
-    FaultPlan,
-    FaultTransport,
-    OrchestratorCrash,
-    StepFaults,
-)
 from checkout_service.idempotency import REPLAYED_HEADER
 from checkout_service.orchestrator import tables as orch_tables
 from checkout_service.orchestrator.app import create_app
@@ -92,7 +83,16 @@ from checkout_service.serve import StackSettings
 from checkout_service.services import fraud, fulfillment, inventory, order, payment, tax
 from checkout_service.services.inventory import InventorySettings, release_expired
 from checkout_service.services.runtime import SeededIds, ServiceSettings
-from checkout_service.simulator.stack import quiet_injected_crashes
+from testdata.chaos import audit
+from testdata.faults import (
+    CrashHook,
+    FaultLog,
+    FaultPlan,
+    FaultTransport,
+    OrchestratorCrash,
+    StepFaults,
+)
+from testdata.simulator.stack import quiet_injected_crashes
 from tests.checkout_service.state_machines import state_machine_settings
 
 SETTINGS = state_machine_settings(default_examples=20)

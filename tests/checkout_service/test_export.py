@@ -11,11 +11,11 @@ from assets.ingest import ingest_source
 from assets.raw_rows import raw_rows_sql
 from assets.warehouse import connect
 from checkout_service import export
-from checkout_service.flows import COLUMNS
 from checkout_service.services import fulfillment, inventory, order, payment
 from checkout_service.services.inventory import InventorySettings
 from checkout_service.services.runtime import ServiceSettings
-from checkout_service.synthetic import write_rows
+from testdata.flows import COLUMNS
+from testdata.synthetic import write_rows
 
 DAY = date(2026, 1, 2)
 

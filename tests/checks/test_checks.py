@@ -10,11 +10,11 @@ from assets.contract import SOURCES
 from assets.reconcile import reconcile_partition
 from assets.sql_models import project_relations
 from assets.warehouse import connect
-from checkout_service.flows import combine_rows
-from checkout_service.synthetic import SCENARIOS, Context, write_rows
 from checks import contracts, invariants
 from checks.contracts import idempotency_key_rate, validate_contract
 from checks.landing import fresh_result, keys_result
+from testdata.flows import combine_rows
+from testdata.synthetic import SCENARIOS, Context, write_rows
 
 DAY = date(2026, 5, 6)
 KEY = dg.AssetKey(["x"])

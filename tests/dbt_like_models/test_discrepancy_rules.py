@@ -12,8 +12,8 @@ from assets.reconcile import discrepancies, reconcile_partition
 from assets.run_params import RunParams
 from assets.sql_models import project_relations
 from assets.warehouse import connect
-from checkout_service.flows import Attribution, CheckoutFlow, combine_rows
-from checkout_service.synthetic import ANCHOR, SCENARIOS, Context, write_rows
+from testdata.flows import Attribution, CheckoutFlow, combine_rows
+from testdata.synthetic import ANCHOR, SCENARIOS, Context, write_rows
 
 DAY = date(2026, 2, 10)
 CAMPAIGN = Attribution("newsletter", "email", "winter_sale", None)

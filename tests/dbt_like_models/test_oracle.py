@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from assets.reconcile import discrepancies, reconcile_partition
 from assets.run_params import RunParams
 from assets.warehouse import connect
-from checkout_service.flows import LANDING_TIME, Attribution, CheckoutFlow, combine_rows
-from checkout_service.synthetic import ANCHOR, SCENARIOS, Context, write_rows
+from testdata.flows import LANDING_TIME, Attribution, CheckoutFlow, combine_rows
+from testdata.synthetic import ANCHOR, SCENARIOS, Context, write_rows
 from tests.dbt_like_models.test_rules_property import DAY, _start, checkout_shapes
 
 EXAMPLES = int(os.environ.get("RECON_PROPERTY_EXAMPLES", "8"))

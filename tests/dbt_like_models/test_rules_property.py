@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from assets.reconcile import discrepancies, reconcile_partition
 from assets.warehouse import connect
-from checkout_service.flows import combine_rows
-from checkout_service.synthetic import ANCHOR, SCENARIOS, Context, write_rows
+from testdata.flows import combine_rows
+from testdata.synthetic import ANCHOR, SCENARIOS, Context, write_rows
 
 DAY = date(2026, 6, 1)
 SHAPES = sorted(name for name in SCENARIOS if name != ANCHOR.name)

@@ -13,10 +13,10 @@ import secrets
 import pytest
 from sqlalchemy import create_engine
 
-from checkout_service.chaos import ChaosPlan, run_chaos
 from checkout_service.db import drop_schema, normalise_url
 from checkout_service.serve import COMPONENTS, SERVERS, StackSettings, free_port_block
-from pipelines.chaos_audit import money_discrepancies
+from testdata.chaos import ChaosPlan, run_chaos
+from testdata.chaos_audit import money_discrepancies
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from checkout_service.synthetic import generate_landing
-from pipelines.scoring import score
+from testdata.scoring import score
+from testdata.synthetic import generate_landing
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from checkout_service.synthetic import generate_landing
+from testdata.synthetic import generate_landing
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from assets.reconcile import reconcile_partition
 from assets.reports.build import ReportFiles, build_reports
 from assets.warehouse import connect
-from checkout_service.synthetic import generate_landing
+from testdata.synthetic import generate_landing
 
 DAY = date(2026, 4, 14)
 TIMESTAMPS = ("created_at", "updated_at", "occurred_at", "received_at")

@@ -10,9 +10,9 @@ from assets.spark import ingest as spark_ingest
 from assets.spark.checks import landing_facts
 from assets.spark.tables import SparkTables
 from assets.warehouse import claim, connect
-from checkout_service.flows import combine_rows
-from checkout_service.synthetic import write_rows
 from checks.contracts import idempotency_key_rate, validate_contract
+from testdata.flows import combine_rows
+from testdata.synthetic import write_rows
 from tests.checks.test_checks import DAY, at, flows
 
 pytestmark = pytest.mark.slow

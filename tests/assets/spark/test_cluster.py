@@ -16,9 +16,9 @@ import duckdb
 import pytest
 
 from assets.spark.session import spark_home
-from checkout_service.synthetic import generate_landing
 from pipelines.local_run import run_partition
 from pipelines.settings import ReconSettings
+from testdata.synthetic import generate_landing
 from tests.assets.spark.conftest import differences, key_columns, require_java
 
 pytestmark = pytest.mark.slow

@@ -16,14 +16,14 @@ from assets.spark.models import SparkRelations
 from assets.sql_models import discover, project_relations
 from assets.warehouse import claim, configure_session, connect
 from checkout_service.db import DatabaseSettings
-from checkout_service.simulator import simulate
-from checkout_service.synthetic import generate_landing
 from checks import invariants
 from checks.invariants import MODEL_CHECKS
 from dbt_like_models import MODELS_DIR
 from pipelines.local_run import run_partition
 from pipelines.resources import build_resources
 from pipelines.settings import ReconSettings
+from testdata.simulator import simulate
+from testdata.synthetic import generate_landing
 from tests.assets.spark.conftest import VOLATILE, differences, key_columns, stored_tables
 
 pytestmark = pytest.mark.slow

@@ -18,8 +18,8 @@ from aiosmtpd.controller import Controller
 
 from assets.reconcile import reconcile_partition
 from assets.warehouse import connect
-from checkout_service.flows import CheckoutFlow, combine_rows
-from checkout_service.synthetic import write_rows
+from testdata.flows import CheckoutFlow, combine_rows
+from testdata.synthetic import write_rows
 
 DAY = date(2026, 2, 10)
 NOW = datetime(2026, 2, 11, 6, 0, tzinfo=UTC)

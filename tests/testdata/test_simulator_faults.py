@@ -6,7 +6,8 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from checkout_service.faults import (
+from checkout_service.orchestrator.clients import InProcessTransport
+from testdata.faults import (
     CrashHook,
     FaultLog,
     FaultPlan,
@@ -15,7 +16,6 @@ from checkout_service.faults import (
     StepFaults,
     step_of,
 )
-from checkout_service.orchestrator.clients import InProcessTransport
 
 
 def counting_app() -> tuple[FastAPI, list[str]]:

@@ -7,7 +7,7 @@ unsafe retries; `chaos` turns everything up.
 
 from dataclasses import dataclass, field
 
-from checkout_service.faults import StepFaults
+from testdata.faults import StepFaults
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 
 from assets.discrepancy_types import money_types, type_names
 from assets.reconcile import discrepancies, reconcile_partition
-from checkout_service.simulator import simulate
+from testdata.simulator import simulate
 
 DAY = date(2026, 3, 10)
 # Money out of place, and what the service must not hold when a day ends either.

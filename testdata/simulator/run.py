@@ -15,20 +15,20 @@ import polars as pl
 from assets.discrepancy_types import type_names
 from checkout_service import export
 from checkout_service.db import DatabaseSettings
-from checkout_service.faults import FaultPlan
-from checkout_service.flows import COLUMNS
 from checkout_service.orchestrator.outbox import process_outbox
 from checkout_service.orchestrator.recovery import recover
-from checkout_service.simulator import unsafe
-from checkout_service.simulator.browser import Behaviour, Browser
-from checkout_service.simulator.profiles import PROFILES, Profile
-from checkout_service.simulator.stack import (
+from testdata.faults import FaultPlan
+from testdata.flows import COLUMNS
+from testdata.simulator import unsafe
+from testdata.simulator.browser import Behaviour, Browser
+from testdata.simulator.profiles import PROFILES, Profile
+from testdata.simulator.stack import (
     SimClock,
     Stack,
     build_stack,
     quiet_injected_crashes,
 )
-from checkout_service.synthetic import GROUND_TRUTH_FILE, write_rows
+from testdata.synthetic import GROUND_TRUTH_FILE, write_rows
 
 SKUS = {"SKU-TEE": 1990, "SKU-MUG": 1250, "SKU-CAP": 2400, "SKU-BAG": 4900, "SKU-SOCK": 590}
 CAMPAIGNS = (

@@ -8,7 +8,7 @@ returns the anomalies it caused; an empty list means the mistake did not take ef
 
 from typing import Any
 
-from checkout_service.simulator.stack import Stack
+from testdata.simulator.stack import Stack
 
 Anomaly = tuple[str, str, str]  # checkout_id, type, cause
 

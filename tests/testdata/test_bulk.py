@@ -7,8 +7,8 @@ import polars as pl
 from assets.contract import SOURCES
 from assets.reconcile import discrepancies, reconcile_partition
 from assets.warehouse import connect
-from checkout_service.bulk import SCENARIOS, generate_bulk
 from checks.contracts import validate_contract
+from testdata.bulk import SCENARIOS, generate_bulk
 
 DAY = date(2026, 5, 6)
 

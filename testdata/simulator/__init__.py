@@ -4,7 +4,7 @@ injected faults and client behaviours, exported as landing files with a ground t
 `simulate(landing, day, checkouts, seed, profile)` is the entry point (`recon simulate`).
 """
 
-from checkout_service.simulator.profiles import PROFILES, Profile
-from checkout_service.simulator.run import Anomaly, DayOverfull, SimulationSummary, simulate
+from testdata.simulator.profiles import PROFILES, Profile
+from testdata.simulator.run import Anomaly, DayOverfull, SimulationSummary, simulate
 
 __all__ = ["PROFILES", "Anomaly", "DayOverfull", "Profile", "SimulationSummary", "simulate"]

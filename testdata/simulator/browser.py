@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from checkout_service.simulator.profiles import Browsers
+from testdata.simulator.profiles import Browsers
 
 Row = dict[str, Any]
 ATTRIBUTION = ("utm_source", "utm_medium", "utm_campaign", "referrer")

@@ -16,13 +16,6 @@ import httpx
 from fastapi import FastAPI
 
 from checkout_service.db import DatabaseSettings
-from checkout_service.faults import (
-    CrashHook,
-    FaultLog,
-    FaultPlan,
-    FaultTransport,
-    OrchestratorCrash,
-)
 from checkout_service.orchestrator.app import create_app
 from checkout_service.orchestrator.clients import InProcessTransport, ServiceClients
 from checkout_service.orchestrator.runtime import Orchestrator, build_orchestrator
@@ -30,6 +23,13 @@ from checkout_service.orchestrator.settings import OrchestratorSettings
 from checkout_service.services import fraud, fulfillment, inventory, order, payment, tax
 from checkout_service.services.inventory import InventorySettings
 from checkout_service.services.runtime import IdFactory, SeededIds, ServiceSettings
+from testdata.faults import (
+    CrashHook,
+    FaultLog,
+    FaultPlan,
+    FaultTransport,
+    OrchestratorCrash,
+)
 
 API_KEY = "sk_sim"
 MERCHANT = "mer_sim"

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from assets.discrepancy_types import type_names
-from checkout_service.flows import COLUMNS, LANDING_TIME, STEPS, Attribution, CheckoutFlow
-from checkout_service.synthetic import (
+from testdata.flows import COLUMNS, LANDING_TIME, STEPS, Attribution, CheckoutFlow
+from testdata.synthetic import (
     ANOMALY_SCENARIOS,
     GROUND_TRUTH_FILE,
     MIN_CHECKOUTS,

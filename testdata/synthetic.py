@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assets.discrepancy_types import type_names
-from checkout_service.flows import (
+from testdata.flows import (
     COLUMNS,
     INTEGER_COLUMNS,
     LANDING_TIME,

@@ -10,7 +10,7 @@ from assets.discrepancy_types import money_types
 from assets.reconcile import discrepancies, reconcile_partition
 from checkout_service.db import DatabaseSettings
 from checkout_service.export import export_all
-from checkout_service.synthetic import write_rows
+from testdata.synthetic import write_rows
 
 
 def money_discrepancies(database: DatabaseSettings, landing: Path) -> list[dict]:
