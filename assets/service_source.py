@@ -18,9 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from assets.contract import SOURCES
 from assets.landing import LandingFile
+from assets.landing_writer import write_rows
 from checkout_service.db import DatabaseSettings, create_service_engine, service_url
 from checkout_service.export import EXPORTERS, SERVICE_OF_SOURCE
-from testdata.synthetic import write_rows
 
 SERVICE_SOURCES = frozenset(SERVICE_OF_SOURCE)
 

@@ -5,8 +5,8 @@ fulfillment) and accumulates the rows each service would export, with determinis
 internal clock so rows come out time-ordered. It refuses contract-breaking values (non-positive
 amounts, unknown enums): bad rows are made on purpose, by editing a row afterwards.
 
-Timestamps in the rows are timezone-aware UTC `datetime`s; `synthetic.write_rows` turns them into
-each landing format's representation.
+Timestamps in the rows are timezone-aware UTC `datetime`s; `assets.landing_writer.write_rows`
+turns them into each landing format's representation.
 """
 
 import random
@@ -16,20 +16,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from assets.contract import IDEMPOTENCY_STEPS, Kind
-from assets.contract import SOURCES as CONTRACT
+from assets.contract import IDEMPOTENCY_STEPS
+from assets.landing_writer import SOURCES
 from checkout_service.services.payment import psp_reference
-
-# The contract's sources, columns and landing times (`assets.contract`), as the builders use them.
-SOURCES = tuple(CONTRACT)
-COLUMNS: dict[str, tuple[str, ...]] = {name: s.column_names for name, s in CONTRACT.items()}
-INTEGER_COLUMNS = frozenset(
-    c.name for s in CONTRACT.values() for c in s.columns if c.kind is Kind.INTEGER
-)
-TIMESTAMP_COLUMNS = frozenset(
-    c.name for s in CONTRACT.values() for c in s.columns if c.kind is Kind.TIMESTAMP
-)
-LANDING_TIME: dict[str, str] = {name: s.landing_time for name, s in CONTRACT.items()}
 
 STEPS = IDEMPOTENCY_STEPS
 

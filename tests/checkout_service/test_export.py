@@ -8,13 +8,13 @@ import pytest
 
 from assets.contract import SOURCES
 from assets.ingest import ingest_source
+from assets.landing_writer import COLUMNS
 from assets.raw_rows import raw_rows_sql
 from assets.warehouse import connect
 from checkout_service import export
 from checkout_service.services import fulfillment, inventory, order, payment
 from checkout_service.services.inventory import InventorySettings
 from checkout_service.services.runtime import ServiceSettings
-from testdata.flows import COLUMNS
 from testdata.synthetic import write_rows
 
 DAY = date(2026, 1, 2)

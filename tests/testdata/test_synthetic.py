@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from assets.discrepancy_types import type_names
-from testdata.flows import COLUMNS, LANDING_TIME, STEPS, Attribution, CheckoutFlow
+from assets.landing_writer import COLUMNS, LANDING_TIME
+from testdata.flows import STEPS, Attribution, CheckoutFlow
 from testdata.synthetic import (
     ANOMALY_SCENARIOS,
     GROUND_TRUTH_FILE,
