@@ -104,12 +104,7 @@ class ReconConfig(dg.ConfigurableResource):
 
     @property
     def run_params(self) -> RunParams:
-        return RunParams(
-            lookback_days=self.lookback_days,
-            reservation_ttl_minutes=self.reservation_ttl_minutes,
-            capture_sla_hours=self.capture_sla_hours,
-            amount_tolerance_minor=self.amount_tolerance_minor,
-        )
+        return RunParams.of(self)
 
 
 def build_resources(settings: ReconSettings) -> dict[str, dg.ConfigurableResource]:
@@ -126,18 +121,11 @@ def build_resources(settings: ReconSettings) -> dict[str, dg.ConfigurableResourc
             spark_tables_root=settings.spark_tables_root,
             spark_driver_memory=settings.spark_driver_memory,
         ),
-        "recon": ReconConfig(
-            landing_dir=str(settings.landing_dir),
-            out_dir=settings.out_dir,
-            lookback_days=settings.lookback_days,
-            reservation_ttl_minutes=settings.reservation_ttl_minutes,
-            capture_sla_hours=settings.capture_sla_hours,
-            amount_tolerance_minor=settings.amount_tolerance_minor,
-            idempotency_warn_rate=settings.idempotency_warn_rate,
-            read_in_place=settings.read_in_place,
-            source_mode=settings.source_mode,
-            services_database_url=settings.services_database_url,
-            services_data_dir=str(settings.services_data_dir),
-            services_schema_prefix=settings.services_schema_prefix,
-        ),
+        "recon": _recon_config(settings),
     }
+
+
+def _recon_config(settings: ReconSettings) -> ReconConfig:
+    # Every field of the config is the setting of the same name; paths travel as text.
+    values = {name: getattr(settings, name) for name in ReconConfig.model_fields}
+    return ReconConfig(**{name: str(v) if isinstance(v, Path) else v for name, v in values.items()})

@@ -9,24 +9,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from assets.run_params import RunParams
+from assets.run_params import RunParams, run_params_sql
 from assets.spark.dialect import spark_sql
 from assets.spark.tables import SparkTables, partition_view
 from assets.sql_models import SOURCE_TABLES, Model, order, table_references
 
 RUN_PARAMS = "meta.run_params"
-
-
-def run_params_sql(day: date, params: RunParams) -> str:
-    """`meta.run_params` of one partition, as the models read it (the DuckDB catalog keeps the
-    table; Spark needs only this one row)."""
-    return (
-        f"select date'{day.isoformat()}' as business_date, "
-        f"cast({params.lookback_days} as int) as lookback_days, "
-        f"cast({params.reservation_ttl_minutes} as int) as reservation_ttl_minutes, "
-        f"cast({params.capture_sla_hours} as int) as capture_sla_hours, "
-        f"cast({params.amount_tolerance_minor} as bigint) as amount_tolerance_minor"
-    )
 
 
 @dataclass
