@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 
 from assets.contract import SOURCES
-from pipelines.resources import ReconConfig, Warehouse
+from assets.resources import ReconConfig, Warehouse
 
 DISCREPANCY_COLUMNS = (
     "discrepancy_id, type, severity, checkout_id, amount_minor, currency, business_date, details"

@@ -12,6 +12,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
+from assets.resources import Engine, ReconConfig, Warehouse
 from assets.run_params import write_run_params
 from assets.spark.catalog import publish
 from assets.spark.models import SparkRelations
@@ -28,7 +29,6 @@ from assets.sql_models import (
 from assets.warehouse import claim
 from checks.invariants import MODEL_CHECKS
 from dbt_like_models import MODELS_DIR
-from pipelines.resources import Engine, ReconConfig, Warehouse
 
 
 def run_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from assets.reports.build import BUILDERS, ReportFiles, build_index
-from pipelines.resources import ReconConfig, Warehouse
+from assets.resources import ReconConfig, Warehouse
 
 # The marts each report reads, as asset keys (its dependencies).
 REPORT_INPUTS = {

@@ -1,110 +1,12 @@
-"""Dagster resources, built from `ReconSettings`: the warehouse and the reconciliation config."""
+"""The Dagster resources of a deployment, built from `ReconSettings` (the classes are
+`assets.resources`, which the assets take)."""
 
-import functools
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import dagster as dg
-import duckdb
-from dagster_duckdb import DuckDBResource
 
-from assets.run_params import RunParams
-from assets.warehouse import configure_session
-from checkout_service.db import DatabaseSettings
+from assets.resources import Engine, ReconConfig, Warehouse
 from pipelines.settings import ReconSettings
-
-if TYPE_CHECKING:
-    from assets.spark.tables import SparkTables
-
-
-class Warehouse(DuckDBResource):
-    """The DuckDB warehouse, every session set to UTC.
-
-    DuckDBResource already retries while another process holds the file's write lock."""
-
-    @contextmanager
-    def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with self.get_connection() as con:
-            # get_connection closes only a session that ended well: one a failed query ended
-            # stayed open with the traceback, and the run's own report then could not reopen
-            # the file ("a different configuration than existing connections").
-            try:
-                configure_session(con)
-                yield con
-            finally:
-                con.close()
-
-
-class Engine(dg.ConfigurableResource):
-    """What reads the landing files and builds the models: `duckdb` (in the warehouse's own
-    process) or `spark` (see `assets.spark`); both write the same tables."""
-
-    kind: str = "duckdb"
-    spark_master: str = "local[*]"
-    spark_tables_root: str = "data/warehouse.duckdb.spark"
-    spark_driver_memory: str | None = None
-
-    @property
-    def is_spark(self) -> bool:
-        return self.kind == "spark"
-
-    def spark_tables(self) -> "SparkTables":
-        """The Spark engine's tables, on the process's Spark session (started on first use)."""
-        from assets.spark.session import spark_session
-
-        session = spark_session(self.spark_master, self.spark_driver_memory)
-        return _spark_tables(session, self.spark_tables_root)
-
-
-@functools.cache
-def _spark_tables(session, root: str) -> "SparkTables":
-    # One per session and root: it remembers which tables the session's catalog knows.
-    from assets.spark.tables import SparkTables
-
-    return SparkTables(session, root)
-
-
-class ReconConfig(dg.ConfigurableResource):
-    """Where the landing files are, where exports go, and the rules' thresholds."""
-
-    landing_dir: str
-    out_dir: str
-    lookback_days: int = 3
-    reservation_ttl_minutes: int = 30
-    capture_sla_hours: int = 24
-    amount_tolerance_minor: int = 0
-    idempotency_warn_rate: float = 0.01
-    read_in_place: bool = True
-    # services mode (see ReconSettings): the service databases replace the landing files.
-    source_mode: str = "landing"
-    services_database_url: str | None = None
-    services_data_dir: str = "data/services"
-    services_schema_prefix: str = ""
-
-    @property
-    def landing(self) -> Path:
-        return Path(self.landing_dir)
-
-    @property
-    def services(self) -> DatabaseSettings | None:
-        if self.source_mode != "services":
-            return None
-        return DatabaseSettings(
-            url=self.services_database_url,
-            data_dir=Path(self.services_data_dir),
-            schema_prefix=self.services_schema_prefix,
-        )
-
-    def out_for(self, day: date) -> Path:
-        return Path(self.out_dir.format(date=day.isoformat()))
-
-    @property
-    def run_params(self) -> RunParams:
-        return RunParams.of(self)
 
 
 def build_resources(settings: ReconSettings) -> dict[str, dg.ConfigurableResource]:

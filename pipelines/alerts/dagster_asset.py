@@ -5,9 +5,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.resources import Warehouse
 from pipelines.alerts.config import load_config
 from pipelines.alerts.run import run_alerts
-from pipelines.resources import Warehouse
 
 DISCREPANCIES = dg.AssetKey(["marts", "discrepancies"])
 NOTICES = dg.AssetKey(["alerts", "discrepancy_notices"])

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
+from assets.resources import Warehouse
 from pipelines.alerts.dagster_asset import alerts_asset
-from pipelines.resources import Warehouse
 from tests.pipelines.alerts.conftest import DAY
 
 

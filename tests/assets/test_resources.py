@@ -3,7 +3,7 @@
 import duckdb
 import pytest
 
-from pipelines.resources import Warehouse
+from assets.resources import Warehouse
 
 
 def test_a_session_has_the_models_macros_and_utc(tmp_path):
