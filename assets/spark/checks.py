@@ -28,6 +28,7 @@ class LandingFacts:
 def landing_facts(
     tables: SparkTables, source: Source, day: date, lookback_days: int
 ) -> LandingFacts:
+    """What the landing checks judge of the source's stored partition, each counted by Spark."""
     per_file = dict(
         _rows(tables, source, day, "select _source_file, count(*) from {table} group by 1")
     )
