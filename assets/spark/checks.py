@@ -29,22 +29,22 @@ def landing_facts(
     tables: SparkTables, source: Source, day: date, lookback_days: int
 ) -> LandingFacts:
     """What the landing checks judge of the source's stored partition, each counted by Spark."""
-    per_file = dict(
-        _rows(tables, source, day, "select _source_file, count(*) from {table} group by 1")
+    # One pass: rows per file and, where the source carries keys, those breaking the rule.
+    broken = (
+        f"count(*) filter (where {key_breaks_rule()})"
+        if "idempotency_key" in source.column_names
+        else "0"
     )
+    counted = _rows(
+        tables, source, day, f"select _source_file, count(*), {broken} from {{table}} group by 1"
+    )
+    per_file = {file: int(rows) for file, rows, _ in counted}
+    keys = sum(int(n) for _, _, n in counted)
     loaded = sum(per_file.values())
-    keys = 0
-    if "idempotency_key" in source.column_names:
-        [(keys,)] = _rows(
-            tables,
-            source,
-            day,
-            f"select count(*) filter (where {key_breaks_rule()}) from {{table}}",
-        )
     contract = validate_contract_rows(
         contract_rows(tables, source, day), source, day, lookback_days, loaded
     )
-    return LandingFacts(per_file, contract, loaded, int(keys))
+    return LandingFacts(per_file, contract, loaded, keys)
 
 
 def contract_rows(tables: SparkTables, source: Source, day: date) -> "DataFrame":
