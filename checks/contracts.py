@@ -103,9 +103,11 @@ def _value_expectations(source: Source, day: date, lookback_days: int, aware: bo
     return found
 
 
-def _reduced_frame(source: Source, summary: Summary) -> pd.DataFrame:
-    """One column per summarised contract column holding its distinct values (enums) or its
-    minimum and maximum, padded with nulls, which every expectation used ignores."""
+def _reduced_frame(source: Source, summary: Summary, loaded: list[str]) -> pd.DataFrame:
+    """The loaded table's contract columns (`loaded`: the table's column names), each
+    summarised one holding its distinct values (enums) or its minimum and maximum, padded with
+    nulls, which every value expectation ignores; the others all null. One frame carries both
+    the table's shape and its values: one suite, one validation run per source."""
     columns: dict[str, list] = {}
     for col in source.columns:
         if not summarised(col):
@@ -118,9 +120,10 @@ def _reduced_frame(source: Source, summary: Summary) -> pd.DataFrame:
     length = max((len(v) for v in columns.values()), default=0)
     frame = {}
     for col in source.columns:
-        if col.name not in columns:
+        if col.name not in loaded:
             continue
-        values = columns[col.name] + [None] * (length - len(columns[col.name]))
+        listed = columns.get(col.name, [])
+        values = listed + [None] * (length - len(listed))
         frame[col.name] = pd.Series(values, dtype=_dtype(col))
     return pd.DataFrame(frame)
 
@@ -139,26 +142,21 @@ def validate_contract(
     """Run the source's suite on the partition's loaded rows; failures carry offending rows.
 
     `summary` is what ingestion summarised of those rows on its way; without it the partition is
-    summarised again. Two batches: the columns the loaded rows have (a zero-row frame), and the
-    values the rows reduce to."""
+    summarised again. One batch: the values the rows reduce to, in the columns the loaded table
+    has."""
     summary = summary if summary is not None else partition_summary(con, source, day)
     result = ContractResult(source.name, summary.rows)
     if summary.rows == 0:
         return result
-    expectations = {
-        "columns": _schema_expectations(source),
-        "values": _value_expectations(source, day, lookback_days),
-    }
-    suites = _Suites(source, day, expectations, spark=False)
+    expectations = _schema_expectations(source) + _value_expectations(source, day, lookback_days)
+    suites = _Suites(source, day, {"rows": expectations}, spark=False)
     with con.cursor() as cursor:
-        names = ", ".join(f'"{c}"' for c in source.column_names)
-        shape = cursor.sql(f"select {names} from {source.table} limit 0").to_arrow_table()
-    outcomes = suites.run("columns", shape.to_pandas()) + suites.run(
-        "values", _reduced_frame(source, summary)
-    )
+        loaded = [r[0] for r in cursor.execute(f"describe {source.table}").fetchall()]
+    frame = _reduced_frame(source, summary, loaded)
+    outcomes = suites.run("rows", frame)
     result.expectations = len(outcomes)
     result.failures = [
-        _failure(con, source, item, summary, day, lookback_days)
+        _failure(con, source, item, summary, day, lookback_days, frame)
         for item in outcomes
         if not item.success
     ]
@@ -187,9 +185,10 @@ class _Suites:
         for name, listed in expectations.items():
             asset = data_source.add_dataframe_asset(name)
             batch = asset.add_batch_definition_whole_dataframe(name)
-            suite = context.suites.add(gx.ExpectationSuite(name=f"{source.name}_{name}"))
-            for expectation in listed:
-                suite.add_expectation(expectation)
+            # Given whole: added one by one, each expectation rewrites the stored suite.
+            suite = context.suites.add(
+                gx.ExpectationSuite(name=f"{source.name}_{name}", expectations=listed)
+            )
             self.validations[name] = context.validation_definitions.add(
                 gx.ValidationDefinition(name=f"{source.name}_{name}_{day}", data=batch, suite=suite)
             )
@@ -247,12 +246,14 @@ def _counted_failure(item, rows: int) -> Failure:
     return Failure(config.type, column, _share(int(found["unexpected_count"]), rows), sample)
 
 
-def _failure(con, source: Source, item, summary: Summary, day: date, lookback_days: int) -> Failure:
+def _failure(
+    con, source: Source, item, summary: Summary, day: date, lookback_days: int, frame: pd.DataFrame
+) -> Failure:
     """A failure on the reduced values, counted and located in the warehouse."""
     config = item.expectation_config
     column = config.kwargs.get("column")
     col = next((c for c in source.columns if c.name == column), None)
-    if col is None or "to_exist" in config.type:
+    if col is None or column not in frame.columns or "to_exist" in config.type:
         return Failure(config.type, column, str(item.exception_info or "failed"))
     value = normalised(col, col.name)
     if col.kind is Kind.TIMESTAMP:
