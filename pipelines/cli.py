@@ -1,5 +1,6 @@
 """`recon`: run the daily reconciliation, generate demo data, inspect the models."""
 
+import importlib
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,7 +13,35 @@ from pipelines.cli_params import parse_date as _date
 SEVERITY_CHOICE = click.Choice(list(reversed(SEVERITIES)))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Commands of other modules, imported only when they run or `--help` lists them (click's
+    lazy-loading pattern): `recon run` need not import the service and the alert commands
+    first, which cost about half a second at every start."""
+
+    def __init__(self, *args, lazy_commands: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands  # name -> "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.lazy_commands:
+            return super().get_command(ctx, name)
+        module, attribute = self.lazy_commands[name].split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands={
+        "alerts": "pipelines.alerts.command:alerts",
+        "chaos": "pipelines.service_cli:chaos",
+        "serve": "pipelines.service_cli:serve",
+        "worker": "pipelines.service_cli:worker",
+    },
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 def main() -> None:
     """Checkout reconciliation toolkit.
 
@@ -329,17 +358,6 @@ def models() -> None:
 
     for model in order(discover(MODELS_DIR)):
         click.echo(f"{model.table:<36} <- {', '.join(model.depends_on)}")
-
-
-def _register_commands() -> None:
-    from pipelines.alerts.command import alerts
-    from pipelines.service_cli import chaos, serve, worker
-
-    for command in (alerts, serve, worker, chaos):
-        main.add_command(command)
-
-
-_register_commands()
 
 
 def _yesterday() -> date:
