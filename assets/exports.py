@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.contract import SOURCES
 from assets.resources import ReconConfig, Warehouse
+from recon.contract import SOURCES
 
 DISCREPANCY_COLUMNS = (
     "discrepancy_id, type, severity, checkout_id, amount_minor, currency, business_date, details"

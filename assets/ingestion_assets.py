@@ -5,15 +5,15 @@ from datetime import date
 
 import dagster as dg
 
-from assets.contract import SOURCES, Source
-from assets.ingest import IngestReport, ingest_source
 from assets.resources import Engine, ReconConfig, Warehouse
-from assets.spark import ingest as spark_ingest
-from assets.spark.checks import landing_facts
-from assets.warehouse import claim
-from checks.contracts import validate_contract
 from checks.invariants import rows_conserved, rows_conserved_spec
 from checks.landing import contract_result, fresh_result, keys_result, landing_check_specs
+from recon.contract import SOURCES, Source
+from recon.contract_suites import validate_contract
+from recon.ingest import IngestReport, ingest_source
+from recon.spark import ingest as spark_ingest
+from recon.spark.checks import landing_facts
+from recon.warehouse import claim
 
 
 def _file_table(report: IngestReport) -> str:

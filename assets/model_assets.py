@@ -13,11 +13,13 @@ import dagster as dg
 import duckdb
 
 from assets.resources import Engine, ReconConfig, Warehouse
-from assets.run_params import write_run_params
-from assets.spark.catalog import publish
-from assets.spark.models import SparkRelations
-from assets.spark.models import materialize as spark_materialize
-from assets.sql_models import (
+from checks.invariants import MODEL_CHECKS
+from dbt_like_models import MODELS_DIR
+from recon.run_params import write_run_params
+from recon.spark.catalog import publish
+from recon.spark.models import SparkRelations
+from recon.spark.models import materialize as spark_materialize
+from recon.sql_models import (
     Model,
     Relations,
     discover,
@@ -26,9 +28,7 @@ from assets.sql_models import (
     order,
     stored_dependencies,
 )
-from assets.warehouse import claim
-from checks.invariants import MODEL_CHECKS
-from dbt_like_models import MODELS_DIR
+from recon.warehouse import claim
 
 
 def run_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:

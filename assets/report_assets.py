@@ -5,8 +5,8 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from assets.reports.build import BUILDERS, ReportFiles, build_index
 from assets.resources import ReconConfig, Warehouse
+from recon.reports.build import BUILDERS, ReportFiles, build_index
 
 # The marts each report reads, as asset keys (its dependencies).
 REPORT_INPUTS = {

@@ -12,12 +12,12 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from assets.run_params import RunParams
-from assets.warehouse import configure_session
 from checkout_service.db import DatabaseSettings
+from recon.run_params import RunParams
+from recon.warehouse import configure_session
 
 if TYPE_CHECKING:
-    from assets.spark.tables import SparkTables
+    from recon.spark.tables import SparkTables
 
 
 class Warehouse(DuckDBResource):
@@ -41,7 +41,7 @@ class Warehouse(DuckDBResource):
 
 class Engine(dg.ConfigurableResource):
     """What reads the landing files and builds the models: `duckdb` (in the warehouse's own
-    process) or `spark` (see `assets.spark`); both write the same tables."""
+    process) or `spark` (see `recon.spark`); both write the same tables."""
 
     kind: str = "duckdb"
     spark_master: str = "local[*]"
@@ -54,7 +54,7 @@ class Engine(dg.ConfigurableResource):
 
     def spark_tables(self) -> "SparkTables":
         """The Spark engine's tables, on the process's Spark session (started on first use)."""
-        from assets.spark.session import spark_session
+        from recon.spark.session import spark_session
 
         session = spark_session(self.spark_master, self.spark_driver_memory)
         return _spark_tables(session, self.spark_tables_root)
@@ -63,7 +63,7 @@ class Engine(dg.ConfigurableResource):
 @functools.cache
 def _spark_tables(session, root: str) -> "SparkTables":
     # One per session and root: it remembers which tables the session's catalog knows.
-    from assets.spark.tables import SparkTables
+    from recon.spark.tables import SparkTables
 
     return SparkTables(session, root)
 

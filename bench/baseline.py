@@ -12,7 +12,7 @@ but its memory_limit. It finds the same (checkout_id, type) pairs as the pipelin
 belongs to the UTC day of its first record and only the business date's are reported; orders and
 fulfillments keep their latest version, payments, moves and events one copy per ID; only succeeded
 payments count; the time rules run on the data's clock (`as_of`, the latest server-side instant,
-never the wall clock), with the defaults of assets/run_params.py.
+never the wall clock), with the defaults of recon/run_params.py.
 
 Written for speed: the rare cases are found first, and per-ID work is done for them only.
 - Money (orders, payments, fulfillments): the authorizations not simply captured or voided from
@@ -47,8 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
 
-from assets.landing import window  # noqa: E402
-from assets.run_params import RunParams  # noqa: E402
+from recon.landing import window  # noqa: E402
+from recon.run_params import RunParams  # noqa: E402
 
 SOURCES = ("orders", "payments", "inventory_moves", "fulfillments", "analytics_events")
 PARAMS = RunParams()

@@ -31,9 +31,9 @@ from compare_datacompy import (  # noqa: E402
     datacompy_in_its_own_environment,
 )
 
-from assets.contract import SOURCES  # noqa: E402
 from pipelines.local_run import run_partition  # noqa: E402
-from pipelines.settings import ReconSettings  # noqa: E402
+from recon.contract import SOURCES  # noqa: E402
+from recon.settings import ReconSettings  # noqa: E402
 from testdata.bulk import BulkSummary, generate_bulk  # noqa: E402
 
 DAY = date(2026, 5, 6)

@@ -1,7 +1,7 @@
 """Contract rows from the services' databases: one function per landing source.
 
 Each function reads one service's database (the engine of `db.create_service_engine`) and returns
-rows with exactly the columns of the data contract (`assets.contract`), timestamps as aware
+rows with exactly the columns of the data contract (`recon.contract`), timestamps as aware
 UTC datetimes, in a stable order. `analytics_events` comes from the browser, not from a service
 database, so it has no function here.
 """
@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, select
 
-from assets.contract import SOURCES
 from checkout_service.db import DatabaseSettings, create_service_engine, reading
 from checkout_service.services import fulfillment, inventory, order, payment
+from recon.contract import SOURCES
 
 Row = dict[str, Any]
 

@@ -12,14 +12,14 @@ from typing import Protocol
 import dagster as dg
 import duckdb
 
-from assets.contract import SOURCES
-from assets.raw_rows import (
+from recon.contract import SOURCES
+from recon.raw_rows import (
     Fingerprint,
     LandingFileChanged,
     describe_parquet,
     require_unchanged,
 )
-from assets.revenue_bridge import unclosed_totals
+from recon.revenue_bridge import unclosed_totals
 
 ROWS_CONSERVED = "rows_conserved"
 DISCREPANCY_IDS_UNIQUE = "discrepancy_ids_unique"

@@ -6,8 +6,8 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from assets.contract import Source
-from checks.contracts import ContractResult
+from recon.contract import Source
+from recon.contract_suites import ContractResult
 
 CONTRACT = "contract"
 FRESH = "export_arrived"
@@ -47,7 +47,7 @@ def landing_check_specs(asset_key: dg.AssetKey, source: Source) -> list[dg.Asset
 
 
 def contract_result(asset_key: dg.AssetKey, result: ContractResult) -> dg.AssetCheckResult:
-    """The check's result for a contract validated on either engine (`checks.contracts`)."""
+    """The check's result for a contract validated on either engine (`recon.contract_suites`)."""
     failures = [
         f"{f.expectation} on {f.column}: {f.observed}"
         + (f"; e.g. {'; '.join(f.sample)}" if f.sample else "")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from assets.discrepancy_types import SEVERITIES
 from pipelines.cli_params import parse_date as _date
+from recon.discrepancy_types import SEVERITIES
 
 SEVERITY_CHOICE = click.Choice(list(reversed(SEVERITIES)))
 
@@ -135,7 +135,7 @@ def run(
     Prints one line per step, then the discrepancies by type. Rerunning a date replaces its rows:
     the same files give the same output."""
     from pipelines.local_run import run_partition
-    from pipelines.settings import ReconSettings
+    from recon.settings import ReconSettings
 
     if not landing.is_dir():
         raise click.BadParameter(f"{landing} is not a directory", param_hint="--landing")
@@ -327,9 +327,9 @@ def report(day: date, out: Path, warehouse: Path | None) -> None:
 
     Writes <out>/reports/index.html and the finance, marketing, revenue bridge and discrepancy
     pages (self-contained HTML that opens from disk), with CSV and Parquet of every table."""
-    from assets.reports.build import build_reports
-    from assets.warehouse import connect
-    from pipelines.settings import ReconSettings
+    from recon.reports.build import build_reports
+    from recon.settings import ReconSettings
+    from recon.warehouse import connect
 
     path = warehouse or ReconSettings().warehouse_path
     if not path.exists():
@@ -353,8 +353,8 @@ def report(day: date, out: Path, warehouse: Path | None) -> None:
 @main.command()
 def models() -> None:
     """List the SQL models in run order with the tables each reads."""
-    from assets.sql_models import discover, order
     from dbt_like_models import MODELS_DIR
+    from recon.sql_models import discover, order
 
     for model in order(discover(MODELS_DIR)):
         click.echo(f"{model.table:<36} <- {', '.join(model.depends_on)}")

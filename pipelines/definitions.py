@@ -11,7 +11,7 @@ from pipelines.jobs import daily_schedule, reconcile_job
 from pipelines.partitions import daily_partitions
 from pipelines.resources import build_resources
 from pipelines.sensors import new_landing_files_sensor
-from pipelines.settings import ReconSettings
+from recon.settings import ReconSettings
 
 
 def build_definitions(settings: ReconSettings | None = None) -> dg.Definitions:

@@ -14,9 +14,9 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from assets.landing_writer import COLUMNS
 from pipelines.local_run import run_partition
-from pipelines.settings import ReconSettings
+from recon.landing_writer import COLUMNS
+from recon.settings import ReconSettings
 from testdata.scoring import score
 from testdata.synthetic import GROUND_TRUTH_FILE, generate_landing
 

@@ -9,15 +9,15 @@ from typing import TextIO
 
 import dagster as dg
 
-from assets.warehouse import connect
-from pipelines.alerts import enqueue_check_failures, load_config
-from pipelines.alerts.delivery import deliver_pending
 from pipelines.definitions import build_definitions
 from pipelines.jobs import RECONCILE_JOB
 from pipelines.progress import progress_logger, root_message
 from pipelines.run_lock import warehouse_lock
-from pipelines.settings import ReconSettings
 from pipelines.summary import at_or_above, format_table, summary_rows
+from recon.alerts import enqueue_check_failures, load_config
+from recon.alerts.delivery import deliver_pending
+from recon.settings import ReconSettings
+from recon.warehouse import connect
 
 
 @dataclass

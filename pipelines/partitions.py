@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.settings import ReconSettings
+from recon.settings import ReconSettings
 
 
 def daily_partitions(settings: ReconSettings) -> dg.DailyPartitionsDefinition:

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import Engine, ReconConfig, Warehouse
-from pipelines.settings import ReconSettings
+from recon.settings import ReconSettings
 
 
 def build_resources(settings: ReconSettings) -> dict[str, dg.ConfigurableResource]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.contract import SOURCES
-from assets.landing import landing_dates
 from pipelines.jobs import RECONCILE_JOB
+from recon.contract import SOURCES
+from recon.landing import landing_dates
 
 
 def _fingerprint(files: list[Path]) -> str:

@@ -4,8 +4,8 @@ from datetime import date
 
 import duckdb
 
-from assets.currencies import format_money
-from assets.discrepancy_types import SEVERITIES
+from recon.currencies import format_money
+from recon.discrepancy_types import SEVERITIES
 
 
 def summary_rows(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple]:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import duckdb
 
-from assets.discrepancy_types import money_types
-from assets.reconcile import discrepancies, reconcile_partition
 from checkout_service.db import DatabaseSettings
 from checkout_service.export import export_all
+from recon.discrepancy_types import money_types
+from recon.reconcile import discrepancies, reconcile_partition
 from testdata.synthetic import write_rows
 
 

@@ -5,7 +5,7 @@ fulfillment) and accumulates the rows each service would export, with determinis
 internal clock so rows come out time-ordered. It refuses contract-breaking values (non-positive
 amounts, unknown enums): bad rows are made on purpose, by editing a row afterwards.
 
-Timestamps in the rows are timezone-aware UTC `datetime`s; `assets.landing_writer.write_rows`
+Timestamps in the rows are timezone-aware UTC `datetime`s; `recon.landing_writer.write_rows`
 turns them into each landing format's representation.
 """
 
@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from assets.contract import IDEMPOTENCY_STEPS
-from assets.landing_writer import SOURCES
 from checkout_service.services.payment import psp_reference
+from recon.contract import IDEMPOTENCY_STEPS
+from recon.landing_writer import SOURCES
 
 STEPS = IDEMPOTENCY_STEPS
 

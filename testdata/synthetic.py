@@ -23,8 +23,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from assets.discrepancy_types import type_names
-from assets.landing_writer import RawLine, Row, WrittenFile, iso_z, text_value, write_rows
+from recon.discrepancy_types import type_names
+from recon.landing_writer import RawLine, Row, WrittenFile, iso_z, text_value, write_rows
 from testdata.flows import (
     SOURCES,
     Attribution,

@@ -1,16 +1,1 @@
-"""Alerting: new and resolved discrepancies of a partition, routed to on-call channels through
-a deduplicating outbox in the warehouse (issue 4)."""
-
-from pipelines.alerts.config import AlertConfig, default_config, load_config
-from pipelines.alerts.planning import PartitionNotReconciled
-from pipelines.alerts.run import AlertRun, enqueue_check_failures, run_alerts
-
-__all__ = [
-    "AlertConfig",
-    "AlertRun",
-    "PartitionNotReconciled",
-    "default_config",
-    "enqueue_check_failures",
-    "load_config",
-    "run_alerts",
-]
+"""The alerts' Dagster asset and `recon alerts` command, over `recon.alerts`."""

@@ -34,11 +34,11 @@ def alerts(day: date, dry_run: bool, config_path: Path | None, warehouse: Path |
     queued for the next run)."""
     from pydantic import ValidationError
 
-    from assets.warehouse import connect
-    from pipelines.alerts.config import load_config
-    from pipelines.alerts.planning import PartitionNotReconciled
-    from pipelines.alerts.run import run_alerts
-    from pipelines.settings import ReconSettings
+    from recon.alerts.config import load_config
+    from recon.alerts.planning import PartitionNotReconciled
+    from recon.alerts.run import run_alerts
+    from recon.settings import ReconSettings
+    from recon.warehouse import connect
 
     try:
         config = load_config(config_path)

@@ -6,8 +6,8 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import Warehouse
-from pipelines.alerts.config import load_config
-from pipelines.alerts.run import run_alerts
+from recon.alerts.config import load_config
+from recon.alerts.run import run_alerts
 
 DISCREPANCIES = dg.AssetKey(["marts", "discrepancies"])
 NOTICES = dg.AssetKey(["alerts", "discrepancy_notices"])

@@ -12,12 +12,12 @@ from typing import Any
 
 import polars as pl
 
-from assets.discrepancy_types import type_names
-from assets.landing_writer import COLUMNS
 from checkout_service import export
 from checkout_service.db import DatabaseSettings
 from checkout_service.orchestrator.outbox import process_outbox
 from checkout_service.orchestrator.recovery import recover
+from recon.discrepancy_types import type_names
+from recon.landing_writer import COLUMNS
 from testdata.faults import FaultPlan
 from testdata.simulator import unsafe
 from testdata.simulator.browser import Behaviour, Browser

@@ -13,7 +13,7 @@ from assets import model_assets
 from pipelines.definitions import build_definitions
 from pipelines.jobs import RECONCILE_JOB
 from pipelines.local_run import run_partition
-from pipelines.settings import ReconSettings
+from recon.settings import ReconSettings
 from testdata.synthetic import generate_landing
 
 DAY = date(2026, 3, 10)

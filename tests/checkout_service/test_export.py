@@ -6,15 +6,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from assets.contract import SOURCES
-from assets.ingest import ingest_source
-from assets.landing_writer import COLUMNS
-from assets.raw_rows import raw_rows_sql
-from assets.warehouse import connect
 from checkout_service import export
 from checkout_service.services import fulfillment, inventory, order, payment
 from checkout_service.services.inventory import InventorySettings
 from checkout_service.services.runtime import ServiceSettings
+from recon.contract import SOURCES
+from recon.ingest import ingest_source
+from recon.landing_writer import COLUMNS
+from recon.raw_rows import raw_rows_sql
+from recon.warehouse import connect
 from testdata.synthetic import write_rows
 
 DAY = date(2026, 1, 2)

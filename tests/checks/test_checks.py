@@ -6,13 +6,14 @@ from datetime import UTC, date, datetime, time, timedelta
 import dagster as dg
 import pytest
 
-from assets.contract import SOURCES
-from assets.reconcile import reconcile_partition
-from assets.sql_models import project_relations
-from assets.warehouse import connect
-from checks import contracts, invariants
-from checks.contracts import idempotency_key_rate, validate_contract
+from checks import invariants
 from checks.landing import fresh_result, keys_result
+from recon import contract_suites as contracts
+from recon.contract import SOURCES
+from recon.contract_suites import idempotency_key_rate, validate_contract
+from recon.reconcile import reconcile_partition
+from recon.sql_models import project_relations
+from recon.warehouse import connect
 from testdata.flows import combine_rows
 from testdata.synthetic import SCENARIOS, Context, write_rows
 
@@ -190,7 +191,7 @@ def test_invariant_passes_on_clean_data_and_fails_when_broken(warehouse, check, 
 @pytest.mark.slow
 def test_blocking_contract_failure_stops_the_marts_and_fails_the_run(tmp_path):
     from pipelines.local_run import run_partition
-    from pipelines.settings import ReconSettings
+    from recon.settings import ReconSettings
 
     rows = combine_rows(f.rows for f in flows())
     rows["payments"][0]["currency"] = "EUR"

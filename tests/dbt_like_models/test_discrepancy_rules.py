@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from assets.reconcile import discrepancies, reconcile_partition
-from assets.run_params import RunParams
-from assets.sql_models import project_relations
-from assets.warehouse import connect
+from recon.reconcile import discrepancies, reconcile_partition
+from recon.run_params import RunParams
+from recon.sql_models import project_relations
+from recon.warehouse import connect
 from testdata.flows import Attribution, CheckoutFlow, combine_rows
 from testdata.synthetic import ANCHOR, SCENARIOS, Context, write_rows
 

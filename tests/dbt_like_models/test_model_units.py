@@ -27,9 +27,9 @@ import duckdb
 import pytest
 import yaml
 
-from assets.sql_models import discover, isolated_sql
-from assets.warehouse import configure_session
 from dbt_like_models import MODELS_DIR
+from recon.sql_models import discover, isolated_sql
+from recon.warehouse import configure_session
 
 MODELS = discover(MODELS_DIR)
 UNITS = Path(__file__).parent / "units"

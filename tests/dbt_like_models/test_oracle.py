@@ -27,10 +27,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assets.landing_writer import LANDING_TIME
-from assets.reconcile import discrepancies, reconcile_partition
-from assets.run_params import RunParams
-from assets.warehouse import connect
+from recon.landing_writer import LANDING_TIME
+from recon.reconcile import discrepancies, reconcile_partition
+from recon.run_params import RunParams
+from recon.warehouse import connect
 from testdata.flows import Attribution, CheckoutFlow, combine_rows
 from testdata.synthetic import ANCHOR, SCENARIOS, Context, write_rows
 from tests.dbt_like_models.test_rules_property import DAY, _start, checkout_shapes

@@ -3,8 +3,8 @@
 import pytest
 import sqlglot
 
-from assets.sql_models import discover
 from dbt_like_models import MODELS_DIR
+from recon.sql_models import discover
 
 MODELS = discover(MODELS_DIR)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assets.reconcile import discrepancies, reconcile_partition
-from assets.warehouse import connect
+from recon.reconcile import discrepancies, reconcile_partition
+from recon.warehouse import connect
 from testdata.flows import combine_rows
 from testdata.synthetic import ANCHOR, SCENARIOS, Context, write_rows
 

@@ -8,7 +8,7 @@ import dagster as dg
 
 from pipelines.definitions import build_definitions
 from pipelines.jobs import RECONCILE_JOB
-from pipelines.settings import ReconSettings
+from recon.settings import ReconSettings
 
 
 def settings_for(tmp_path, **extra) -> ReconSettings:

@@ -4,10 +4,10 @@ from datetime import date
 
 import polars as pl
 
-from assets.contract import SOURCES
-from assets.reconcile import discrepancies, reconcile_partition
-from assets.warehouse import connect
-from checks.contracts import validate_contract
+from recon.contract import SOURCES
+from recon.contract_suites import validate_contract
+from recon.reconcile import discrepancies, reconcile_partition
+from recon.warehouse import connect
 from testdata.bulk import SCENARIOS, generate_bulk
 
 DAY = date(2026, 5, 6)

@@ -9,8 +9,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.discrepancy_types import money_types, type_names
-from assets.reconcile import discrepancies, reconcile_partition
+from recon.discrepancy_types import money_types, type_names
+from recon.reconcile import discrepancies, reconcile_partition
 from testdata.simulator import simulate
 
 DAY = date(2026, 3, 10)

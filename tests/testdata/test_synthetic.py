@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assets.discrepancy_types import type_names
-from assets.landing_writer import COLUMNS, LANDING_TIME
+from recon.discrepancy_types import type_names
+from recon.landing_writer import COLUMNS, LANDING_TIME
 from testdata.flows import STEPS, Attribution, CheckoutFlow
 from testdata.synthetic import (
     ANOMALY_SCENARIOS,

@@ -3,7 +3,7 @@
 from click.testing import CliRunner
 
 from pipelines.alerts.command import alerts
-from tests.pipelines.alerts.conftest import DAY
+from tests.recon.alerts.conftest import DAY
 
 
 def test_dry_run_then_real_run_from_the_command_line(shop, tmp_path):

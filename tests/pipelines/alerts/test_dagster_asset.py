@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.resources import Warehouse
 from pipelines.alerts.dagster_asset import alerts_asset
-from tests.pipelines.alerts.conftest import DAY
+from tests.recon.alerts.conftest import DAY
 
 
 def test_the_asset_runs_the_alerts_of_its_partition(shop, tmp_path):

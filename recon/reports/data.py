@@ -1,0 +1,185 @@
+"""What each report shows, read from the warehouse marts as Polars frames."""
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from recon.discrepancy_types import money_types, severity_rank_sql
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pl.DataFrame:
+    # A cursor of its own: DuckDB 2 refuses relation queries while an execute() result on the
+    # same connection is still open.
+    with con.cursor() as cursor:
+        return pl.from_arrow(cursor.sql(sql, params=params).to_arrow_table())
+
+
+# Rows a page lists per table (per type of discrepancy, per currency of unmatched amounts). At 10M
+# checkouts a page listing every discrepancy weighed 400 MB, more than a browser opens; every row
+# stays in the page's exports.
+PAGE_ROWS = 1000
+# The order discrepancies are listed in: worst first, then newest business date, then largest.
+# A total order (the ID last): the finance page must pick the same rows as the discrepancies page.
+LISTING_ORDER = f"""
+    {severity_rank_sql()},
+    business_date desc, amount_minor desc nulls last, checkout_id, discrepancy_id
+"""
+
+
+@dataclass(frozen=True)
+class FinanceData:
+    daily: pl.DataFrame  # per currency
+    # every critical or high discrepancy with money, per currency, largest first; `listed` on the
+    # finance page, `on_discrepancy_page` when the discrepancies page lists it too
+    unmatched: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class MarketingData:
+    funnel: pl.DataFrame  # one row
+    attribution: pl.DataFrame  # per currency, source, campaign
+    gap_trend: pl.DataFrame  # per business date and currency, up to the report date
+
+
+@dataclass(frozen=True)
+class BridgeData:
+    lines: pl.DataFrame  # per currency, line_no order
+
+
+@dataclass(frozen=True)
+class DiscrepancyData:
+    by_type: pl.DataFrame  # type, severity, count, amount per currency
+    items: pl.DataFrame  # every discrepancy in LISTING_ORDER; `listed` on the page
+    history: pl.DataFrame  # count per business date and severity, up to the report date
+
+
+def finance(con: duckdb.DuckDBPyConnection, day: date) -> FinanceData:
+    daily = query(
+        con,
+        "select * exclude (_partition_date) from marts.finance_daily "
+        "where _partition_date = $day order by currency",
+        {"day": day},
+    )
+    unmatched = query(
+        con,
+        f"""
+        with day_discrepancies as (
+            select * from marts.discrepancies where _partition_date = $day
+        ),
+
+        on_discrepancy_page as (
+            select
+                discrepancy_id,
+                row_number() over (partition by type order by {LISTING_ORDER}) <= $rows
+                    as on_discrepancy_page
+            from day_discrepancies
+        )
+
+        select
+            discrepancy_id, type, severity, checkout_id, amount_minor, currency, details,
+            row_number() over (
+                partition by currency order by amount_minor desc, checkout_id, discrepancy_id
+            ) <= $rows as listed,
+            on_discrepancy_page
+        from day_discrepancies
+        join on_discrepancy_page using (discrepancy_id)
+        where type in (select unnest($money)) and amount_minor is not null
+        order by currency, amount_minor desc, checkout_id, discrepancy_id
+        """,
+        {"day": day, "rows": PAGE_ROWS, "money": sorted(money_types())},
+    )
+    return FinanceData(daily, unmatched)
+
+
+def marketing(con: duckdb.DuckDBPyConnection, day: date) -> MarketingData:
+    funnel = query(
+        con,
+        "select * exclude (_partition_date) from marts.marketing_funnel "
+        "where _partition_date = $day",
+        {"day": day},
+    )
+    attribution = query(
+        con,
+        """
+        select * exclude (_partition_date) from marts.marketing_attribution
+        where _partition_date = $day
+        order by currency, server_revenue_minor desc, utm_source, utm_campaign
+        """,
+        {"day": day},
+    )
+    gap_trend = query(
+        con,
+        """
+        select
+            business_date, currency,
+            cast(sum(client_revenue_minor) as bigint) as client_revenue_minor,
+            cast(sum(server_revenue_minor) as bigint) as server_revenue_minor,
+            cast(sum(gap_minor) as bigint) as gap_minor
+        from marts.marketing_attribution
+        where _partition_date <= $day
+        group by business_date, currency
+        order by business_date, currency
+        """,
+        {"day": day},
+    )
+    return MarketingData(funnel, attribution, gap_trend)
+
+
+def bridge(con: duckdb.DuckDBPyConnection, day: date) -> BridgeData:
+    lines = query(
+        con,
+        """
+        select currency, line_no, line, kind, amount_minor from marts.revenue_bridge
+        where _partition_date = $day order by currency, line_no
+        """,
+        {"day": day},
+    )
+    return BridgeData(lines)
+
+
+def discrepancies(con: duckdb.DuckDBPyConnection, day: date) -> DiscrepancyData:
+    items = query(
+        con,
+        f"""
+        with day_discrepancies as (
+            select
+                d.discrepancy_id, d.type, d.severity, d.checkout_id, d.amount_minor,
+                d.currency, d.business_date,
+                date_diff('day', d.business_date, cast(ctx.as_of as date)) as age_days,
+                d.details
+            from marts.discrepancies d
+            join intermediate.int_run_context ctx on ctx._partition_date = d._partition_date
+            where d._partition_date = $day
+        )
+
+        select
+            *,
+            row_number() over (partition by type order by {LISTING_ORDER}) <= $rows as listed
+        from day_discrepancies
+        order by {LISTING_ORDER}
+        """,
+        {"day": day, "rows": PAGE_ROWS},
+    )
+    by_type = query(
+        con,
+        f"""
+        select type, severity, currency, count(*) as discrepancies,
+            cast(sum(amount_minor) as bigint) as amount_minor
+        from marts.discrepancies where _partition_date = $day
+        group by type, severity, currency
+        order by {severity_rank_sql()}, type, currency nulls first
+        """,
+        {"day": day},
+    )
+    history = query(
+        con,
+        """
+        select business_date, severity, count(*) as discrepancies
+        from marts.discrepancies where _partition_date <= $day
+        group by business_date, severity order by business_date, severity
+        """,
+        {"day": day},
+    )
+    return DiscrepancyData(by_type, items, history)

@@ -1,0 +1,122 @@
+"""Loading the routing config from YAML or TOML, and errors that name the offending field."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+import recon.alerts
+from recon.alerts import AlertConfig, default_config, load_config
+
+YAML = """
+channels:
+  - name: oncall
+    type: pagerduty
+    options: {routing_key_env: RECON_PD_ROUTING_KEY}
+  - name: team
+    type: slack
+    options: {webhook_url_env: RECON_SLACK_WEBHOOK_URL}
+rules:
+  - {channels: [oncall, team], severities: [critical], mode: each}
+  - {channels: [team], min_amount_minor: 10000, digest_top: 3, check_failures: true}
+retry: {attempts: 5}
+"""
+
+TOML = """
+[[channels]]
+name = "audit"
+type = "jsonl"
+options = { path = "out/alerts.jsonl" }
+
+[[rules]]
+channels = ["audit"]
+types = ["duplicate_charge"]
+"""
+
+
+def test_yaml_and_toml_load_into_the_same_model(tmp_path):
+    (tmp_path / "alerts.yaml").write_text(YAML)
+    (tmp_path / "alerts.toml").write_text(TOML)
+
+    from_yaml = load_config(tmp_path / "alerts.yaml")
+    from_toml = load_config(tmp_path / "alerts.toml")
+
+    assert [c.type for c in from_yaml.channels] == ["pagerduty", "slack"]
+    assert from_yaml.channel("oncall").options.url == "https://events.pagerduty.com/v2/enqueue"
+    assert from_yaml.rules[1].min_amount_minor == 10_000 and from_yaml.retry.attempts == 5
+    assert from_toml.rules[0].types == ["duplicate_charge"]
+
+
+def test_no_file_means_console_only():
+    config = load_config(None)
+    assert config == default_config()
+    assert [c.type for c in config.channels] == ["console"]
+    assert config.rules[0].check_failures
+
+
+def error_text(data: dict) -> str:
+    with pytest.raises(ValidationError) as raised:
+        AlertConfig.model_validate(data)
+    return str(raised.value)
+
+
+CONSOLE = [{"name": "c", "type": "console"}]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (
+            {"channels": [{"name": "w", "type": "webhook", "options": {}}], "rules": []},
+            "channels.0.webhook.options.url",
+        ),
+        ({"channels": [{"name": "x", "type": "carrier_pigeon"}], "rules": []}, "channels.0"),
+        (
+            {"channels": CONSOLE, "rules": [{"channels": ["c"], "severities": ["urgent"]}]},
+            "rules.0.severities.0",
+        ),
+        (
+            {"channels": CONSOLE, "rules": [{"channels": ["c"], "min_amount_minor": -1}]},
+            "rules.0.min_amount_minor",
+        ),
+        ({"channels": CONSOLE, "rules": [{"channels": ["c"], "mode": "batch"}]}, "rules.0.mode"),
+        ({"channels": CONSOLE, "rules": [{"channels": ["nope"]}]}, "rules.0.channels"),
+        (
+            {"channels": CONSOLE, "rules": [{"channels": ["c"], "severity": ["low"]}]},
+            "rules.0.severity",
+        ),
+        ({"channels": CONSOLE * 2, "rules": [{"channels": ["c"]}]}, "channels: duplicate"),
+        (
+            {"channels": CONSOLE, "rules": [{"channels": ["c"]}], "retry": {"attempts": 0}},
+            "retry.attempts",
+        ),
+    ],
+)
+def test_validation_errors_name_the_field(data, field):
+    assert field in error_text(data)
+
+
+def test_a_secret_value_in_place_of_a_variable_name_is_refused():
+    # Only *_env names are accepted: a pasted URL or key has nowhere to go.
+    text = error_text(
+        {
+            "channels": [
+                {"name": "s", "type": "slack", "options": {"webhook_url": "https://hooks.x"}}
+            ],
+            "rules": [{"channels": ["s"]}],
+        }
+    )
+    assert "channels.0.slack.options.webhook_url" in text
+
+
+def test_unknown_file_type_is_refused(tmp_path):
+    path = tmp_path / "alerts.json"
+    path.write_text("{}")
+    with pytest.raises(ValueError, match="alert config must be"):
+        load_config(path)
+
+
+def test_the_example_config_in_the_package_is_valid():
+    example = Path(recon.alerts.__file__).parent / "alerts.example.yaml"
+    config = load_config(example)
+    assert {c.type for c in config.channels} == {"console", "pagerduty", "slack", "email", "jsonl"}

@@ -1,0 +1,210 @@
+"""The model engine: dependencies read from SQL, load-time errors, partition-scoped rebuilds."""
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dbt_like_models import MODELS_DIR
+from recon.sql_models import (
+    ModelError,
+    Relations,
+    discover,
+    isolated_sql,
+    materialize,
+    order,
+    partition_sql,
+    stored_dependencies,
+    table_references,
+)
+from recon.warehouse import connect, ensure_schema
+
+
+def write_models(root: Path, models: dict[str, str]) -> Path:
+    for relative, sql in models.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sql)
+    for layer in ("staging", "intermediate", "marts"):
+        (root / layer).mkdir(exist_ok=True)
+    return root
+
+
+def test_references_exclude_ctes_and_include_subqueries_and_joins():
+    sql = """
+        with recent as (select * from stg_orders where status = 'placed'),
+        joined as (select * from recent join int_checkout_spine using (checkout_id))
+        select * from joined
+        where exists (select 1 from stg_payments p where p.checkout_id = joined.checkout_id)
+        union all
+        select * from (select * from raw.orders) as nested
+    """
+    assert table_references(sql) == {
+        "stg_orders",
+        "int_checkout_spine",
+        "stg_payments",
+        "raw.orders",
+    }
+
+
+def test_project_models_resolve_with_layers_respected():
+    models = discover(MODELS_DIR)
+    assert {"stg_orders", "int_checkout_spine", "discrepancies"} <= set(models)
+    assert models["discrepancies"].layer == "marts"
+    assert "intermediate.int_discrepancy_duplicate_charge" in models["discrepancies"].depends_on
+    rule = models["int_discrepancy_duplicate_charge"]
+    assert "intermediate.int_checkouts_of_day" in rule.depends_on  # ephemeral: through it,
+    assert "intermediate.int_checkout_spine" in stored_dependencies(rule, models)  # the spine
+    assert models["stg_payments"].depends_on == ("raw.payments", "staging.stg_payment_copies")
+    assert not models["stg_payments"].stored and models["int_checkout_spine"].stored
+    ranks = {m.name: i for i, m in enumerate(order(models))}
+    for model in models.values():
+        for dep in model.depends_on:
+            name = dep.split(".")[1]
+            if name in ranks:
+                assert ranks[name] < ranks[model.name], f"{dep} must run before {model.name}"
+
+
+def test_unknown_reference_is_a_load_error_naming_file_and_table(tmp_path):
+    root = write_models(tmp_path, {"staging/stg_a.sql": "select * from stg_missing"})
+    with pytest.raises(ModelError, match=r"stg_a\.sql: references unknown table 'stg_missing'"):
+        discover(root)
+
+
+def test_cycle_is_a_load_error_naming_the_models(tmp_path):
+    root = write_models(
+        tmp_path,
+        {
+            "intermediate/int_a.sql": "select * from int_b",
+            "intermediate/int_b.sql": "select * from int_a",
+        },
+    )
+    with pytest.raises(ModelError, match="dependency cycle") as caught:
+        discover(root)
+    assert "intermediate.int_a" in str(caught.value) and "intermediate.int_b" in str(caught.value)
+
+
+def test_raw_tables_are_read_by_staging_only(tmp_path):
+    root = write_models(tmp_path, {"marts/m.sql": "select * from raw.orders"})
+    with pytest.raises(ModelError, match="only staging models may"):
+        discover(root)
+
+
+def test_unparseable_sql_names_the_file(tmp_path):
+    root = write_models(tmp_path, {"staging/stg_bad.sql": "select from where ("})
+    with pytest.raises(ModelError, match=r"stg_bad\.sql: cannot parse SQL"):
+        discover(root)
+
+
+def test_duplicate_model_names_across_layers_are_refused(tmp_path):
+    root = write_models(
+        tmp_path,
+        {"staging/dup.sql": "select 1 as x", "marts/dup.sql": "select 2 as x"},
+    )
+    with pytest.raises(ModelError, match="already used"):
+        discover(root)
+
+
+def test_partition_sql_reads_only_that_partition(tmp_path):
+    models = discover(MODELS_DIR)
+    with connect(tmp_path / "wh.duckdb") as con:
+        ensure_schema(con)
+        sql = partition_sql(models["int_checkout_orders"], Relations(con, models, date(2026, 3, 4)))
+    assert "_partition_date = date '2026-03-04'" in sql
+    # stg_orders is ephemeral: its query stands in its place, reading the stored landing rows
+    # and the stored versions table.
+    assert "raw.orders" in sql and "staging.stg_order_versions" in sql
+    assert "staging.stg_orders" not in sql
+
+
+def test_ephemeral_models_are_inlined_and_never_stored(tmp_path):
+    root = write_models(
+        tmp_path / "models",
+        {
+            "staging/stg_a.sql": "-- materialized: ephemeral\n-- doubled\n"
+            "select x * 2 as doubled from meta.run_params",
+            "intermediate/int_b.sql": "select sum(doubled) as total from stg_a",
+        },
+    )
+    models = discover(root)
+    assert models["stg_a"].description == "doubled"
+    assert stored_dependencies(models["int_b"], models) == ["meta.run_params"]
+    con = connect(tmp_path / "wh.duckdb")
+    con.execute("create schema meta")
+    con.execute("create table meta.run_params (_partition_date date, x int)")
+    day = date(2026, 1, 1)
+    con.execute("insert into meta.run_params values (?, 1), (?, 2)", [day, day])
+    assert materialize(con, models["int_b"], day, Relations(con, models, day)) == 1
+    assert con.execute("select total from intermediate.int_b").fetchall() == [(6,)]
+    with pytest.raises(ModelError, match="never stored"):
+        materialize(con, models["stg_a"], day)
+    tables = con.execute("select table_name from information_schema.tables").fetchall()
+    assert ("stg_a",) not in tables
+
+
+def test_an_unknown_materialization_or_an_ephemeral_mart_is_a_load_error(tmp_path):
+    bad = write_models(tmp_path / "a", {"staging/s.sql": "-- materialized: view\nselect 1 as x"})
+    with pytest.raises(ModelError, match=r"s\.sql: unknown materialization 'view'"):
+        discover(bad)
+    mart = write_models(
+        tmp_path / "b", {"marts/m.sql": "-- materialized: ephemeral\nselect 1 as x"}
+    )
+    with pytest.raises(ModelError, match="must be tables"):
+        discover(mart)
+
+
+def test_materialize_replaces_only_its_partition_and_rolls_back_on_error(tmp_path):
+    root = write_models(
+        tmp_path / "models",
+        {
+            "staging/stg_a.sql": "select x, x * 2 as doubled from src_rows",
+        },
+    )
+    con = connect(tmp_path / "wh.duckdb")
+    con.execute("create schema meta")
+    con.execute("create table meta.run_params (_partition_date date, x int)")
+    # A model reading run params; the engine narrows it to the partition being built.
+    (root / "staging/stg_a.sql").write_text("select x, x * 2 as doubled from meta.run_params")
+    models = discover(root)
+    day1, day2 = date(2026, 1, 1), date(2026, 1, 2)
+    con.execute("insert into meta.run_params values (?, 1), (?, 2), (?, 3)", [day1, day1, day2])
+    assert materialize(con, models["stg_a"], day1) == 2
+    assert materialize(con, models["stg_a"], day2) == 1
+    assert materialize(con, models["stg_a"], day1) == 2  # rerun: replaced, not duplicated
+    rows = con.execute(
+        "select _partition_date, x, doubled from staging.stg_a order by 1, 2"
+    ).fetchall()
+    assert rows == [(day1, 1, 2), (day1, 2, 4), (day2, 3, 6)]
+
+    broken = models["stg_a"].__class__(
+        "stg_a",
+        "staging",
+        root / "staging/stg_a.sql",
+        "select x, 1 / 0 as doubled, cast('no' as int) as y from meta.run_params",
+        ("meta.run_params",),
+    )
+    with pytest.raises(duckdb.Error):
+        materialize(con, broken, day1)
+    assert con.execute("select count(*) from staging.stg_a").fetchone()[0] == 3
+
+
+def test_sums_are_stored_as_bigint_not_128_bit_or_float(tmp_path):
+    root = write_models(
+        tmp_path / "models",
+        {"staging/stg_sum.sql": "select sum(x) as total_minor from meta.run_params"},
+    )
+    con = connect(tmp_path / "wh.duckdb")
+    con.execute("create schema meta")
+    con.execute("create table meta.run_params (_partition_date date, x bigint)")
+    con.execute("insert into meta.run_params values ('2026-01-01', 9007199254740993)")
+    materialize(con, discover(root)["stg_sum"], date(2026, 1, 1))
+    assert con.execute("describe staging.stg_sum").fetchall()[1][1] == "BIGINT"
+    # Above 2**53: a float would have rounded it.
+    assert con.execute("select total_minor from staging.stg_sum").fetchone()[0] == 9007199254740993
+
+
+def test_a_model_run_alone_needs_an_input_for_every_table_it_reads():
+    rule = discover(MODELS_DIR)["int_discrepancy_duplicate_order"]
+    with pytest.raises(ModelError, match=r"no input for .*intermediate\.int_checkout_orders"):
+        isolated_sql(rule, {"staging.stg_orders": "select 1"})

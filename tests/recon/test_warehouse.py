@@ -1,0 +1,70 @@
+"""A warehouse belongs to the engine that built it: the other engine is refused with what to do,
+and DuckDB's own queries key rows as the owning engine does. Writes are all or nothing."""
+
+import duckdb
+import pytest
+
+from recon.warehouse import EngineMismatch, claim, configure_session, engine_of, transaction
+
+
+def _surrogate_type(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("select typeof(surrogate_key('chk_1'))").fetchone()[0]
+
+
+def test_a_new_warehouse_is_duckdb_and_keys_by_128_bit_integers(tmp_path):
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        configure_session(con)
+        assert engine_of(con) == "duckdb"
+        claim(con, "duckdb")
+        assert _surrogate_type(con) == "UHUGEINT"
+
+
+def test_a_spark_warehouse_keys_by_the_id_in_every_later_session(tmp_path):
+    path = str(tmp_path / "wh.duckdb")
+    with duckdb.connect(path) as con:
+        configure_session(con)
+        claim(con, "spark")
+        assert _surrogate_type(con) == "VARCHAR"
+    with duckdb.connect(path) as con:
+        configure_session(con)
+        assert engine_of(con) == "spark"
+        assert _surrogate_type(con) == "VARCHAR"
+
+
+def test_the_other_engine_is_refused_with_what_to_do(tmp_path):
+    spark_built = str(tmp_path / "spark.duckdb")
+    with duckdb.connect(spark_built) as con:
+        configure_session(con)
+        claim(con, "spark")
+        with pytest.raises(EngineMismatch, match=r"built by the spark engine.*--warehouse"):
+            claim(con, "duckdb")
+    duckdb_built = str(tmp_path / "duckdb.duckdb")
+    with duckdb.connect(duckdb_built) as con:
+        configure_session(con)
+        con.execute("create schema marts")
+        con.execute("create table marts.discrepancies (id varchar)")
+        with pytest.raises(EngineMismatch, match="built by the duckdb engine"):
+            claim(con, "spark")
+
+
+def test_looking_up_the_engine_inside_a_transaction_does_not_abort_it(tmp_path):
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute("create table t (x int)")
+        con.execute("begin transaction")
+        con.execute("insert into t values (1)")
+        configure_session(con)  # looks up meta.engine, which does not exist
+        con.execute("insert into t values (2)")
+        con.execute("commit")
+        assert con.execute("select count(*) from t").fetchone()[0] == 2
+
+
+def test_a_transaction_keeps_every_write_or_none(tmp_path):
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute("create table t (n int)")
+        with transaction(con):
+            con.execute("insert into t values (1)")
+        with pytest.raises(KeyboardInterrupt), transaction(con):
+            con.execute("delete from t")
+            con.execute("insert into t values (2)")
+            raise KeyboardInterrupt  # an interrupted load, not only a failed query
+        assert con.execute("select n from t").fetchall() == [(1,)]
