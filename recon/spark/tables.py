@@ -97,10 +97,13 @@ class SparkTables:
             return
         self.spark.sql(f"drop table if exists {catalog_name(qualified)}")
         self._registered.pop(qualified, None)
+        if known is None:  # a new table: no folder yet, nothing to clear or recover
+            self._create(qualified, schema, recover=False)
+            return
         self._clear(qualified, schema)
         self._create(qualified, schema)
 
-    def _create(self, qualified: str, schema: "StructType") -> None:
+    def _create(self, qualified: str, schema: "StructType", recover: bool = True) -> None:
         columns = ", ".join(
             f"{_q(f.name)} {f.dataType.simpleString()}"
             for f in schema.fields
@@ -112,8 +115,8 @@ class SparkTables:
             f"create table {name} ({columns}, {PARTITION} date) using parquet "
             f"partitioned by ({PARTITION}) location '{self.path(qualified)}'"
         )
-        # The partitions other processes wrote: an in-memory catalog starts without them.
-        self.spark.sql(f"alter table {name} recover partitions")
+        if recover:  # the partitions other processes wrote: an in-memory catalog starts empty
+            self.spark.sql(f"alter table {name} recover partitions")
         self._registered[qualified] = schema
 
     def _on_disk_schema(self, qualified: str) -> "StructType | None":
