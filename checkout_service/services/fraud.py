@@ -6,7 +6,7 @@ A decline is a business answer (200 with `decision: declined`), not an error: th
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert
@@ -17,12 +17,8 @@ from checkout_service.db import UTCDateTime
 from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
 from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMinor, ShortText, iso
 from checkout_service.services.runtime import (
-    Clock,
-    IdFactory,
     RuntimeDep,
-    ServiceSettings,
-    build_runtime,
-    create_service_app,
+    app_factory,
     service_router,
 )
 
@@ -64,16 +60,8 @@ def decide(customer_id: str, payment_token: str | None) -> tuple[str, str | None
     return "approved", None
 
 
-def create_app(
-    settings: ServiceSettings | None = None,
-    clock: Clock | None = None,
-    ids: IdFactory | None = None,
-) -> FastAPI:
-    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
-    return create_service_app(runtime, "Fraud screening service", router)
-
-
 router = service_router()
+create_app = app_factory(SERVICE, metadata, keys, "Fraud screening service", router)
 
 
 @router.post("/v1/screenings", status_code=201, responses=key_responses())

@@ -8,7 +8,7 @@ export reads the accepted transitions, one row per state (latest `updated_at` wi
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Boolean, Column, Index, MetaData, String, Table, insert, select, update
@@ -20,13 +20,10 @@ from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
 from checkout_service.problems import ProblemError, problem_body, problem_responses
 from checkout_service.services.fields import CheckoutId, RecordId, ShortText, iso
 from checkout_service.services.runtime import (
-    Clock,
     IdFactory,
     Runtime,
     RuntimeDep,
-    ServiceSettings,
-    build_runtime,
-    create_service_app,
+    app_factory,
     service_router,
 )
 
@@ -73,16 +70,8 @@ class TransitionRequest(BaseModel):
 _ALLOWED_FROM = {"shipped": {"requested"}, "cancelled": {"requested"}}
 
 
-def create_app(
-    settings: ServiceSettings | None = None,
-    clock: Clock | None = None,
-    ids: IdFactory | None = None,
-) -> FastAPI:
-    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
-    return create_service_app(runtime, "Fulfillment service", router)
-
-
 router = service_router()
+create_app = app_factory(SERVICE, metadata, keys, "Fulfillment service", router)
 
 
 @router.post("/v1/fulfillments", status_code=201, responses=key_responses())

@@ -8,7 +8,7 @@ part of the fingerprint, so a retry that lost or changed its UTM parameters is t
 
 from typing import Any, ClassVar
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, model_validator
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select, update
@@ -28,12 +28,8 @@ from checkout_service.services.fields import (
     iso,
 )
 from checkout_service.services.runtime import (
-    Clock,
-    IdFactory,
     RuntimeDep,
-    ServiceSettings,
-    build_runtime,
-    create_service_app,
+    app_factory,
     service_router,
 )
 
@@ -104,16 +100,8 @@ class CancelRequest(BaseModel):
     reason: ShortText | None = None
 
 
-def create_app(
-    settings: ServiceSettings | None = None,
-    clock: Clock | None = None,
-    ids: IdFactory | None = None,
-) -> FastAPI:
-    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
-    return create_service_app(runtime, "Order service", router)
-
-
 router = service_router()
+create_app = app_factory(SERVICE, metadata, keys, "Order service", router)
 
 
 @router.post("/v1/orders", status_code=201, responses=key_responses())

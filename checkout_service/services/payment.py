@@ -19,7 +19,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, func, insert, select
@@ -31,13 +31,9 @@ from checkout_service.idempotency import IdempotencyKey, Outcome, Refused, key_r
 from checkout_service.problems import ProblemError, problem_body, problem_responses
 from checkout_service.services.fields import CheckoutId, Currency, PositiveMinor, ShortText, iso
 from checkout_service.services.runtime import (
-    Clock,
-    IdFactory,
     Runtime,
     RuntimeDep,
-    ServiceSettings,
-    build_runtime,
-    create_service_app,
+    app_factory,
     service_router,
 )
 
@@ -105,16 +101,8 @@ def decline_code(payment_token: str) -> str | None:
     return payment_token[len(DECLINE_PREFIX) :].strip("_")[:64] or "card_declined"
 
 
-def create_app(
-    settings: ServiceSettings | None = None,
-    clock: Clock | None = None,
-    ids: IdFactory | None = None,
-) -> FastAPI:
-    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
-    return create_service_app(runtime, "Payment service (simulated PSP)", router)
-
-
 router = service_router()
+create_app = app_factory(SERVICE, metadata, keys, "Payment service (simulated PSP)", router)
 
 
 @router.post("/v1/authorizations", status_code=201, responses=key_responses(402))

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, Field
@@ -86,6 +86,34 @@ def create_service_app(runtime: Runtime, title: str, router: APIRouter | None = 
     if router is not None:
         app.include_router(router)
     return app
+
+
+class AppFactory(Protocol):
+    """A service module's `create_app`: the simulator passes a clock and seeded IDs."""
+
+    def __call__(
+        self,
+        settings: ServiceSettings | None = None,
+        clock: Clock | None = None,
+        ids: IdFactory | None = None,
+    ) -> FastAPI: ...
+
+
+def app_factory(
+    name: str, metadata: MetaData, keys: Table, title: str, router: APIRouter
+) -> AppFactory:
+    """`create_app` for a service whose settings are the plain `ServiceSettings`: its runtime
+    (database, key store, clock) behind its module's router."""
+
+    def create_app(
+        settings: ServiceSettings | None = None,
+        clock: Clock | None = None,
+        ids: IdFactory | None = None,
+    ) -> FastAPI:
+        runtime = build_runtime(name, metadata, keys, settings or ServiceSettings(), clock, ids)
+        return create_service_app(runtime, title, router)
+
+    return create_app
 
 
 def current_runtime(request: Request) -> Runtime:

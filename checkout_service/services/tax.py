@@ -3,7 +3,7 @@
 Amounts are integers: tax = subtotal × rate / 10 000, rounded half up to the minor unit.
 """
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert
@@ -14,12 +14,8 @@ from checkout_service.db import UTCDateTime
 from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
 from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMinor, iso
 from checkout_service.services.runtime import (
-    Clock,
-    IdFactory,
     RuntimeDep,
-    ServiceSettings,
-    build_runtime,
-    create_service_app,
+    app_factory,
     service_router,
 )
 
@@ -64,16 +60,8 @@ def tax_minor(subtotal_minor: int, rate: int) -> int:
     return (subtotal_minor * rate + 5_000) // 10_000
 
 
-def create_app(
-    settings: ServiceSettings | None = None,
-    clock: Clock | None = None,
-    ids: IdFactory | None = None,
-) -> FastAPI:
-    runtime = build_runtime(SERVICE, metadata, keys, settings or ServiceSettings(), clock, ids)
-    return create_service_app(runtime, "Tax service", router)
-
-
 router = service_router()
+create_app = app_factory(SERVICE, metadata, keys, "Tax service", router)
 
 
 @router.post("/v1/quotes", status_code=201, responses=key_responses())
