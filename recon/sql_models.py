@@ -12,6 +12,7 @@ people and checks query afterwards, is worth it (the staging layer, read once or
 would be a second copy of every landing row)."""
 
 import csv
+import fnmatch
 import functools
 import graphlib
 import re
@@ -33,6 +34,10 @@ LAYERS = ("staging", "intermediate", "marts")
 SEEDS = "seeds"
 MATERIALIZATIONS = ("table", "ephemeral")
 _DIRECTIVE = "-- materialized:"
+# `-- union of: <glob>`: the model is the union all of every model whose name matches, each read
+# through the model's own select list (dbt projects loop over the graph in Jinja for this). A new
+# rule is then found by its file name alone.
+_UNION = "-- union of:"
 
 # Tables models may read that are not models: landing data (staging only) and run parameters.
 SOURCE_TABLES = frozenset(
@@ -75,7 +80,7 @@ class Model:
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
-            if not line.startswith(_DIRECTIVE):
+            if not line.startswith((_DIRECTIVE, _UNION)):
                 lines.append(line.removeprefix("--").strip())
         return " ".join(lines)
 
@@ -94,6 +99,31 @@ def _materialized(text: str, path: Path, layer: str) -> str:
                 raise ModelError(f"{path}: marts are what people read; they must be tables")
             return value
     return "table"
+
+
+def _header(text: str) -> list[str]:
+    lines = text.splitlines()
+    return lines[
+        : next((i for i, line in enumerate(lines) if not line.startswith("--")), len(lines))
+    ]
+
+
+def union_sql(text: str, path: Path, names: list[str]) -> str:
+    """The model's SQL with its `-- union of: <glob>` directive expanded over the model `names`
+    (the text unchanged without one): its select list, read from each matching model in name
+    order, joined by `union all`."""
+    header = _header(text)
+    patterns = [line.removeprefix(_UNION).strip() for line in header if line.startswith(_UNION)]
+    if not patterns:
+        return text
+    members = sorted(n for n in names if fnmatch.fnmatchcase(n, patterns[0]) and n != path.stem)
+    if not members:
+        raise ModelError(f"{path}: no model matches {patterns[0]!r} (its `{_UNION}` directive)")
+    select = "\n".join(text.splitlines()[len(header) :]).strip()
+    if re.search(r"\bfrom\b", select, re.IGNORECASE):
+        raise ModelError(f"{path}: a union model holds a select list only; the engine adds `from`")
+    union = "\nunion all\n".join(f"{select}\nfrom {member}" for member in members)
+    return "\n".join([*header, union]) + "\n"
 
 
 def seed_sql(path: Path) -> str:
@@ -157,6 +187,7 @@ def discover(models_dir: Path) -> dict[str, Model]:
     tables = {f"{layer}.{name}": name for name, (layer, _, _) in found.items()}
     models = {}
     for name, (layer, path, text) in found.items():
+        text = union_sql(text, path, list(found))
         deps = sorted(
             _resolve(ref, path, layer, found, tables) for ref in table_references(text, str(path))
         )

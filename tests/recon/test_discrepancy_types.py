@@ -24,9 +24,12 @@ def test_every_rule_is_registered_and_every_registered_type_has_a_rule():
 
 
 def test_the_discrepancies_mart_reads_every_rule_and_the_registry():
+    """Through the findings' union, which the engine writes over every rule's file."""
+    assert set(MODELS["int_rule_findings"].depends_on) == {
+        f"intermediate.{RULE_PREFIX}{t}" for t in types()
+    }
     reads = set(MODELS["discrepancies"].depends_on)
-    assert {f"intermediate.{RULE_PREFIX}{t}" for t in types()} <= reads
-    assert "seeds.discrepancy_types" in reads
+    assert {"intermediate.int_rule_findings", "seeds.discrepancy_types"} <= reads
 
 
 def test_the_seed_holds_what_python_reads():

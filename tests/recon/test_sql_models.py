@@ -52,7 +52,8 @@ def test_project_models_resolve_with_layers_respected():
     models = discover(MODELS_DIR)
     assert {"stg_orders", "int_checkout_spine", "discrepancies"} <= set(models)
     assert models["discrepancies"].layer == "marts"
-    assert "intermediate.int_discrepancy_duplicate_charge" in models["discrepancies"].depends_on
+    reads = stored_dependencies(models["discrepancies"], models)  # through the findings' union
+    assert "intermediate.int_discrepancy_duplicate_charge" in reads
     rule = models["int_discrepancy_duplicate_charge"]
     assert "intermediate.int_checkouts_of_day" in rule.depends_on  # ephemeral: through it,
     assert "intermediate.int_checkout_spine" in stored_dependencies(rule, models)  # the spine
@@ -103,6 +104,48 @@ def test_duplicate_model_names_across_layers_are_refused(tmp_path):
         {"staging/dup.sql": "select 1 as x", "marts/dup.sql": "select 2 as x"},
     )
     with pytest.raises(ModelError, match="already used"):
+        discover(root)
+
+
+UNION = "-- materialized: ephemeral\n-- union of: int_rule_*\nselect id, kind\n"
+
+
+def test_a_union_model_reads_every_model_its_glob_names_and_a_new_one_by_its_file(tmp_path):
+    rules = {
+        "intermediate/int_rule_b.sql": "select 2 as id, 'b' as kind",
+        "intermediate/int_rule_a.sql": "select 1 as id, 'a' as kind",
+        "intermediate/int_all_rules.sql": UNION,
+    }
+    root = write_models(tmp_path, rules)
+    union = discover(root)["int_all_rules"]
+    assert union.depends_on == ("intermediate.int_rule_a", "intermediate.int_rule_b")
+    assert "union of" not in union.description
+    con = duckdb.connect()
+    inlined = {name: f"({m.sql})" for name, m in discover(root).items() if name != "int_all_rules"}
+    query = union.sql
+    for name, sql in inlined.items():
+        query = query.replace(f"from {name}\n", f"from {sql} as {name}\n")
+    assert sorted(con.execute(query).fetchall()) == [(1, "a"), (2, "b")]
+
+    rules["intermediate/int_rule_c.sql"] = "select 3 as id, 'c' as kind"
+    union = discover(write_models(tmp_path / "more", rules))["int_all_rules"]
+    assert "intermediate.int_rule_c" in union.depends_on  # no edit of the union model
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("select id from int_rule_a\n", "select list only"),
+        ("select id\n", None),
+    ],
+)
+def test_a_union_model_is_refused_with_a_from_or_without_members(tmp_path, body, message):
+    files = {"intermediate/int_all.sql": "-- union of: int_rule_*\n" + body}
+    if message:
+        files["intermediate/int_rule_a.sql"] = "select 1 as id"
+    root = write_models(tmp_path, files)
+    expected = message or "no model matches 'int_rule_\\*'"
+    with pytest.raises(ModelError, match=rf"int_all\.sql: .*{expected}"):
         discover(root)
 
 
