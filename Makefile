@@ -30,7 +30,7 @@ CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
 # Whole files per worker (module fixtures are built once), one worker more than the cores: much
 # of the suite waits on subprocesses, servers and JVMs starting, and a third worker on two cores
 # kept them busy (the suite: 615 s with two workers, 560 s with three).
-WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 
 test: $(STAMP) chromium java
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
