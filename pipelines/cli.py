@@ -42,6 +42,7 @@ class LazyGroup(click.Group):
     },
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
+@click.version_option(package_name="checkout-recon", prog_name="recon")
 def main() -> None:
     """Checkout reconciliation toolkit.
 
