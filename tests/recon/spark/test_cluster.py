@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.local_run import run_partition
-from recon.settings import ReconSettings
+from recon.reconcile import reconcile_partition
 from recon.spark.session import spark_home
+from recon.warehouse import connect
 from testdata.synthetic import generate_landing
 from tests.recon.spark.conftest import differences, key_columns, require_java
 
@@ -104,14 +104,13 @@ def test_an_executor_of_a_standalone_cluster_loads_and_builds_what_duckdb_does(m
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["executors"] == 1  # the worker's, not the driver's own threads
 
-    local = ReconSettings(
-        landing_dir=landing,
-        warehouse_path=tmp_path / "duckdb" / "wh.duckdb",
-        out_dir=str(tmp_path / "out"),
-    )
-    assert run_partition(local, DAY).success
+    # DuckDB's side: the same ingestion and models, without the job's checks and reports.
+    local = tmp_path / "duckdb" / "wh.duckdb"
+    local.parent.mkdir()
+    with connect(local) as con:
+        reconcile_partition(con, landing, DAY)
     con = duckdb.connect()
-    con.execute(f"attach '{local.warehouse_path}' as d (read_only)")
+    con.execute(f"attach '{local}' as d (read_only)")
     con.execute(f"attach '{on_cluster}' as s (read_only)")
     for name, rows in result["loaded"].items():
         [(on_duckdb,)] = con.execute(
