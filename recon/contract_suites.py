@@ -7,7 +7,7 @@ each expectation and names some of them by file and line.
 
 On DuckDB, GX 1.x has no DuckDB or Polars data source that works here, and 100M rows should not
 travel to pandas to be checked. So each suite runs on what the rows reduce to
-(`assets/profile.Summary`, one aggregate pass in DuckDB): each enum column's distinct values, each
+(`recon/profile.Summary`, one aggregate pass in DuckDB): each enum column's distinct values, each
 ordered column's minimum and maximum. Every expectation used passes on those values exactly when
 it passes on every row (a set check on the distinct values, a range check on the extremes); how
 many rows break one, and where, is counted in the warehouse, on failure only.
@@ -149,11 +149,11 @@ def validate_contract(
     if summary.rows == 0:
         return result
     expectations = _schema_expectations(source) + _value_expectations(source, day, lookback_days)
-    suites = _Suites(source, day, {"rows": expectations}, spark=False)
+    suite = _Suite(source, day, expectations, spark=False)
     with con.cursor() as cursor:
         loaded = [r[0] for r in cursor.execute(f"describe {source.table}").fetchall()]
     frame = _reduced_frame(source, summary, loaded)
-    outcomes = suites.run("rows", frame)
+    outcomes = suite.run(frame)
     result.expectations = len(outcomes)
     result.failures = [
         _failure(con, source, item, summary, day, lookback_days, frame)
@@ -163,11 +163,11 @@ def validate_contract(
     return result
 
 
-class _Suites:
-    """A source's Great Expectations suites in an ephemeral context, each validating a batch
-    handed to `run`: pandas frames on DuckDB, Spark DataFrames on Spark."""
+class _Suite:
+    """A source's Great Expectations suite in an ephemeral context, validating the batch handed
+    to `run`: a pandas frame on DuckDB, a Spark DataFrame on Spark."""
 
-    def __init__(self, source: Source, day: date, expectations: dict[str, list], spark: bool):
+    def __init__(self, source: Source, day: date, expectations: list, spark: bool):
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -181,20 +181,15 @@ class _Suites:
             data_source = context.data_sources.add_spark(f"raw_{source.name}", persist=False)
         else:
             data_source = context.data_sources.add_pandas(f"raw_{source.name}")
-        self.validations = {}
-        for name, listed in expectations.items():
-            asset = data_source.add_dataframe_asset(name)
-            batch = asset.add_batch_definition_whole_dataframe(name)
-            # Given whole: added one by one, each expectation rewrites the stored suite.
-            suite = context.suites.add(
-                gx.ExpectationSuite(name=f"{source.name}_{name}", expectations=listed)
-            )
-            self.validations[name] = context.validation_definitions.add(
-                gx.ValidationDefinition(name=f"{source.name}_{name}_{day}", data=batch, suite=suite)
-            )
+        batch = data_source.add_dataframe_asset("rows").add_batch_definition_whole_dataframe("rows")
+        # Given whole: added one by one, each expectation rewrites the stored suite.
+        suite = context.suites.add(gx.ExpectationSuite(name=source.name, expectations=expectations))
+        self.validation = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{source.name}_{day}", data=batch, suite=suite)
+        )
 
-    def run(self, name: str, frame, result_format: dict | None = None) -> list:
-        outcome = self.validations[name].run(
+    def run(self, frame, result_format: dict | None = None) -> list:
+        outcome = self.validation.run(
             batch_parameters={"dataframe": frame},
             result_format=result_format or {"result_format": "BASIC"},
         )
@@ -213,12 +208,11 @@ def validate_contract_rows(
     expectations = _schema_expectations(source) + _value_expectations(
         source, day, lookback_days, aware=True
     )
-    suites = _Suites(source, day, {"rows": expectations}, spark=True)
-    outcomes = suites.run("rows", rows)
+    suite = _Suite(source, day, expectations, spark=True)
+    outcomes = suite.run(rows)
     if not all(item.success for item in outcomes):
         # Again, naming rows: Spark jobs that cost a third of the suite's time when all passes.
-        outcomes = suites.run(
-            "rows",
+        outcomes = suite.run(
             rows,
             {
                 "result_format": "SUMMARY",
