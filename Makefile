@@ -21,8 +21,17 @@ $(STAMP): pyproject.toml
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/recon demo --dir data
+# One Dagster instance for `make demo` and `make ui`: the UI then shows the demo's run, its
+# materialisations and its check results. Only these two targets use it (the tests' runs stay
+# in ephemeral instances of their own).
+DAGSTER_HOME := $(CURDIR)/.dagster
+INSTANCE := $(DAGSTER_HOME)/dagster.yaml
+
+$(INSTANCE): dagster_instance.yaml
+	mkdir -p $(DAGSTER_HOME) && cp dagster_instance.yaml $(INSTANCE)
+
+demo: $(STAMP) $(INSTANCE)
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/recon demo --dir data
 
 # The report browser test needs Chromium: Debian's package, installed here when missing.
 CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
@@ -63,9 +72,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/service.py
 	@if [ -n "$(PG_URL)" ]; then $(BIN)/python bench/service.py --pg-url "$(PG_URL)"; fi
 
-ui: $(STAMP)
-	mkdir -p .dagster && cp dagster_instance.yaml .dagster/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev -w workspace.yaml
+ui: $(STAMP) $(INSTANCE)
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ pipeline reconciles is what a real service wrote. `generator="synthetic"` writes
 day of `testdata.synthetic` instead (faster; every anomaly scenario, plus bad rows).
 """
 
+import os
 import shutil
 import sys
 import time
@@ -70,7 +71,7 @@ def run_demo(
     print(result.describe())
     print()
     print(f"Reports: {outcome.out / 'reports' / 'index.html'} (opens from disk)")
-    print("Next: `make ui` opens the Dagster UI on this warehouse (RECON_* settings in README).")
+    print(_next_step(os.environ.get("DAGSTER_HOME")))
     return result.recall == 1.0 and result.precision == 1.0
 
 
@@ -81,3 +82,15 @@ def _clear_day(landing: Path, day: date) -> None:
         folder = landing / source / day.isoformat()
         if folder.is_dir():
             shutil.rmtree(folder)
+
+
+def _next_step(dagster_home: str | None) -> str:
+    if dagster_home:
+        return (
+            f"The run is recorded in the Dagster instance at {dagster_home}: `make ui` opens it "
+            "(the run, its materialisations and its checks)."
+        )
+    return (
+        "Next: `make ui` opens the Dagster UI on this warehouse; set DAGSTER_HOME (as `make demo` "
+        "does) to record the demo's run there."
+    )

@@ -2,11 +2,13 @@
 a subprocess. Every injected anomaly is found, nothing else is, and a rerun changes nothing."""
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -17,10 +19,13 @@ pytestmark = pytest.mark.slow
 
 DAY = date(2026, 3, 10)
 RECON = [sys.executable, "-m", "pipelines.cli"]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
-def recon(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def recon(*args: str, cwd: Path, dagster_home: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "DAGSTER_HOME"))}
+    if dagster_home is not None:
+        env["DAGSTER_HOME"] = str(dagster_home)
     return subprocess.run(
         [*RECON, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
@@ -148,12 +153,24 @@ def test_report_rebuilds_the_reports_from_the_warehouse(tmp_path, landing):
     assert unknown.returncode == 1 and "has not been reconciled" in unknown.stderr
 
 
-def test_demo_simulates_reconciles_and_scores_a_day(tmp_path):
+def test_demo_simulates_reconciles_and_scores_a_day(tmp_path, monkeypatch):
     (tmp_path / "data" / "landing" / "orders" / DAY.isoformat()).mkdir(parents=True)
     stale = tmp_path / "data" / "landing" / "orders" / DAY.isoformat() / "export-09.csv"
     stale.write_text("left by an earlier demo\n")
+    # The instance `make demo` and `make ui` share: the project's settings, in a DAGSTER_HOME.
+    home = tmp_path / ".dagster"
+    home.mkdir()
+    shutil.copy(PROJECT / "dagster_instance.yaml", home / "dagster.yaml")
     done = recon(
-        "demo", "--dir", "data", "--date", DAY.isoformat(), "--checkouts", "60", cwd=tmp_path
+        "demo",
+        "--dir",
+        "data",
+        "--date",
+        DAY.isoformat(),
+        "--checkouts",
+        "60",
+        cwd=tmp_path,
+        dagster_home=home,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "simulating 60 checkouts" in done.stdout and "ground truth:" in done.stdout
@@ -163,6 +180,25 @@ def test_demo_simulates_reconciles_and_scores_a_day(tmp_path):
         done.stdout
     )
     assert index.exists() and not stale.exists()
+    assert f"recorded in the Dagster instance at {home}" in done.stdout
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert_run_recorded()
+
+
+def assert_run_recorded() -> None:
+    """What the UI opened on DAGSTER_HOME shows: one successful run of the day's partition, with
+    the models' materialisations and the checks' results."""
+    with dg.DagsterInstance.get() as instance:
+        [run] = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        assert run.tags["dagster/partition"] == DAY.isoformat()
+        discrepancies = dg.AssetKey(["marts", "discrepancies"])
+        [event] = instance.fetch_materializations(discrepancies, limit=1).records
+        assert event.run_id == run.run_id and event.partition_key == DAY.isoformat()
+        check = dg.AssetCheckKey(discrepancies, "discrepancy_ids_unique")
+        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([check])
+        assert latest[check].run_id == run.run_id
+        assert latest[check].status.value == "SUCCEEDED"
 
 
 def test_demo_keeps_the_synthetic_generator(tmp_path):
