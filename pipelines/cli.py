@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from pipelines.cli_params import examples
 from pipelines.cli_params import parse_date as _date
 from recon.discrepancy_types import SEVERITIES
 
@@ -41,6 +42,12 @@ class LazyGroup(click.Group):
         "worker": "pipelines.service_cli:worker",
     },
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=examples(
+        "recon demo                 # simulate, reconcile and score a day in ./data",
+        "recon run --landing data/landing --date 2026-03-10 --out data/out/2026-03-10",
+        "recon alerts --date 2026-03-10 --dry-run",
+        "recon run --help           # every command has its own help and examples",
+    ),
 )
 @click.version_option(package_name="checkout-recon", prog_name="recon")
 def main() -> None:
@@ -48,11 +55,21 @@ def main() -> None:
 
     Reads landing files (orders, payments, inventory moves, fulfillments, analytics events) for a
     business date, reconciles them in DuckDB (or on Apache Spark: run --engine spark) and reports
-    duplicate charges, orphans, unattributed revenue and the other discrepancies of DESIGN.md.
-    Settings not given as options come from RECON_* environment variables (see README)."""
+    duplicate charges, orphans, unattributed revenue and the other discrepancy types of
+    docs/rules.md. Settings not given as options come from RECON_* environment variables
+    (docs/operations.md lists them)."""
 
 
-@main.command()
+@main.command(
+    epilog=examples(
+        "recon run --landing data/landing --date 2026-03-10 --out data/out/2026-03-10",
+        "recon run --landing data/landing --date 2026-03-10 --out out --fail-on high --quiet",
+        "recon run --landing data/landing --date 2026-03-10 --out out --lookback 7   # late files",
+        "recon run --source services --landing data/landing --date 2026-03-10 --out out",
+        "recon run --engine spark --warehouse spark.duckdb --landing data/landing "
+        "--date 2026-03-10 --out out",
+    )
+)
 @click.option(
     "--landing",
     type=click.Path(path_type=Path, file_okay=False),
@@ -163,7 +180,12 @@ def run(
         sys.exit(1)
 
 
-@main.command()
+@main.command(
+    epilog=examples(
+        "recon generate --landing data/landing --date 2026-03-10",
+        "recon generate --landing /tmp/landing --checkouts 100000 --seed 3 --no-bad-rows",
+    )
+)
 @click.option(
     "--landing",
     type=click.Path(path_type=Path, file_okay=False),
@@ -200,7 +222,12 @@ def generate(landing: Path, day: date | None, checkouts: int, seed: int, no_bad_
     click.echo(summary.describe())
 
 
-@main.command()
+@main.command(
+    epilog=examples(
+        "recon simulate --landing data/landing --date 2026-03-10 --checkouts 500",
+        "recon simulate --landing /tmp/landing --profile clean   # no money discrepancy may result",
+    )
+)
 @click.option(
     "--landing",
     type=click.Path(path_type=Path, file_okay=False),
@@ -250,7 +277,13 @@ def simulate(landing: Path, day: date | None, checkouts: int, seed: int, profile
 DEMO_CHECKOUTS = 2000
 
 
-@main.command()
+@main.command(
+    epilog=examples(
+        "recon demo                                  # 2,000 simulated checkouts into ./data",
+        "recon demo --generator synthetic --dir /tmp/demo --checkouts 500",
+        "recon demo --profile chaos --seed 11",
+    )
+)
 @click.option(
     "--dir",
     "root",
@@ -309,7 +342,12 @@ def demo(
     sys.exit(0 if ok else 1)
 
 
-@main.command()
+@main.command(
+    epilog=examples(
+        "recon report --date 2026-03-10 --out data/out/2026-03-10",
+        "recon report --date 2026-03-10 --out /tmp/reports --warehouse data/warehouse.duckdb",
+    )
+)
 @click.option("--date", "day", callback=_date, required=True, help="Business date, YYYY-MM-DD.")
 @click.option(
     "--out",
@@ -351,7 +389,12 @@ def report(day: date, out: Path, warehouse: Path | None) -> None:
     click.echo(f"reports: {files.pages['index']}")
 
 
-@main.command()
+@main.command(
+    epilog=examples(
+        "recon models",
+        "recon models | grep discrepancy   # the rules and what each reads",
+    )
+)
 def models() -> None:
     """List the SQL models in run order with the tables each reads."""
     from dbt_like_models import MODELS_DIR

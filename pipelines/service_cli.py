@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from checkout_service.serve import COMPONENTS, SERVERS, WORKER, ComponentFailed, StackSettings
+from pipelines.cli_params import examples
 
 
 def _settings(**options: object) -> StackSettings:
@@ -44,7 +45,14 @@ def database_options(command):
     return command
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "recon serve                                   # all of it, SQLite files in data/services",
+        "recon serve --data-dir /tmp/shop --port 9100",
+        "recon serve --database-url postgresql://postgres@127.0.0.1/test",
+        "recon serve --only payment                    # one component in the foreground",
+    )
+)
 @database_options
 @click.option(
     "--only",
@@ -102,7 +110,12 @@ def serve(
         stack.stop()
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "recon worker --once                           # one pass, for cron",
+        "recon worker --database-url postgresql://postgres@127.0.0.1/test",
+    )
+)
 @database_options
 @click.option("--once", is_flag=True, help="One pass (recover, deliver the outbox), then exit.")
 def worker(data_dir: Path | None, database_url: str | None, port: int | None, once: bool) -> None:
@@ -120,7 +133,12 @@ def worker(data_dir: Path | None, database_url: str | None, port: int | None, on
         click.echo(", ".join(f"{name} {n}" for name, n in counts.items()))
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "recon chaos --data-dir /tmp/chaos-1",
+        "recon chaos --data-dir /tmp/soak-1 --checkouts 2000 --clients 8 --kills 50   # a soak",
+    )
+)
 @database_options
 @click.option("--checkouts", type=click.IntRange(1), default=30, show_default=True)
 @click.option("--clients", type=click.IntRange(1), default=4, show_default=True)

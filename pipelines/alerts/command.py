@@ -6,10 +6,17 @@ from pathlib import Path
 
 import click
 
-from pipelines.cli_params import parse_date
+from pipelines.cli_params import examples, parse_date
 
 
-@click.command(name="alerts")
+@click.command(
+    name="alerts",
+    epilog=examples(
+        "recon alerts --date 2026-03-10 --dry-run        # what would be sent",
+        "recon alerts --date 2026-03-10 --config alerts.yaml",
+        "RECON_ALERTS_CONFIG=alerts.yaml recon alerts --date 2026-03-10",
+    ),
+)
 @click.option(
     "--date", "day", callback=parse_date, required=True, help="Business date, YYYY-MM-DD."
 )

@@ -1,7 +1,11 @@
 """The `recon` command group itself: what a user sees before choosing a command."""
 
+import shlex
 from importlib.metadata import version
+from pathlib import Path
 
+import click
+import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import main
@@ -24,3 +28,53 @@ def test_an_unknown_command_is_a_usage_error_naming_it():
     result = CliRunner().invoke(main, ["reconcile"])
     assert result.exit_code == 2
     assert "No such command 'reconcile'" in result.output
+
+
+def commands(group: click.Group = main, path: tuple[str, ...] = ("recon",)):
+    """Every command under `recon`, with the words that name it."""
+    yield path, group
+    ctx = click.Context(group, info_name=path[-1])
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            yield from commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def examples_of(help_text: str) -> list[str]:
+    """The invocations under the help's `Examples:` heading, comments and variables dropped."""
+    lines = help_text.splitlines()
+    heading = next((i for i, line in enumerate(lines) if line.strip() == "Examples:"), None)
+    if heading is None:
+        return []
+    indent = len(lines[heading]) - len(lines[heading].lstrip())
+    found = []
+    for line in lines[heading + 1 :]:
+        if len(line) - len(line.lstrip()) <= indent:
+            break
+        found.append(line.split("#")[0].strip())
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p, _ in commands()], ids=" ".join)
+def test_every_help_shows_examples_that_parse(path, tmp_path, monkeypatch):
+    """Each command's --help ends with examples; each example is accepted by the command's own
+    options (a renamed option or a bad value fails here, not in a user's terminal)."""
+    result = CliRunner().invoke(main, [*path[1:], "--help"])
+    assert result.exit_code == 0, result.output
+    shown = examples_of(result.output)
+    assert shown, f"{' '.join(path)} --help has no examples"
+    monkeypatch.chdir(tmp_path)
+    for example in shown:
+        words = shlex.split(example.split("|")[0])
+        words = words[words.index("recon") + 1 :]  # a leading VARIABLE=value is the shell's
+        for word in words:  # options that want an existing file get one
+            if word.endswith((".yaml", ".duckdb")):
+                Path(word).parent.mkdir(parents=True, exist_ok=True)
+                Path(word).touch()
+        group = click.Context(main, info_name="recon")
+        command = main.get_command(group, words[0])
+        assert command is not None, f"{example}: no command {words[0]!r}"
+        if "--help" not in words:
+            command.make_context(words[0], words[1:], parent=group)
