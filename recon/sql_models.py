@@ -27,6 +27,8 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from dbt_like_models import MODELS_DIR
 from recon.contract import SOURCES
+from recon.model_errors import ModelError
+from recon.model_macros import PREFIXES, expand, header_lines
 from recon.raw_rows import raw_rows_sql
 from recon.warehouse import configure_keys, transaction
 
@@ -50,10 +52,6 @@ SOURCE_TABLES = frozenset(
         "meta.run_params",
     }
 )
-
-
-class ModelError(ValueError):
-    """The models cannot be loaded: bad SQL, an unknown reference, a cycle, a layering breach."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ class Model:
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
-            if not line.startswith((_DIRECTIVE, _UNION)):
+            if not line.startswith((_DIRECTIVE, _UNION, *PREFIXES)):
                 lines.append(line.removeprefix("--").strip())
         return " ".join(lines)
 
@@ -101,18 +99,11 @@ def _materialized(text: str, path: Path, layer: str) -> str:
     return "table"
 
 
-def _header(text: str) -> list[str]:
-    lines = text.splitlines()
-    return lines[
-        : next((i for i, line in enumerate(lines) if not line.startswith("--")), len(lines))
-    ]
-
-
 def union_sql(text: str, path: Path, names: list[str]) -> str:
     """The model's SQL with its `-- union of: <glob>` directive expanded over the model `names`
     (the text unchanged without one): its select list, read from each matching model in name
     order, joined by `union all`."""
-    header = _header(text)
+    header = header_lines(text)
     patterns = [line.removeprefix(_UNION).strip() for line in header if line.startswith(_UNION)]
     if not patterns:
         return text
@@ -187,7 +178,7 @@ def discover(models_dir: Path) -> dict[str, Model]:
     tables = {f"{layer}.{name}": name for name, (layer, _, _) in found.items()}
     models = {}
     for name, (layer, path, text) in found.items():
-        text = union_sql(text, path, list(found))
+        text = expand(union_sql(text, path, list(found)), path)
         deps = sorted(
             _resolve(ref, path, layer, found, tables) for ref in table_references(text, str(path))
         )

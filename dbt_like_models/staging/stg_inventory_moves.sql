@@ -1,31 +1,6 @@
 -- materialized: ephemeral
 -- One row per inventory move (re-exported rows dropped and counted in source_rows).
--- Never stored: each model reading it reads the landed rows of IDs that landed once, and the
--- copy stg_inventory_move_copies names of the others, an anti-join that costs next to nothing
--- when none repeats (a left join of every row to it, then a filter, misled the planner into
--- running out of memory at 10M).
-with single_rows as (
-    select landed.*, 1 as source_rows
-    from raw.inventory_moves as landed
-    anti join stg_inventory_move_copies as copies on landed.move_id = copies.move_id
-),
-
-kept_copies as (
-    select landed.*, copies.source_rows
-    from raw.inventory_moves as landed
-    inner join stg_inventory_move_copies as copies
-        on
-            landed.move_id = copies.move_id
-            and landed._source_file = copies.kept_source_file
-            and landed._line = copies.kept_line
-),
-
-deduplicated as (
-    select * from single_rows
-    union all
-    select * from kept_copies
-)
-
+-- deduplicated: raw.inventory_moves by move_id, kept rows from stg_inventory_move_copies
 select
     move_id,
     checkout_id,
