@@ -7,8 +7,14 @@ from pathlib import Path
 
 import click
 
-from pipelines.cli_params import examples
-from pipelines.cli_params import parse_date as _date
+from pipelines.cli_params import (
+    date_option,
+    examples,
+    existing_warehouse,
+    landing_option,
+    seed_option,
+    warehouse_option,
+)
 from recon.discrepancy_types import SEVERITIES
 
 SEVERITY_CHOICE = click.Choice(list(reversed(SEVERITIES)))
@@ -70,31 +76,15 @@ def main() -> None:
         "--date 2026-03-10 --out out",
     )
 )
-@click.option(
-    "--landing",
-    type=click.Path(path_type=Path, file_okay=False),
-    required=True,
-    help="Landing directory: <landing>/<source>/<YYYY-MM-DD>/*.parquet|jsonl|csv.",
-)
-@click.option(
-    "--date",
-    "day",
-    callback=_date,
-    required=True,
-    help="Business date to reconcile (UTC), YYYY-MM-DD.",
-)
+@landing_option("Landing directory: <landing>/<source>/<YYYY-MM-DD>/*.parquet|jsonl|csv.")
+@date_option("Business date to reconcile (UTC), YYYY-MM-DD.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     required=True,
     help="Directory for discrepancies.parquet and quarantine.parquet.",
 )
-@click.option(
-    "--warehouse",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="DuckDB warehouse file [default: RECON_WAREHOUSE_PATH or data/warehouse.duckdb].",
-)
+@warehouse_option()
 @click.option(
     "--lookback",
     type=click.IntRange(0, 31),
@@ -186,19 +176,8 @@ def run(
         "recon generate --landing /tmp/landing --checkouts 100000 --seed 3 --no-bad-rows",
     )
 )
-@click.option(
-    "--landing",
-    type=click.Path(path_type=Path, file_okay=False),
-    required=True,
-    help="Landing directory to write into.",
-)
-@click.option(
-    "--date",
-    "day",
-    callback=_date,
-    default=None,
-    help="Business date of the generated checkouts [default: yesterday, UTC].",
-)
+@landing_option("Landing directory to write into.")
+@date_option("Business date of the generated checkouts [default: yesterday, UTC].", required=False)
 @click.option(
     "--checkouts",
     type=click.IntRange(14, 1_000_000),
@@ -206,7 +185,7 @@ def run(
     show_default=True,
     help="Checkouts of the day (at least 14: one per anomaly scenario).",
 )
-@click.option("--seed", type=int, default=7, show_default=True)
+@seed_option()
 @click.option("--no-bad-rows", is_flag=True, help="Write only contract-valid rows.")
 def generate(landing: Path, day: date | None, checkouts: int, seed: int, no_bad_rows: bool) -> None:
     """Write a synthetic landing dataset with known anomalies.
@@ -228,21 +207,10 @@ def generate(landing: Path, day: date | None, checkouts: int, seed: int, no_bad_
         "recon simulate --landing /tmp/landing --profile clean   # no money discrepancy may result",
     )
 )
-@click.option(
-    "--landing",
-    type=click.Path(path_type=Path, file_okay=False),
-    required=True,
-    help="Landing directory to write the exports and _ground_truth.parquet into.",
-)
-@click.option(
-    "--date",
-    "day",
-    callback=_date,
-    default=None,
-    help="Business date of the simulated checkouts [default: yesterday, UTC].",
-)
+@landing_option("Landing directory to write the exports and _ground_truth.parquet into.")
+@date_option("Business date of the simulated checkouts [default: yesterday, UTC].", required=False)
 @click.option("--checkouts", type=click.IntRange(1, 100_000), default=200, show_default=True)
-@click.option("--seed", type=int, default=7, show_default=True)
+@seed_option()
 @click.option(
     "--profile",
     type=click.Choice(["realistic", "clean", "chaos"]),
@@ -292,9 +260,7 @@ DEMO_CHECKOUTS = 2000
     show_default=True,
     help="Where the demo writes landing/, warehouse.duckdb and out/ (what `make ui` reads).",
 )
-@click.option(
-    "--date", "day", callback=_date, default=None, help="Business date [default: yesterday, UTC]."
-)
+@date_option("Business date [default: yesterday, UTC].", required=False)
 @click.option(
     "--checkouts",
     type=click.IntRange(1, 100_000),
@@ -302,7 +268,7 @@ DEMO_CHECKOUTS = 2000
     show_default=True,
     help="Checkouts in the day (the synthetic generator needs at least 14).",
 )
-@click.option("--seed", type=int, default=7, show_default=True)
+@seed_option()
 @click.option(
     "--generator",
     type=click.Choice(["simulator", "synthetic"]),
@@ -348,31 +314,23 @@ def demo(
         "recon report --date 2026-03-10 --out /tmp/reports --warehouse data/warehouse.duckdb",
     )
 )
-@click.option("--date", "day", callback=_date, required=True, help="Business date, YYYY-MM-DD.")
+@date_option()
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     required=True,
     help="Directory to write reports/ into.",
 )
-@click.option(
-    "--warehouse",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help="DuckDB warehouse file [default: RECON_WAREHOUSE_PATH or data/warehouse.duckdb].",
-)
+@warehouse_option()
 def report(day: date, out: Path, warehouse: Path | None) -> None:
     """Rebuild a date's reports from the warehouse (no ingestion, no models run).
 
     Writes <out>/reports/index.html and the finance, marketing, revenue bridge and discrepancy
     pages (self-contained HTML that opens from disk), with CSV and Parquet of every table."""
     from recon.reports.build import build_reports
-    from recon.settings import ReconSettings
     from recon.warehouse import connect
 
-    path = warehouse or ReconSettings().warehouse_path
-    if not path.exists():
-        raise click.BadParameter(f"{path} does not exist", param_hint="--warehouse")
+    path = existing_warehouse(warehouse)
     with connect(path) as con:
         reconciled = con.execute(
             "select count(*) from information_schema.tables "

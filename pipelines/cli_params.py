@@ -1,6 +1,7 @@
 """Click parameter callbacks shared by the `recon` commands."""
 
 from datetime import date
+from pathlib import Path
 
 import click
 
@@ -19,3 +20,41 @@ def examples(*commands: str) -> str:
     """A command's epilog: example invocations, shown as written (`\\b` stops click rewrapping
     the paragraph). tests/pipelines/test_cli.py parses every one of them."""
     return "\b\nExamples:\n" + "\n".join(f"  {command}" for command in commands)
+
+
+def landing_option(help: str):
+    return click.option(
+        "--landing", type=click.Path(path_type=Path, file_okay=False), required=True, help=help
+    )
+
+
+def date_option(help: str = "Business date, YYYY-MM-DD.", *, required: bool = True):
+    return click.option(
+        "--date", "day", callback=parse_date, required=required, default=None, help=help
+    )
+
+
+def seed_option(default: int = 7):
+    return click.option(
+        "--seed", type=int, default=default, show_default=True, help="The same seed, the same data."
+    )
+
+
+def warehouse_option():
+    return click.option(
+        "--warehouse",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="DuckDB warehouse file [default: RECON_WAREHOUSE_PATH or data/warehouse.duckdb].",
+    )
+
+
+def existing_warehouse(warehouse: Path | None) -> Path:
+    """The warehouse a command reads: `--warehouse`, else the settings'; a usage error naming it
+    when it does not exist (a new empty one would only fail later, less clearly)."""
+    from recon.settings import ReconSettings
+
+    path = warehouse or ReconSettings().warehouse_path
+    if not path.exists():
+        raise click.BadParameter(f"{path} does not exist", param_hint="--warehouse")
+    return path

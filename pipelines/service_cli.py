@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from checkout_service.serve import COMPONENTS, SERVERS, WORKER, ComponentFailed, StackSettings
-from pipelines.cli_params import examples
+from pipelines.cli_params import examples, seed_option
 
 
 def _settings(**options: object) -> StackSettings:
@@ -143,7 +143,7 @@ def worker(data_dir: Path | None, database_url: str | None, port: int | None, on
 @click.option("--checkouts", type=click.IntRange(1), default=30, show_default=True)
 @click.option("--clients", type=click.IntRange(1), default=4, show_default=True)
 @click.option("--kills", type=click.IntRange(0), default=6, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option(default=0)
 def chaos(
     data_dir: Path | None,
     database_url: str | None,

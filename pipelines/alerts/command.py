@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipelines.cli_params import examples, parse_date
+from pipelines.cli_params import date_option, examples, existing_warehouse, warehouse_option
 
 
 @click.command(
@@ -17,9 +17,7 @@ from pipelines.cli_params import examples, parse_date
         "RECON_ALERTS_CONFIG=alerts.yaml recon alerts --date 2026-03-10",
     ),
 )
-@click.option(
-    "--date", "day", callback=parse_date, required=True, help="Business date, YYYY-MM-DD."
-)
+@date_option()
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; change nothing.")
 @click.option(
     "--config",
@@ -29,12 +27,7 @@ from pipelines.cli_params import examples, parse_date
     default=None,
     help="Routing config, YAML or TOML [default: RECON_ALERTS_CONFIG, else console only].",
 )
-@click.option(
-    "--warehouse",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help="DuckDB warehouse file [default: RECON_WAREHOUSE_PATH or data/warehouse.duckdb].",
-)
+@warehouse_option()
 def alerts(day: date, dry_run: bool, config_path: Path | None, warehouse: Path | None) -> None:
     """Send the notices of a reconciled date: new and resolved discrepancies, and any notice
     still pending from an earlier run. Exits 1 if a notice could not be delivered (it stays
@@ -44,17 +37,13 @@ def alerts(day: date, dry_run: bool, config_path: Path | None, warehouse: Path |
     from recon.alerts.config import load_config
     from recon.alerts.planning import PartitionNotReconciled
     from recon.alerts.run import run_alerts
-    from recon.settings import ReconSettings
     from recon.warehouse import connect
 
     try:
         config = load_config(config_path)
     except (ValidationError, ValueError) as error:
         raise click.BadParameter(str(error), param_hint="--config") from error
-    path = warehouse or ReconSettings().warehouse_path
-    if not path.exists():
-        raise click.BadParameter(f"{path} does not exist", param_hint="--warehouse")
-    with connect(path) as con:
+    with connect(existing_warehouse(warehouse)) as con:
         try:
             run = run_alerts(con, day, config, dry_run=dry_run)
         except PartitionNotReconciled as error:
