@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# uv installs the locked-in-pyproject dependencies several times faster than pip; pip bootstraps it.
+# uv installs exactly the versions uv.lock pins (what CI tested), several times faster than pip;
+# pip only bootstraps uv. `make lock` after editing the dependencies, `make upgrade` to move the pins.
 UV := $(BIN)/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test test-fast bench ui lint format clean help chromium java
+.PHONY: demo test test-fast bench ui lint format clean help chromium java lock upgrade
 
 help:
 	@echo "make demo   simulate a day of checkouts through the reference service, reconcile it, score it"
@@ -14,12 +16,25 @@ help:
 	@echo "make ui     the Dagster UI (dagster dev) on workspace.yaml"
 	@echo "make bench  benchmarks under bench/"
 	@echo "make lint   ruff check, ruff format --check, and lint-imports (the layering contracts)"
+	@echo "make lock   update uv.lock after editing pyproject.toml's dependencies"
+	@echo "make upgrade  move uv.lock to the newest versions pyproject.toml allows"
 
-$(STAMP): pyproject.toml
+$(UV):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+
+# --locked: a uv.lock older than pyproject.toml's dependencies is an error naming `uv lock`, not
+# a silent resolve; --inexact keeps uv itself, which the lock does not list.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --extra dev --inexact --compile-bytecode --quiet
 	touch $(STAMP)
+
+lock: | $(UV)
+	$(UV) lock
+
+upgrade: | $(UV)
+	$(UV) lock --upgrade
+	@echo "uv.lock moved to the newest versions pyproject.toml allows: run make test, then commit it"
 
 # One Dagster instance for `make demo` and `make ui`: the UI then shows the demo's run, its
 # materialisations and its check results. Only these two targets use it (the tests' runs stay
