@@ -11,6 +11,7 @@ from checks.landing import contract_result, fresh_result, keys_result, landing_c
 from recon.contract import SOURCES, Source
 from recon.contract_suites import validate_contract
 from recon.ingest import IngestReport, ingest_source
+from recon.landing import unrecognised_warning
 from recon.spark import ingest as spark_ingest
 from recon.spark.checks import landing_facts
 from recon.warehouse import claim
@@ -29,6 +30,13 @@ def _file_table(report: IngestReport) -> str:
     return "\n".join(lines)
 
 
+def _no_files(source: Source, day: date, report: IngestReport) -> str:
+    message = f"no landing files for {source.name} around {day}"
+    if report.unrecognised:
+        message += " (only files of no accepted kind: see the warning above)"
+    return message
+
+
 def ingest_metadata(report: IngestReport) -> dict:
     return {
         "files": len(report.files),
@@ -36,6 +44,7 @@ def ingest_metadata(report: IngestReport) -> dict:
         "rows_loaded": report.rows_loaded,
         "rows_quarantined": report.rows_quarantined,
         "quarantine_reasons": dict(sorted(report.reasons.items())),
+        "unrecognised_files": [f.shown for f in report.unrecognised],
         "file_counts": dg.MetadataValue.md(_file_table(report)),
         "dagster/row_count": report.rows_loaded,
     }
@@ -82,13 +91,15 @@ def _ingestion_asset(
             checks = [
                 rows_conserved(con, key, source.name, day, stored),
                 contract_result(key, contract),
-                fresh_result(con, key, source, day),
+                fresh_result(con, key, source, day, report.unrecognised),
             ]
             if "idempotency_key" in source.column_names:
                 checks.append(keys_result(key, *keys, recon.idempotency_warn_rate))
             check_seconds = time.perf_counter() - checks_started
+        if report.unrecognised:
+            context.log.warning(unrecognised_warning(source.name, report.unrecognised))
         if not report.files:
-            context.log.warning(f"no landing files for {source.name} around {day}")
+            context.log.warning(_no_files(source, day, report))
         metadata = {**ingest_metadata(report), "check_seconds": check_seconds}
         return dg.MaterializeResult(metadata=metadata, check_results=checks)
 

@@ -1,6 +1,7 @@
 """Checks on each source's freshly loaded partition: its contract (Great Expectations), that the
 day's export arrived at all, and how many idempotency keys break the `{checkout_id}:{step}` rule."""
 
+from collections.abc import Sequence
 from datetime import date
 
 import dagster as dg
@@ -8,6 +9,7 @@ import duckdb
 
 from recon.contract import Source
 from recon.contract_suites import ContractResult
+from recon.landing import ACCEPTED, UnrecognisedFile
 
 CONTRACT = "contract"
 FRESH = "export_arrived"
@@ -64,8 +66,14 @@ def contract_result(asset_key: dg.AssetKey, result: ContractResult) -> dg.AssetC
 
 
 def fresh_result(
-    con: duckdb.DuckDBPyConnection, asset_key: dg.AssetKey, source: Source, day: date
+    con: duckdb.DuckDBPyConnection,
+    asset_key: dg.AssetKey,
+    source: Source,
+    day: date,
+    unrecognised: Sequence[UnrecognisedFile] = (),
 ) -> dg.AssetCheckResult:
+    """`unrecognised`: the files ingestion did not read (`IngestReport.unrecognised`); those of
+    the day's own folder are named when no rows landed, as they are the likely export."""
     [(files, rows)] = con.execute(
         """
         select count(*), coalesce(sum(rows_read), 0) from meta.ingested_files
@@ -73,13 +81,29 @@ def fresh_result(
         """,
         [day, source.name, day],
     ).fetchall()
+    unread = [f.shown for f in unrecognised if f.landing_date == day]
     return dg.AssetCheckResult(
         check_name=FRESH,
         asset_key=asset_key,
         passed=rows > 0,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=None if rows else f"no {source.name} rows landed in {source.name}/{day}/",
-        metadata={"files_for_the_day": int(files), "rows_for_the_day": int(rows)},
+        description=None if rows else _no_rows(source, day, files, unread),
+        metadata={
+            "files_for_the_day": int(files),
+            "rows_for_the_day": int(rows),
+            "unrecognised_files_for_the_day": unread,
+        },
+    )
+
+
+def _no_rows(source: Source, day: date, files: int, unread: list[str]) -> str:
+    message = f"no {source.name} rows landed in {source.name}/{day}/"
+    if not unread:
+        return message
+    holds = "holds only" if files == 0 else "also holds"
+    return (
+        f"{message}: the folder {holds} files of no accepted kind, not read: {', '.join(unread)} "
+        f"(accepted: {ACCEPTED})"
     )
 
 

@@ -11,6 +11,7 @@ deleted and the new ones inserted, so a rerun replaces rather than duplicates, a
 file missing a required column, an unreadable file) leaves the warehouse exactly as it was.
 """
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,14 @@ import duckdb
 
 from checkout_service.db import DatabaseSettings
 from recon.contract import Source
-from recon.landing import LandingFile, files_for, window
+from recon.landing import (
+    LandingFile,
+    UnrecognisedFile,
+    files_for,
+    unrecognised_files,
+    unrecognised_warning,
+    window,
+)
 from recon.profile import Summary, check_parquet_file, stored_rows_summary
 from recon.raw_rows import Fingerprint, describe_parquet, extras_json, literal
 from recon.readers import UnreadableFileError, read_csv, read_jsonl
@@ -30,6 +38,8 @@ from recon.service_source import SERVICE_SOURCES, service_snapshot
 from recon.validation import native_kind, reason_columns, typed
 from recon.validation import quote_ident as _q
 from recon.warehouse import ensure_schema, transaction
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ class IngestReport:
     # What the contract suite checks of the loaded rows (see `profile.Summary`); the Spark engine
     # leaves it empty and checks the stored rows on Spark (`spark.checks`).
     summary: Summary = field(default_factory=Summary)
+    # Files in the window's folders of no kind the pipeline reads (`landing.unrecognised_files`).
+    unrecognised: list[UnrecognisedFile] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
@@ -86,7 +98,13 @@ def ingest_source(
 
     `read_in_place` False stores every row, for landing files that will not stay where they are."""
     with window_files(source, landing, business_date, lookback_days, services) as files:
-        return _ingest_files(con, source, files, business_date, loaded_at, progress, read_in_place)
+        report = _ingest_files(
+            con, source, files, business_date, loaded_at, progress, read_in_place
+        )
+    report.unrecognised = unrecognised_in_window(
+        source, landing, business_date, lookback_days, services
+    )
+    return report
 
 
 @contextmanager
@@ -105,6 +123,23 @@ def window_files(
             yield files
         return
     yield files_for(landing, source.name, dates)
+
+
+def unrecognised_in_window(
+    source: Source,
+    landing: Path,
+    business_date: date,
+    lookback_days: int,
+    services: DatabaseSettings | None,
+) -> list[UnrecognisedFile]:
+    """The files of the window's landing folders that no reader reads, logged as a warning; none
+    when `services` holds the source (its landing folders are not read then)."""
+    if services is not None and source.name in SERVICE_SOURCES:
+        return []
+    found = unrecognised_files(landing, source.name, window(business_date, lookback_days))
+    if found:
+        log.warning(unrecognised_warning(source.name, found))
+    return found
 
 
 def _ingest_files(

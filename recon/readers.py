@@ -1,10 +1,12 @@
-"""Reading text landing files (CSV, JSON-lines) into Arrow tables of raw text values.
+"""Reading text landing files (CSV, JSON-lines, plain or compressed) into Arrow tables of raw text
+values.
 
 Parsing happens here, line by line, so that a bad line becomes a quarantined row with its line
 number instead of failing the whole file; typing and contract checks happen afterwards in SQL,
 identically for every format (see `validation.py`).
 """
 
+import codecs
 import csv
 import io
 import json
@@ -15,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from recon.contract import Source
+from recon.landing import landing_kind
 
 # Columns every reader produces besides the contract's own.
 META = ("_line", "_raw", "_error", "_error_detail", "_extra")
@@ -40,6 +43,15 @@ class MissingColumnsError(ValueError):
 
 class UnreadableFileError(ValueError):
     """A landing file cannot be read at all (truncated Parquet, not a file of its format)."""
+
+
+class NotUtf8Error(UnreadableFileError):
+    """A text landing file in another encoding than UTF-8, as a whole: its header would otherwise
+    fail as missing columns, or every line be quarantined for a reason that hides the cause."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {problem}; export it as UTF-8")
 
 
 @dataclass
@@ -79,17 +91,65 @@ class TextRows:
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
+# Checked longest first: a UTF-32 little-endian mark begins with the UTF-16 one.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+_READ_CHUNK = 1 << 24
+
+
 def _decode(path: Path, max_bytes: int) -> str:
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise UnreadableFileError(
-            f"{path}: {size / 2**20:,.0f} MiB of text, above the {max_bytes / 2**20:,.0f} MiB a "
-            "CSV or JSON-lines file may have (they are parsed in memory); split the export or "
-            "send it as Parquet"
-        )
+    data = _read_bytes(path, max_bytes)
+    _require_utf8(path, data)
     # surrogateescape keeps undecodable bytes visible per line instead of failing the whole file.
-    text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+    text = data.decode("utf-8", errors="surrogateescape")
     return text.removeprefix("\ufeff")
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, decompressed when its name says so; at most `max_bytes` of them."""
+    kind = landing_kind(path)
+    compression = kind[1] if kind else None
+    if compression is None:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise _too_big(path, f"{size / 2**20:,.0f} MiB of text", max_bytes)
+        return path.read_bytes()
+    chunks, total = [], 0
+    try:
+        with pa.input_stream(str(path), compression=compression) as stream:
+            # Read in chunks up to the cap: the decompressed size is known only by reading.
+            while total <= max_bytes and (chunk := stream.read(_READ_CHUNK)):
+                chunks.append(chunk)
+                total += len(chunk)
+    except (OSError, pa.ArrowException) as exc:
+        raise UnreadableFileError(f"{path}: cannot decompress as {compression}: {exc}") from exc
+    if total > max_bytes:
+        raise _too_big(path, "decompressed, more text", max_bytes)
+    return b"".join(chunks)
+
+
+def _too_big(path: Path, amount: str, max_bytes: int) -> UnreadableFileError:
+    return UnreadableFileError(
+        f"{path}: {amount}, above the {max_bytes / 2**20:,.0f} MiB a CSV or JSON-lines file may "
+        "have (they are parsed in memory); split the export or send it as Parquet"
+    )
+
+
+def _require_utf8(path: Path, data: bytes) -> None:
+    """Fail a file that is in UTF-16 or UTF-32 as a whole; stray bytes of another encoding in a
+    UTF-8 file are left to the lines that hold them (quarantined as `invalid_encoding`)."""
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            raise NotUtf8Error(path, f"file is {encoding} (byte order mark found)")
+    sample = data[:4096]
+    for half in (sample[0::2], sample[1::2]):
+        # Text in UTF-16 without a mark: the high byte of every ASCII character is zero.
+        if len(half) >= 2 and half.count(0) > len(half) // 2:
+            raise NotUtf8Error(path, "file looks like UTF-16 (every other byte is zero)")
 
 
 def _has_bad_bytes(text: str) -> bool:
@@ -104,6 +164,16 @@ def _require(path: Path, source: Source, present: set[str]) -> None:
     missing = [c.name for c in source.columns if c.required and c.name not in present]
     if missing:
         raise MissingColumnsError(path, missing)
+
+
+def _require_header(path: Path, source: Source, header: list[str]) -> None:
+    """A header of undecodable names would fail as missing columns: say what is really wrong."""
+    missing = [c.name for c in source.columns if c.required and c.name not in header]
+    if missing and any(_has_bad_bytes(name) for name in header):
+        raise NotUtf8Error(
+            path, "header line is not valid UTF-8 (Latin-1 or Windows-1252, perhaps)"
+        )
+    _require(path, source, set(header))
 
 
 def read_jsonl(
@@ -162,7 +232,7 @@ def read_csv(
     except StopIteration:
         return rows.to_arrow(), 0
     header = [h.strip() for h in header]
-    _require(path, source, set(header))
+    _require_header(path, source, header)
     known = set(source.column_names)
     first_line = reader.line_num + 1
     while True:

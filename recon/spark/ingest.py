@@ -22,7 +22,14 @@ import duckdb
 
 from checkout_service.db import DatabaseSettings
 from recon.contract import Source
-from recon.ingest import FileCounts, IngestReport, Progress, reason_counts, window_files
+from recon.ingest import (
+    FileCounts,
+    IngestReport,
+    Progress,
+    reason_counts,
+    unrecognised_in_window,
+    window_files,
+)
 from recon.landing import LandingFile
 from recon.raw_rows import literal
 from recon.readers import META, MissingColumnsError, UnreadableFileError, read_csv, read_jsonl
@@ -59,7 +66,11 @@ def ingest_source(
 ) -> IngestReport:
     """Replace `business_date`'s rows of `source` with what its landing window holds now."""
     with window_files(source, landing, business_date, lookback_days, services) as files:
-        return _ingest_files(tables, con, source, files, business_date, loaded_at, progress)
+        report = _ingest_files(tables, con, source, files, business_date, loaded_at, progress)
+    report.unrecognised = unrecognised_in_window(
+        source, landing, business_date, lookback_days, services
+    )
+    return report
 
 
 @dataclass(frozen=True)
