@@ -47,7 +47,12 @@ class StepPrinter(logging.Handler):
             evaluation = event.event_specific_data
             if not evaluation.passed:
                 verdict = "FAILED" if evaluation.severity.value == "ERROR" else "warning"
-                self._line(f"  check {evaluation.check_name} {verdict} on {_label(step)}")
+                line = f"  check {evaluation.check_name} {verdict} on {_label(step)}"
+                # The check's own words (why no rows landed, which files were not read) are
+                # what the person at the terminal needs next.
+                if evaluation.description:
+                    line += f": {evaluation.description}"
+                self._line(line)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             self.done += 1
             seconds = time.perf_counter() - self.started.get(step, time.perf_counter())

@@ -1,6 +1,7 @@
 """The ingestion assets tell of landing files they cannot read: a warning naming them, the
 materialization's metadata, and the export check's description when no rows landed."""
 
+import io
 import json
 import logging
 from datetime import date
@@ -11,6 +12,7 @@ import pytest
 
 from pipelines.definitions import build_definitions
 from pipelines.jobs import RECONCILE_JOB
+from pipelines.progress import progress_logger
 from recon.settings import ReconSettings
 from tests.recon.test_ingest import payment, write_jsonl
 
@@ -18,21 +20,25 @@ DAY = date(2026, 1, 2)
 PAYMENTS = dg.AssetKey(["raw", "payments"])
 
 
-def _ingest_payments(root: Path) -> tuple[dg.ExecuteInProcessResult, list[str]]:
-    """Materialise `raw/payments` alone; its result and the run's warnings."""
+def _ingest_payments(
+    root: Path, terminal: io.StringIO | None = None
+) -> tuple[dg.ExecuteInProcessResult, list[str]]:
+    """Materialise `raw/payments` alone; its result and the run's warnings. `terminal` gets the
+    lines `recon run` prints."""
     settings = ReconSettings(
         landing_dir=root / "landing", warehouse_path=root / "w.duckdb", out_dir=str(root / "out")
     )
     instance = dg.DagsterInstance.ephemeral()
-    result = (
-        build_definitions(settings)
-        .resolve_job_def(RECONCILE_JOB)
-        .execute_in_process(
-            partition_key=DAY.isoformat(),
-            asset_selection=[PAYMENTS],
-            instance=instance,
-            raise_on_error=False,
-        )
+    defs = dg.Definitions.merge(
+        build_definitions(settings),
+        dg.Definitions(loggers={"progress": progress_logger(1, terminal or io.StringIO())}),
+    )
+    result = defs.resolve_job_def(RECONCILE_JOB).execute_in_process(
+        partition_key=DAY.isoformat(),
+        asset_selection=[PAYMENTS],
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"progress": {}}},
     )
     warnings = [
         entry.user_message
@@ -58,7 +64,8 @@ def folder(tmp_path) -> Path:
 def test_a_folder_of_only_unknown_files_says_so_instead_of_no_rows(tmp_path, folder):
     (folder / "payments.xlsx").write_bytes(b"PK\x03\x04")
     (folder / "notes.txt").write_text("sent as Excel, sorry")
-    result, warnings = _ingest_payments(tmp_path)
+    terminal = io.StringIO()
+    result, warnings = _ingest_payments(tmp_path, terminal)
 
     check = _export_check(result)
     assert not check.passed
@@ -74,6 +81,10 @@ def test_a_folder_of_only_unknown_files_says_so_instead_of_no_rows(tmp_path, fol
     assert all(name in named for name in names) and "_SUCCESS" not in named
     assert any(
         w.startswith("no landing files for payments") and "no accepted kind" in w for w in warnings
+    )
+    # `recon run` prints the check's reason, not only that it failed.
+    assert f"check export_arrived FAILED on raw/payments: {check.description}" in (
+        terminal.getvalue()
     )
 
 
