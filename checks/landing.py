@@ -23,8 +23,8 @@ def landing_check_specs(asset_key: dg.AssetKey, source: Source) -> list[dg.Asset
             asset=asset_key,
             blocking=True,
             description=(
-                "Great Expectations suite of DESIGN.md's contract: columns, keys not null, enums, "
-                "amounts, currencies, timestamps inside the read window."
+                "Great Expectations suite of the data contract (docs/contract.md): columns, keys "
+                "not null, enums, amounts, currencies, timestamps inside the read window."
             ),
         ),
         dg.AssetCheckSpec(

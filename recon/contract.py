@@ -1,6 +1,6 @@
-"""The landing-file contract of DESIGN.md as data: which columns each source has and what a valid
-value is. Ingestion turns this into validation SQL; `sql/raw_*.sql` holds the same shape as DDL (a
-test keeps the two in step)."""
+"""The landing-file contract as data (docs/contract.md describes it): which columns each source
+has and what a valid value is. Ingestion turns this into validation SQL; `sql/raw_*.sql` holds the
+same shape as DDL (a test keeps the two in step)."""
 
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -180,7 +180,7 @@ SOURCES: dict[str, Source] = {
     s.name: s for s in (ORDERS, PAYMENTS, INVENTORY_MOVES, FULFILLMENTS, ANALYTICS_EVENTS)
 }
 
-# The steps of an idempotency key `{checkout_id}:{step}` (DESIGN.md).
+# The steps of an idempotency key `{checkout_id}:{step}` (docs/contract.md, "Idempotency keys").
 IDEMPOTENCY_STEPS = (
     "fraud",
     "payment.authorize",

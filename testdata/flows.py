@@ -1,4 +1,4 @@
-"""Builders of one checkout's landing rows, in the shape of DESIGN.md's data contract.
+"""Builders of one checkout's landing rows, in the shape of the data contract (docs/contract.md).
 
 A `CheckoutFlow` plays one checkout step by step (client events, inventory, payments, order,
 fulfillment) and accumulates the rows each service would export, with deterministic IDs and an

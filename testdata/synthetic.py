@@ -2,7 +2,7 @@
 
 `generate_landing` plays a day of checkouts through `CheckoutFlow`, most of them clean and a known
 set carrying one anomaly type each (see `SCENARIOS`), adds a few contract-breaking rows in
-checkouts of their own, and writes everything in the landing layout of DESIGN.md together with
+checkouts of their own, and writes everything in the landing layout of docs/contract.md with
 `<landing>/_ground_truth.parquet` (checkout_id, type, cause). A reconciliation of the day should
 report exactly the ground truth: clean shapes break no rule of the discrepancy table and each
 anomaly shape breaks only its own (the tests check every shape against a reference

@@ -1,4 +1,4 @@
--- Every discrepancy of DESIGN.md's table for the checkouts of the business date, one row each,
+-- Every discrepancy of docs/rules.md's types for the checkouts of the business date, one row each,
 -- with a deterministic discrepancy_id (md5 of type and subject) so reruns, alerts and resolutions
 -- line up across days. Succeeded payments only; an "order" is a non-cancelled order. The findings
 -- are every rule's (intermediate/int_rule_findings.sql); a type's severity comes from the registry,

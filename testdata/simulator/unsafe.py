@@ -1,4 +1,4 @@
-"""Unsafe behaviours, each reproducing one failure of DESIGN.md's discrepancy table.
+"""Unsafe behaviours, each reproducing one discrepancy type of docs/rules.md.
 
 The safe orchestrator cannot make these mistakes, so they are made the way a buggy client or an
 older orchestrator build would: calls straight to the downstream services (past the fault

@@ -1,4 +1,5 @@
-"""The idempotency layer, each answer of DESIGN.md's table, over real HTTP and real databases.
+"""The idempotency layer, each answer of docs/service-api.md's Idempotency-Key table, over real
+HTTP and real databases.
 
 A small app uses the layer the way the services do; its fault header (`X-Fault`) is not part of
 the fingerprint, like the tracing and fault-injection headers of the real system, so a retry

@@ -1,4 +1,4 @@
-"""Each discrepancy rule of DESIGN.md, run through the real ingestion and SQL models on a DuckDB
+"""Each discrepancy rule of docs/rules.md, run through the real ingestion and SQL models on a DuckDB
 file: every scenario shape yields exactly its discrepancies, clean shapes yield none, and the
 rules' edges (TTL, SLA, tolerance, currency, day membership) hold."""
 

@@ -9,7 +9,7 @@ D+1..D+4 (inside and outside the lookback window), re-exported rows and a captur
 currency. The run parameters (lookback, TTL, SLA, tolerance) are drawn too.
 
 The pipeline (`reconcile_partition` + `discrepancies` on an in-memory DuckDB) is then compared with
-`oracle`, plain Python written from DESIGN.md's rule table over the very rows that were written:
+`oracle`, plain Python written from the rules of docs/rules.md over the very rows that were written:
 the set of (type, checkout, subject, amount, currency, severity) must be equal. The oracle does
 not read the SQL or the generator's labels.
 
@@ -71,9 +71,9 @@ def landing_date(source: str, row: dict) -> date:
 
 
 def oracle(rows: dict[str, list[dict]], day: date, params: RunParams) -> set[tuple]:
-    """DESIGN.md's discrepancy table, evaluated in plain Python on the landing rows.
+    """The discrepancy rules of docs/rules.md, evaluated in plain Python on the landing rows.
 
-    Readings taken where DESIGN.md leaves room (checked against the README and the SQL models):
+    The readings it takes (docs/rules.md states them; checked against the SQL models):
 
     - Rows read: those in the landing folders D − lookback .. D + lookback; nothing else exists.
       Several rows with one key: orders and fulfillments keep their greatest `updated_at`, the
@@ -109,7 +109,7 @@ def oracle(rows: dict[str, list[dict]], day: date, params: RunParams) -> set[tup
     - unattributed_revenue: each order with a `utm_source` while no checkout_completed of its
       checkout has one; reason no_client_event (no completion at all) or no_utm.
 
-    Amounts and subjects are not in DESIGN.md; the oracle uses the output's documented meaning:
+    Amounts and subjects follow docs/rules.md, the output's documented meaning:
     the money at risk (the extra captures/authorizations/orders beyond the largest one, money kept
     or held, the overshoot, the difference, the order total, the authorization, the client revenue
     and its duplicates), and subjects checkout / checkout:currency / order / fulfillment /
@@ -561,7 +561,7 @@ def test_discrepancies_equal_the_oracle(day, formats):
 #
 # DuckDB's date_diff('second', a, b) counts second boundaries crossed, not elapsed time, so the
 # SQL's "TTL / SLA passed" test rounded a sub-second shortfall up: 29 min 59.5 s counted as 30 min.
-# DESIGN.md: "once the TTL (default 30 min) has passed", "after the capture SLA (default 24 h)".
+# docs/rules.md: a limit has passed when as_of - start >= limit, to the microsecond.
 # The property above keeps server timestamps on whole seconds; these two pin the sub-second edge.
 
 

@@ -1,4 +1,5 @@
-"""DESIGN.md's portability rule: every model is DuckDB SQL that sqlglot can turn into Spark SQL."""
+"""The portability rule (docs/architecture.md): every model is DuckDB SQL that sqlglot can turn
+into Spark SQL."""
 
 import pytest
 import sqlglot

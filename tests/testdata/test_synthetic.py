@@ -1,6 +1,6 @@
 """The synthetic landing generator: deterministic, contract-shaped, and its ground truth is exactly
-what DESIGN.md's discrepancy rules find in the files it writes (checked here by a small reference
-implementation of those rules, independent of the SQL pipeline)."""
+what the discrepancy rules of docs/rules.md find in the files it writes (checked here by a small
+reference implementation of those rules, independent of the SQL pipeline)."""
 
 import csv
 import json
@@ -31,7 +31,7 @@ from testdata.synthetic import (
 )
 
 DAY = date(2026, 3, 10)
-# The types DESIGN.md's discrepancy table names, written out so a rename anywhere is caught.
+# The types docs/rules.md names, written out so a rename anywhere is caught.
 # Scenarios whose story is an unsafe retry under a fresh idempotency key.
 RETRY_TYPES = {
     "duplicate_charge",
@@ -97,7 +97,7 @@ def _load(landing: Path) -> dict[str, list[dict]]:
     return dict(rows)
 
 
-# -- a reference implementation of DESIGN.md's discrepancy rules -----------------------------------
+# -- a reference implementation of the discrepancy rules of docs/rules.md -------------------------
 
 
 def _latest(rows: list[dict], key: str) -> list[dict]:
