@@ -2,12 +2,16 @@
 
 Secrets are never values here: a channel names the environment variable that holds one."""
 
+import base64
+import binascii
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from recon.discrepancy_types import SEVERITIES
 
@@ -28,12 +32,98 @@ class JsonlOptions(_Strict):
     path: Path
 
 
+_SECRET_PREFIX = "whsec_"
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*")
+# The specification's bounds for a symmetric signing key: 24 to 64 random bytes (192-512 bits).
+_KEY_BYTES = (24, 64)
+GENERATE_SECRET = (
+    'python -c "import base64, secrets; '
+    "print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())\""
+)
+
+
+def _standard_webhook_key(value: object) -> bytes:
+    """The HMAC key of a Standard Webhooks secret, `whsec_<base64>`. The prefix is required: the
+    specification's libraries also take bare base64, but then a plain (say hex) shared secret of
+    the `recon` scheme would silently turn into a different key instead of failing with a hint.
+    Standard base64 only (padding optional), as every library decodes it alike. The messages
+    never quote the value."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("standard_webhook_secret", "a secret must be a string")
+    value = value.strip()  # a trailing newline from a secrets file is not part of the key
+    if not value.startswith(_SECRET_PREFIX):
+        raise PydanticCustomError(
+            "standard_webhook_secret",
+            "not a Standard Webhooks secret: it must start with `whsec_` followed by base64 "
+            "(a bare base64 key: put `whsec_` in front; to keep a plain shared secret, set "
+            "`signing: recon`; a new secret: {generate})",
+            {"generate": GENERATE_SECRET},
+        )
+    encoded = value.removeprefix(_SECRET_PREFIX).rstrip("=")
+    try:
+        if not _BASE64.fullmatch(encoded):
+            raise binascii.Error
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error:
+        raise PydanticCustomError(
+            "standard_webhook_secret",
+            "not a Standard Webhooks secret: after `whsec_` must come standard base64 "
+            "(A-Z, a-z, 0-9, + and /, optional = padding)",
+        ) from None
+    low, high = _KEY_BYTES
+    if not low <= len(key) <= high:
+        raise PydanticCustomError(
+            "standard_webhook_secret",
+            "a Standard Webhooks secret must hold {low} to {high} random bytes, this one holds "
+            "{size} (a new secret: {generate})",
+            {"low": low, "high": high, "size": len(key), "generate": GENERATE_SECRET},
+        )
+    return key
+
+
+# Validated when the webhook channel reads its secret from the environment (`secret_env`): the
+# config never holds the value, so a bad one fails the delivery, naming the variable.
+StandardWebhookSecret = Annotated[bytes, BeforeValidator(_standard_webhook_key)]
+
+
 class WebhookOptions(_Strict):
     url: str
-    secret_env: str = Field(description="environment variable holding the HMAC-SHA256 secret")
-    signature_header: str = "X-Recon-Signature"
-    timestamp_header: str = "X-Recon-Timestamp"
+    secret_env: str = Field(
+        description="environment variable holding the signing secret: for `signing: standard`, "
+        "`whsec_` followed by the base64 of 24 to 64 random bytes, the form receivers' Standard "
+        "Webhooks libraries take (a bare base64 key is refused: prefix it with `whsec_`); for "
+        "`signing: recon`, any string, used as it is"
+    )
+    signing: Literal["standard", "recon"] = Field(
+        default="standard",
+        description="`standard` (the default): Standard Webhooks (www.standardwebhooks.com), "
+        "headers `webhook-id` (the notice ID, the same on every retry of a notice), "
+        "`webhook-timestamp` (Unix seconds of the attempt) and `webhook-signature` "
+        "(`v1,` + base64 HMAC-SHA256 of `id.timestamp.body`), verified with the "
+        "`standardwebhooks` libraries. `recon`: the scheme before it, hex HMAC-SHA256 of "
+        "`timestamp.body` as `sha256=<hex>` in `signature_header`, the timestamp in "
+        "`timestamp_header`",
+    )
+    signature_header: str = Field(
+        default="X-Recon-Signature", description="`signing: recon` only: the signature's header"
+    )
+    timestamp_header: str = Field(
+        default="X-Recon-Timestamp", description="`signing: recon` only: the timestamp's header"
+    )
     timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _header_names_are_for_recon_signing(self) -> "WebhookOptions":
+        # Standard Webhooks fixes its header names; a config naming headers was written for the
+        # `recon` scheme (the default before Standard Webhooks) and must say so.
+        named = sorted({"signature_header", "timestamp_header"} & self.model_fields_set)
+        if self.signing == "standard" and named:
+            verb = "applies" if len(named) == 1 else "apply"
+            raise ValueError(
+                f"{' and '.join(named)} only {verb} to `signing: recon` (Standard Webhooks "
+                "headers are fixed): set `signing: recon` to keep the headers named here"
+            )
+        return self
 
 
 class SlackOptions(_Strict):

@@ -35,6 +35,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int = 202  # what the server answered
 
     @property
     def json(self) -> dict:
@@ -44,12 +45,20 @@ class Request:
 @dataclass
 class HttpRecorder:
     url: str
+    # The requests answered with a success, in arrival order.
     requests: list[Request] = field(default_factory=list)
-    # path -> HTTP status to answer with; anything unlisted gets 200 (202 for PagerDuty-like).
+    # The requests answered with an error status, in arrival order.
+    refused: list[Request] = field(default_factory=list)
+    # path -> HTTP status to answer with; anything unlisted gets 202 (PagerDuty's answer).
     status: dict[str, int] = field(default_factory=dict)
+    # path -> (status, headers) answers given first, one per request, before `status` applies.
+    script: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
 
     def at(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.path == path]
+
+    def refused_at(self, path: str) -> list[Request]:
+        return [r for r in self.refused if r.path == path]
 
 
 @pytest.fixture
@@ -60,11 +69,16 @@ def http() -> Iterator[HttpRecorder]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            status = recorder.status.get(self.path, 202)
-            if status < 300:
-                with lock:
-                    recorder.requests.append(Request(self.path, dict(self.headers), body))
+            with lock:
+                script = recorder.script.get(self.path)
+                status, extra = (
+                    script.pop(0) if script else (recorder.status.get(self.path, 202), {})
+                )
+                request = Request(self.path, dict(self.headers), body, status)
+                (recorder.requests if status < 300 else recorder.refused).append(request)
             self.send_response(status)
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
@@ -74,7 +88,8 @@ def http() -> Iterator[HttpRecorder]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: `shutdown()` waits for it at teardown (the default is half a second).
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield recorder
     server.shutdown()
@@ -159,7 +174,10 @@ def shop(tmp_path) -> Iterator[Shop]:
         yield shop
 
 
-SECRET = "webhook-test-secret"
+# A Standard Webhooks secret (`whsec_` + base64 of 32 bytes), the webhook's default signing.
+SECRET = "whsec_Y2hlY2tvdXQtcmVjb24gYWxlcnRzIHRlc3Qga2V5ISE="
+# A plain shared secret, for `signing: recon`.
+RECON_SECRET = "webhook-test-secret"
 ROUTING_KEY = "pd-routing-key"
 
 

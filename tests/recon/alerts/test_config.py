@@ -109,6 +109,34 @@ def test_a_secret_value_in_place_of_a_variable_name_is_refused():
     assert "channels.0.slack.options.webhook_url" in text
 
 
+def webhook(**options) -> dict:
+    return {
+        "channels": [
+            {
+                "name": "w",
+                "type": "webhook",
+                "options": {"url": "https://hooks.example", "secret_env": "S", **options},
+            }
+        ],
+        "rules": [{"channels": ["w"]}],
+    }
+
+
+def test_webhooks_are_signed_per_standard_webhooks_unless_recon_is_chosen():
+    assert AlertConfig.model_validate(webhook()).channel("w").options.signing == "standard"
+    recon = AlertConfig.model_validate(webhook(signing="recon", signature_header="X-Sig"))
+    assert recon.channel("w").options.signature_header == "X-Sig"
+    assert "channels.0.webhook.options.signing" in error_text(webhook(signing="hmac"))
+
+
+def test_recon_header_names_without_recon_signing_are_refused():
+    # A config written before Standard Webhooks became the default, naming its headers: it must
+    # say `signing: recon` rather than have those names silently ignored.
+    text = error_text(webhook(signature_header="X-Sig", timestamp_header="X-Time"))
+    assert "channels.0.webhook.options" in text
+    assert "signature_header and timestamp_header only apply to `signing: recon`" in text
+
+
 def test_unknown_file_type_is_refused(tmp_path):
     path = tmp_path / "alerts.json"
     path.write_text("{}")
@@ -119,4 +147,15 @@ def test_unknown_file_type_is_refused(tmp_path):
 def test_the_example_config_in_the_package_is_valid():
     example = Path(recon.alerts.__file__).parent / "alerts.example.yaml"
     config = load_config(example)
-    assert {c.type for c in config.channels} == {"console", "pagerduty", "slack", "email", "jsonl"}
+    assert {c.type for c in config.channels} == {
+        "console",
+        "pagerduty",
+        "slack",
+        "email",
+        "jsonl",
+        "webhook",
+    }
+    assert [c.options.signing for c in config.channels if c.type == "webhook"] == [
+        "standard",
+        "recon",
+    ]
