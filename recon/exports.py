@@ -1,0 +1,42 @@
+"""The files a person or another system reads from a partition: its discrepancies and its
+quarantine as Parquet under the out directory."""
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from recon.discrepancy_types import severity_rank_sql
+
+DISCREPANCY_COLUMNS = (
+    "discrepancy_id, type, severity, checkout_id, amount_minor, currency, business_date, details"
+)
+# _loaded_at is left out so the same input always gives byte-identical files.
+QUARANTINE_COLUMNS = "source, _source_file as file, _line as line, reason, detail, raw_text"
+
+
+def _copy(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    target = str(tmp).replace("'", "''")
+    con.execute(f"copy ({query}) to '{target}' (format parquet)")
+    # Readers never see a half-written file.
+    tmp.replace(path)
+    return con.execute(f"select count(*) from ({query})").fetchone()[0]
+
+
+def write_exports(con: duckdb.DuckDBPyConnection, day: date, out: Path) -> dict[str, int]:
+    """`discrepancies.parquet` (most severe first) and `quarantine.parquet` of `day` in `out`;
+    returns the rows of each."""
+    when = f"_partition_date = date '{day.isoformat()}'"
+    discrepancies = (
+        f"select {DISCREPANCY_COLUMNS} from marts.discrepancies where {when} "
+        f"order by {severity_rank_sql()}, type, checkout_id, discrepancy_id"
+    )
+    quarantine = (
+        f"select {QUARANTINE_COLUMNS} from raw.quarantine where {when} order by source, file, line"
+    )
+    return {
+        "discrepancies": _copy(con, discrepancies, out / "discrepancies.parquet"),
+        "quarantined": _copy(con, quarantine, out / "quarantine.parquet"),
+    }
