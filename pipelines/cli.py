@@ -43,6 +43,7 @@ class LazyGroup(click.Group):
     cls=LazyGroup,
     lazy_commands={
         "alerts": "pipelines.alerts.command:alerts",
+        "cases": "pipelines.cases.command:cases",
         "chaos": "pipelines.service_cli:chaos",
         "serve": "pipelines.service_cli:serve",
         "worker": "pipelines.service_cli:worker",

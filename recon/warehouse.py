@@ -17,10 +17,12 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("begin transaction")
     try:
         yield con
-        con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+    # Outside the try: a commit that fails (a write-write conflict) has ended the transaction
+    # itself, and a rollback then would raise "no transaction is active" over the real error.
+    con.execute("commit")
 
 
 RAW_DDL = (

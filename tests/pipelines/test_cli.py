@@ -73,8 +73,11 @@ def test_every_help_shows_examples_that_parse(path, tmp_path, monkeypatch):
             if word.endswith((".yaml", ".duckdb")):
                 Path(word).parent.mkdir(parents=True, exist_ok=True)
                 Path(word).touch()
-        group = click.Context(main, info_name="recon")
-        command = main.get_command(group, words[0])
-        assert command is not None, f"{example}: no command {words[0]!r}"
+        ctx, command = click.Context(main, info_name="recon"), main
+        while isinstance(command, click.Group) and words:  # down to the subcommand it runs
+            name, *words = words
+            parent, command = ctx, command.get_command(ctx, name)
+            assert command is not None, f"{example}: no command {name!r}"
+            ctx = click.Context(command, info_name=name, parent=parent)
         if "--help" not in words:
-            command.make_context(words[0], words[1:], parent=group)
+            command.make_context(ctx.info_name, words, parent=ctx.parent)

@@ -68,3 +68,18 @@ def test_a_transaction_keeps_every_write_or_none(tmp_path):
             con.execute("insert into t values (2)")
             raise KeyboardInterrupt  # an interrupted load, not only a failed query
         assert con.execute("select n from t").fetchall() == [(1,)]
+
+
+def test_a_commit_that_conflicts_raises_the_conflict_and_keeps_the_other_write(tmp_path):
+    """Two writers insert the same key; the second commit fails. The caller must see that
+    conflict (to retry), not a failed rollback of a transaction the commit already ended."""
+    first = duckdb.connect(str(tmp_path / "w.duckdb"))
+    first.execute("create table t (id integer primary key, v varchar)")
+    other = first.cursor()
+    other.execute("begin transaction")
+    other.execute("insert into t values (2, 'other')")
+    with pytest.raises(duckdb.TransactionException, match="duplicate key"), transaction(first):
+        first.execute("insert into t values (2, 'mine')")
+        other.execute("commit")
+    assert first.execute("select v from t").fetchall() == [("other",)]
+    first.execute("insert into t values (3, 'next')")  # no transaction left open

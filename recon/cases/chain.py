@@ -1,0 +1,187 @@
+"""The hash chain over `cases.events`: how an event is hashed, and `verify`, which walks the log.
+
+hash = sha256 hex of prev_hash followed by the canonical JSON of every other column of the event
+(keys sorted, no spaces, ASCII only, timestamps in UTC as 2026-02-11T06:00:00.000000Z). Each
+event names the hash of the one before it, so editing, deleting or reordering an event breaks
+the chain from there on. The first event follows GENESIS."""
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+from recon.cases.schema import cases_schema_exists
+
+GENESIS = "0" * 64
+
+# Every column of cases.events but the chain's own two, in table order.
+HASHED_COLUMNS = (
+    "event_no",
+    "case_id",
+    "at",
+    "actor",
+    "action",
+    "status",
+    "assignee",
+    "resolution",
+    "amount_minor",
+    "currency",
+    "note",
+)
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def timestamp_text(at: datetime) -> str:
+    """One spelling per instant: UTC, microseconds (what timestamptz keeps), a Z. A naive time is
+    taken as UTC, as everywhere in the warehouse."""
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond:06d}Z"
+
+
+def canonical(values: Mapping[str, object]) -> str:
+    """The event's columns as canonical JSON. Written by hand rather than by a serializer's
+    defaults so that a library upgrade cannot silently change every hash."""
+    plain = {
+        name: timestamp_text(value) if isinstance(value, datetime) else value
+        for name, value in values.items()
+    }
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def event_hash(prev_hash: str, values: Mapping[str, object]) -> str:
+    return hashlib.sha256((prev_hash + canonical(values)).encode("ascii")).hexdigest()
+
+
+def is_hash(text: str) -> bool:
+    return _HEX64.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class Broken:
+    """Where the chain first breaks: the event (None when it is the recorded head that is
+    missing) and why, in words an operator can act on."""
+
+    event_no: int | None
+    case_id: str | None
+    reason: str
+
+    def describe(self) -> str:
+        if self.event_no is None:
+            return self.reason
+        return f"event {self.event_no} (case {self.case_id}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    events: int
+    head: str  # the last event's stored hash (GENESIS for an empty log)
+    broken: Broken | None = None
+    expected_head: str | None = None
+    expected_head_at: int | None = None  # the event whose hash is the expected head
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+    def describe(self) -> str:
+        if self.broken is not None:
+            return f"cases log BROKEN: {self.broken.describe()}"
+        lines = [f"cases log OK: {self.events} event(s), head {self.head}"]
+        if self.expected_head is not None:
+            since = self.events - (self.expected_head_at or 0)
+            lines.append(
+                f"the recorded head is event {self.expected_head_at or 0}: "
+                f"{since} event(s) appended since"
+            )
+        return "\n".join(lines)
+
+
+# Rows are hashed as they stream in: a log of millions of events never sits in memory.
+_BATCH = 10_000
+
+
+def verify(con: duckdb.DuckDBPyConnection, expected_head: str | None = None) -> ChainReport:
+    """Walk `cases.events` in event_no order and report the first broken event: one whose
+    content no longer matches its hash (edited), a gap in event_no or a prev_hash that is not
+    the previous event's hash (deleted, inserted or reordered). Returns the number of events and
+    the head hash (the last event's).
+
+    Deleting the LAST events cannot be seen from inside the warehouse: what remains is a valid,
+    shorter chain. So print the head and have operators record it somewhere else (a ticket, the
+    run log); `expected_head`, a head recorded earlier, must then still be the hash of an event in
+    the chain (later events may have been appended since): if it is not, events up to it were
+    deleted or the log was rewritten."""
+    if expected_head is not None:
+        expected_head = expected_head.strip().lower()
+        if not is_hash(expected_head):
+            raise ValueError(f"{expected_head!r} is not a head hash (64 hexadecimal digits)")
+    if not cases_schema_exists(con):
+        found_at = 0 if expected_head == GENESIS else None
+        return _with_expected(ChainReport(0, GENESIS), expected_head, GENESIS, found_at)
+    [(total,)] = con.execute("select count(*) from cases.events").fetchall()
+    columns = ", ".join(f'"{name}"' for name in (*HASHED_COLUMNS, "prev_hash", "hash"))
+    cursor = con.execute(f"select {columns} from cases.events order by event_no")
+    expected_no, previous = 1, GENESIS
+    found_at = 0 if expected_head == GENESIS else None
+    while rows := cursor.fetchmany(_BATCH):
+        for row in rows:
+            values = dict(zip(HASHED_COLUMNS, row[:-2], strict=True))
+            prev_hash, stored = row[-2:]
+            broken = _check(values, prev_hash, stored, expected_no, previous)
+            if broken is not None:
+                return ChainReport(total, _stored_head(con), broken)
+            if stored == expected_head:
+                found_at = values["event_no"]
+            expected_no, previous = expected_no + 1, stored
+    return _with_expected(ChainReport(total, previous), expected_head, previous, found_at)
+
+
+def _check(
+    values: dict[str, object], prev_hash: str, stored: str, expected_no: int, previous: str
+) -> Broken | None:
+    event_no, case_id = values["event_no"], values["case_id"]
+    if event_no != expected_no:
+        missing = (
+            f"event {expected_no} is missing"
+            if event_no == expected_no + 1
+            else f"events {expected_no} to {event_no - 1} are missing"
+        )
+        return Broken(event_no, case_id, f"{missing}: deleted (or renumbered) after it was written")
+    if prev_hash != previous:
+        return Broken(
+            event_no,
+            case_id,
+            f"its prev_hash {prev_hash[:12]}... is not the hash of the event before it "
+            f"({previous[:12]}...): an event was deleted, inserted or reordered here",
+        )
+    if event_hash(prev_hash, values) != stored:
+        return Broken(
+            event_no, case_id, "its content does not match its hash: edited after it was written"
+        )
+    return None
+
+
+def _stored_head(con: duckdb.DuckDBPyConnection) -> str:
+    rows = con.execute("select hash from cases.events order by event_no desc limit 1").fetchall()
+    return rows[0][0] if rows else GENESIS
+
+
+def _with_expected(
+    report: ChainReport, expected_head: str | None, head: str, found_at: int | None
+) -> ChainReport:
+    if expected_head is None:
+        return report
+    if found_at is None:
+        broken = Broken(
+            None,
+            None,
+            f"the recorded head {expected_head} is not in the log (it has {report.events} "
+            f"event(s), head {head}): events up to it were deleted or the log was rewritten",
+        )
+        return ChainReport(report.events, head, broken, expected_head)
+    return ChainReport(report.events, head, None, expected_head, found_at)

@@ -1,0 +1,114 @@
+"""The work list (filters, most severe and oldest first) and finding a case by ID prefix."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from recon.cases.actions import acknowledge, assign, resolve
+from recon.cases.errors import AmbiguousCase, UnknownCase
+from recon.cases.queries import find_case, get_case, list_cases
+from tests.recon.cases.conftest import (
+    CHARGE,
+    DAY,
+    MISMATCH,
+    NOW,
+    RESERVATION,
+    UNATTRIBUTED,
+    Finding,
+    Shop,
+    open_shop,
+)
+
+OLD_CHARGE = Finding("duplicate_charge", "chk_0", 900, "USD")  # critical, opened a week earlier
+
+
+@pytest.fixture(scope="module")
+def worklist(tmp_path_factory) -> Iterator[Shop]:
+    """Read by every test here, changed by none: built once."""
+    with open_shop(tmp_path_factory.mktemp("worklist") / "warehouse.duckdb") as shop:
+        earlier = DAY - timedelta(days=7)
+        shop.reconciled(earlier, OLD_CHARGE)
+        shop.sync(earlier, NOW - timedelta(days=7))
+        shop.reconciled(DAY, UNATTRIBUTED, RESERVATION, MISMATCH, CHARGE)
+        shop.sync()
+        acknowledge(shop.con, MISMATCH.id, by="alice", now=NOW)
+        assign(shop.con, MISMATCH.id, to="bob", by="alice", now=NOW)
+        resolve(shop.con, RESERVATION.id, resolution="false_positive", by="bob", now=NOW)
+        yield shop
+
+
+def ids(found) -> list[str]:
+    return [case.case_id for case in found.cases]
+
+
+def test_the_most_severe_first_then_the_oldest(worklist):
+    found = list_cases(worklist.con, now=NOW)
+    assert ids(found) == [OLD_CHARGE.id, CHARGE.id, MISMATCH.id, RESERVATION.id, UNATTRIBUTED.id]
+    assert found.total == 5
+    mismatch = found.cases[2]
+    assert (mismatch.state.status, mismatch.state.assignee, mismatch.state.amount_minor) == (
+        "acknowledged",
+        "bob",
+        1234,
+    )
+    assert found.cases[0].age(NOW) == timedelta(days=7)
+
+
+def test_filters_combine(worklist):
+    con = worklist.con
+    assert ids(list_cases(con, statuses=["resolved"], now=NOW)) == [RESERVATION.id]
+    assert ids(list_cases(con, statuses=["open", "acknowledged"], severities=["high"])) == [
+        MISMATCH.id
+    ]
+    assert ids(list_cases(con, types=["duplicate_charge"], now=NOW)) == [OLD_CHARGE.id, CHARGE.id]
+    assert ids(list_cases(con, older_than=timedelta(days=3), now=NOW)) == [OLD_CHARGE.id]
+    assert ids(list_cases(con, severities=["low"], statuses=["resolved"])) == []
+
+
+def test_a_limit_keeps_the_total(worklist):
+    found = list_cases(worklist.con, limit=2, now=NOW)
+    assert ids(found) == [OLD_CHARGE.id, CHARGE.id] and found.total == 5
+
+
+def test_no_cases_yet_is_an_empty_list(shop):
+    found = list_cases(shop.con)
+    assert (found.cases, found.total) == ([], 0)
+
+
+def test_a_case_is_found_by_its_id_or_an_unambiguous_prefix(worklist):
+    con = worklist.con
+    assert find_case(con, CHARGE.id) == CHARGE.id
+    assert find_case(con, CHARGE.id[:8]) == CHARGE.id
+    with pytest.raises(UnknownCase, match="needs at least 8 characters"):
+        find_case(con, CHARGE.id[:7])
+    with pytest.raises(UnknownCase, match="no case 'ffffffffff' in this warehouse"):
+        find_case(con, "ffffffffff")
+
+
+def test_an_ambiguous_prefix_lists_the_candidates(shop):
+    twins = [
+        Finding("duplicate_charge", f"chk_{n}", discrepancy_id=f"abcdef01{n}{'0' * 23}")
+        for n in range(2)
+    ]
+    shop.reconciled(DAY, *twins)
+    shop.sync()
+
+    with pytest.raises(AmbiguousCase) as ambiguous:
+        find_case(shop.con, "abcdef01")
+    assert str(ambiguous.value) == (
+        f"case ID prefix 'abcdef01' is ambiguous: it matches {twins[0].id}, {twins[1].id}"
+    )
+    assert find_case(shop.con, "abcdef011") == twins[1].id
+
+
+def test_a_case_with_its_history(worklist):
+    case, events = get_case(worklist.con, MISMATCH.id)
+    assert (case.type, case.severity, case.partition_date, case.opened_at) == (
+        "amount_mismatch",
+        "high",
+        DAY,
+        NOW,
+    )
+    assert [e.action for e in events] == ["opened", "acknowledged", "assigned"]
+    assert case.state == events[-1].state
