@@ -1,7 +1,7 @@
 """Idempotency keys: a store in the service's own database and its FastAPI integration.
 
-Follows the IETF Idempotency-Key draft and Stripe's published behaviour (DESIGN.md, "Idempotency
-details"):
+Follows the IETF Idempotency-Key draft and Stripe's published behaviour (the Idempotency-Key
+table of docs/service-api.md):
 
 - the lock is the INSERT of the key row, so two processes racing one key are decided by the
   database's unique constraint, never by a read-then-write in Python;
@@ -41,6 +41,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
     select,
@@ -193,6 +194,51 @@ class KeyInFlight(Exception):
     """A live request holds the key: its outcome is not decided yet."""
 
 
+class _Statements:
+    """The store's statements on one key table, built once: SQLAlchemy then compiles each once
+    (its compiled cache) and only binds the values of a request, instead of building, hashing
+    and looking up a new statement object per call."""
+
+    def __init__(self, t: Table) -> None:
+        # The row of (scope, key) as long as `token` still holds its lock.
+        row = (
+            t.c.scope == bindparam("b_scope"),
+            t.c.idempotency_key == bindparam("b_key"),
+            t.c.lock_token == bindparam("b_token"),
+        )
+        locked = (*row, t.c.state == IN_FLIGHT)
+        self.claim = insert(t)
+        self.get = select(t).where(*row[:2])
+        self.take_over = (
+            update(t)
+            .where(*locked)
+            .values(lock_token=bindparam("new_token"), locked_at=bindparam("new_locked_at"))
+        )
+        self.fence_over = (
+            update(t)
+            .where(*locked)
+            .values(
+                state=FENCED,
+                lock_token=bindparam("new_token"),
+                locked_at=bindparam("new_locked_at"),
+            )
+        )
+        self.drop = delete(t).where(*row)
+        self.complete = (
+            update(t)
+            .where(*locked)
+            .values(
+                state=COMPLETED,
+                response_status=bindparam("new_status"),
+                response_body=bindparam("new_body"),
+                response_media_type=bindparam("new_media_type"),
+                completed_at=bindparam("new_completed_at"),
+            )
+        )
+        self.pause = update(t).where(*locked).values(locked_at=bindparam("new_locked_at"))
+        self.release = delete(t).where(*locked)
+
+
 class IdempotencyStore:
     def __init__(
         self,
@@ -208,12 +254,12 @@ class IdempotencyStore:
         self.retention = retention
         self.lock_timeout = lock_timeout
         self.clock = clock
+        self._sql = _Statements(table)
 
     def begin(
         self, scope: str, key: str, request_fingerprint: str, method: str = "", path: str = ""
     ) -> Begin:
         """Take the key's lock, or say why not. Each write is its own short transaction."""
-        t = self.table
         for _attempt in range(3):
             now = self.clock()
             token = str(uuid.uuid4())
@@ -251,9 +297,8 @@ class IdempotencyStore:
             # The holder outlived its lock (crashed, or hung): take the lock over. Matching on the
             # old token makes the takeover atomic, and the old holder can no longer complete.
             taken = self._write(
-                update(t)
-                .where(*self._row(scope, key, record.lock_token), t.c.state == IN_FLIGHT)
-                .values(lock_token=token, locked_at=now)
+                self._sql.take_over,
+                {**_row(scope, key, record.lock_token), "new_token": token, "new_locked_at": now},
             )
             if taken == 1:
                 return Begin("acquired", lock=Lock(scope, key, token))
@@ -264,7 +309,6 @@ class IdempotencyStore:
         it ran, None once the key is fenced (a request arriving later is refused). A holder past
         its lock timeout is fenced out like `begin` takes over its lock. Raises KeyInFlight
         while a live request holds the key."""
-        t = self.table
         for _attempt in range(3):
             now = self.clock()
             token = str(uuid.uuid4())
@@ -291,9 +335,8 @@ class IdempotencyStore:
             if record.locked_at + self.lock_timeout > now:
                 raise KeyInFlight(key)
             taken = self._write(
-                update(t)
-                .where(*self._row(scope, key, record.lock_token), t.c.state == IN_FLIGHT)
-                .values(state=FENCED, lock_token=token, locked_at=now)
+                self._sql.fence_over,
+                {**_row(scope, key, record.lock_token), "new_token": token, "new_locked_at": now},
             )
             if taken == 1:
                 return None
@@ -313,30 +356,31 @@ class IdempotencyStore:
         """INSERT the key's row: the unique constraint decides a race (IntegrityError)."""
         with self.engine.begin() as conn:
             conn.execute(
-                insert(self.table).values(
-                    scope=scope,
-                    idempotency_key=key,
-                    fingerprint=request_fingerprint,
-                    request_method=method.upper(),
-                    request_path=path,
-                    state=state,
-                    lock_token=token,
-                    locked_at=now,
-                    created_at=now,
-                    expires_at=now + self.retention,
-                )
+                self._sql.claim,
+                {
+                    "scope": scope,
+                    "idempotency_key": key,
+                    "fingerprint": request_fingerprint,
+                    "request_method": method.upper(),
+                    "request_path": path,
+                    "state": state,
+                    "lock_token": token,
+                    "locked_at": now,
+                    "created_at": now,
+                    "expires_at": now + self.retention,
+                },
             )
 
     def _drop(self, record: KeyRecord) -> bool:
         """Delete an expired key row; False on a lost race."""
-        expired = delete(self.table).where(*self._row(record.scope, record.key, record.lock_token))
-        return self._write(expired) is not None
+        expired = _row(record.scope, record.key, record.lock_token)
+        return self._write(self._sql.drop, expired) is not None
 
-    def _write(self, statement: Executable) -> int | None:
+    def _write(self, statement: Executable, params: dict[str, Any]) -> int | None:
         """Run one statement in its own transaction; its row count, or None on a lost race."""
         try:
             with self.engine.begin() as conn:
-                return conn.execute(statement).rowcount
+                return conn.execute(statement, params).rowcount
         except DBAPIError as error:
             if is_retryable_conflict(error):
                 return None
@@ -346,15 +390,14 @@ class IdempotencyStore:
         """Store the response inside the caller's business transaction; False if the lock was
         lost (then the caller must roll back)."""
         done = conn.execute(
-            update(self.table)
-            .where(*self._row(lock.scope, lock.key, lock.token), self.table.c.state == IN_FLIGHT)
-            .values(
-                state=COMPLETED,
-                response_status=response.status_code,
-                response_body=response.body.decode(),
-                response_media_type=response.media_type,
-                completed_at=self.clock(),
-            )
+            self._sql.complete,
+            {
+                **_row(lock.scope, lock.key, lock.token),
+                "new_status": response.status_code,
+                "new_body": response.body.decode(),
+                "new_media_type": response.media_type,
+                "new_completed_at": self.clock(),
+            },
         ).rowcount
         return done == 1
 
@@ -364,32 +407,21 @@ class IdempotencyStore:
         takes the lock over at once and resumes it, and another payload is still a 422."""
         with self.engine.begin() as conn:
             conn.execute(
-                update(self.table)
-                .where(
-                    *self._row(lock.scope, lock.key, lock.token),
-                    self.table.c.state == IN_FLIGHT,
-                )
-                .values(locked_at=self.clock() - self.lock_timeout)
+                self._sql.pause,
+                {
+                    **_row(lock.scope, lock.key, lock.token),
+                    "new_locked_at": self.clock() - self.lock_timeout,
+                },
             )
 
     def release(self, lock: Lock) -> None:
         """Drop an in-flight key so a retry starts afresh (nothing of the attempt was kept)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                delete(self.table).where(
-                    *self._row(lock.scope, lock.key, lock.token),
-                    self.table.c.state == IN_FLIGHT,
-                )
-            )
+            conn.execute(self._sql.release, _row(lock.scope, lock.key, lock.token))
 
     def get(self, scope: str, key: str) -> KeyRecord | None:
-        t = self.table
         with reading(self.engine) as conn:
-            row = (
-                conn.execute(select(t).where(t.c.scope == scope, t.c.idempotency_key == key))
-                .mappings()
-                .first()
-            )
+            row = conn.execute(self._sql.get, {"b_scope": scope, "b_key": key}).mappings().first()
         if row is None:
             return None
         response = None
@@ -420,9 +452,10 @@ class IdempotencyStore:
         with self.engine.begin() as conn:
             return conn.execute(delete(self.table).where(self.table.c.expires_at <= now)).rowcount
 
-    def _row(self, scope: str, key: str, token: str) -> tuple:
-        t = self.table
-        return (t.c.scope == scope, t.c.idempotency_key == key, t.c.lock_token == token)
+
+def _row(scope: str, key: str, token: str) -> dict[str, str]:
+    """The parameters that name a key's row held under `token` (`_Statements`)."""
+    return {"b_scope": scope, "b_key": key, "b_token": token}
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -459,7 +492,10 @@ class _LockLost(Exception):
     pass
 
 
-def require_key(
+# The dependencies a request resolves before its endpoint are `async def` (here and in the
+# services and the orchestrator): they never block, and FastAPI runs a plain `def` dependency in
+# its thread pool, a round trip between threads per dependency per request.
+async def require_key(
     key: Annotated[
         str | None,
         Header(
@@ -472,8 +508,9 @@ def require_key(
     ] = None,
 ) -> str:
     """FastAPI dependency. Sub-dependencies run before the body is validated, so a missing key
-    is a 400 even when the body is invalid too (DESIGN.md's order of checks). Declared optional
-    so that FastAPI leaves the missing case to us (a 400, not its 422); documented as required."""
+    is a 400 even when the body is invalid too (the order of checks in docs/service-api.md).
+    Declared optional so that FastAPI leaves the missing case to us (a 400, not its 422);
+    documented as required."""
     return parse_key(key)
 
 

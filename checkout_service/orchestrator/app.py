@@ -1,15 +1,15 @@
 """The public checkout API.
 
-Checks run in DESIGN.md's order: the API key (401), then the Idempotency-Key (400), then the
-body (422); none of them is stored. The key's lock is the idempotency store's; the saga runs
-between its own short transactions, and the answer is stored for replay once the saga is
-terminal. An unexpected failure answers 500 and keeps the recovery point: a retry with the same
-key (or `recover`) resumes the saga where it stopped.
+Checks run in this order (docs/service-api.md): the API key (401), then the Idempotency-Key
+(400), then the body (422); none of them is stored. The key's lock is the idempotency store's;
+the saga runs between its own short transactions, and the answer is stored for replay once the
+saga is terminal. An unexpected failure answers 500 and keeps the recovery point: a retry with
+the same key (or `recover`) resumes the saga where it stopped.
 """
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -56,8 +56,10 @@ class Caller:
     scope: str
 
 
-def _authenticate(orchestrator: Orchestrator) -> Callable[[Request], Caller]:
-    def authenticate(request: Request) -> Caller:
+def _authenticate(orchestrator: Orchestrator) -> Callable[[Request], Awaitable[Caller]]:
+    # `async`: it never blocks, and a plain `def` dependency costs a trip through FastAPI's thread
+    # pool (see `checkout_service.idempotency.require_key`).
+    async def authenticate(request: Request) -> Caller:
         header = request.headers.get("Authorization", "")
         api_key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
         merchant_id = orchestrator.settings.api_keys.get(api_key)

@@ -82,7 +82,7 @@ class SagaRunner:
             result = (reply.status_code, reply.body)
             if decision.failure is not None:
                 failure = decision.failure
-                self.store.advance(
+                checkout = self.store.advance(
                     checkout.checkout_id,
                     token,
                     step=step.name,
@@ -92,22 +92,23 @@ class SagaRunner:
                     response_body=render_json(failure.body).decode(),
                 )
                 self._hook(checkout.checkout_id, "compensating")
-                return self.store.load(checkout.checkout_id)
+                return checkout
             values = {**decision.values, "recovery_point": step.point}
             events: list[OutboxEvent] = []
             if step.point == "finished":
-                final = self.store.load(checkout.checkout_id).row | values | {"status": "completed"}
+                # `checkout` is as the last recovery point committed it: under the lease, nothing
+                # else writes it before this one.
+                final = checkout.row | values | {"status": "completed"}
                 values |= {
                     "status": "completed",
                     "response_status": 201,
                     "response_body": render_json(checkout_view(Checkout(final))).decode(),
                 }
                 events = settlement_events(Checkout(final))
-            self.store.advance(
+            checkout = self.store.advance(
                 checkout.checkout_id, token, step=step.name, result=result, events=events, **values
             )
             self._hook(checkout.checkout_id, step.point)
-            checkout = self.store.load(checkout.checkout_id)
         return checkout
 
     def abandon(self, checkout_id: str) -> Answer:
@@ -136,14 +137,13 @@ class SagaRunner:
                     f"point: {checkout.recovery_point}); everything done was undone.",
                     checkout_id=checkout_id,
                 )
-                self.store.advance(
+                checkout = self.store.advance(
                     checkout_id,
                     token,
                     status="compensating",
                     response_status=504,
                     response_body=render_json(answer).decode(),
                 )
-                checkout = self.store.load(checkout_id)
             if checkout.status == "compensating":
                 checkout = self._compensate(checkout, token)
             return Answer(checkout.response_status, _stored_body(checkout))
@@ -165,10 +165,9 @@ class SagaRunner:
             state, detail = self._undo(checkout, undo)
             self.store.settle_compensation(checkout.checkout_id, token, undo.step, state, detail)
             self._hook(checkout.checkout_id, f"compensated:{undo.step}")
-        self.store.advance(
+        return self.store.advance(
             checkout.checkout_id, token, status="failed", recovery_point="compensated"
         )
-        return self.store.load(checkout.checkout_id)
 
     def _undo(self, checkout: Checkout, undo: Undo) -> tuple[str, Any]:
         target = checkout.row.get(undo.id_field)

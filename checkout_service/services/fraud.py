@@ -42,6 +42,8 @@ screenings = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_screenings_checkout_id", "checkout_id"),
 )
+# Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
+_INSERT = insert(screenings)
 
 
 class ScreeningRequest(BaseModel):
@@ -81,7 +83,7 @@ def screen(
             "currency": body.currency,
             "created_at": runtime.clock(),
         }
-        conn.execute(insert(screenings).values(**row))
+        conn.execute(_INSERT, row)
         return Outcome(201, iso(row))
 
     return runtime.idempotency.execute(request, key, body, handler)

@@ -11,7 +11,18 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Boolean, Column, Index, MetaData, String, Table, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from checkout_service import idempotency
@@ -56,6 +67,23 @@ fulfillment_events = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
+_of_fulfillment = fulfillments.c.fulfillment_id == bindparam("b_fulfillment_id")
+_INSERT = insert(fulfillments)
+_INSERT_EVENT = insert(fulfillment_events)
+_FULFILLMENT = select(fulfillments).where(_of_fulfillment)
+_FULFILLMENT_LOCKED = _FULFILLMENT.with_for_update()
+_TRANSITION = (
+    update(fulfillments)
+    .where(_of_fulfillment)
+    .values(status=bindparam("new_status"), updated_at=bindparam("new_updated_at"))
+)
+_EVENTS = (
+    select(fulfillment_events)
+    .where(fulfillment_events.c.fulfillment_id == bindparam("b_fulfillment_id"))
+    .order_by(fulfillment_events.c.created_at)
+)
+
 
 class FulfillmentRequest(BaseModel):
     checkout_id: CheckoutId
@@ -89,7 +117,7 @@ def request_fulfillment(
             "created_at": now,
             "updated_at": now,
         }
-        conn.execute(insert(fulfillments).values(**row))
+        conn.execute(_INSERT, row)
         _event(conn, runtime.new_id, row["fulfillment_id"], key, "requested", True, None, now)
         return Outcome(201, iso(row))
 
@@ -126,9 +154,8 @@ def _transition(
                 "application/problem+json",
             )
         conn.execute(
-            update(fulfillments)
-            .where(fulfillments.c.fulfillment_id == fulfillment_id)
-            .values(status=target, updated_at=now)
+            _TRANSITION,
+            {"b_fulfillment_id": fulfillment_id, "new_status": target, "new_updated_at": now},
         )
         _event(conn, runtime.new_id, fulfillment_id, key, target, True, body.reason, now)
         return Outcome(200, iso({**row, "status": target, "updated_at": now}))
@@ -162,11 +189,7 @@ def cancel(
 def get_fulfillment(fulfillment_id: str, runtime: RuntimeDep) -> dict[str, Any]:
     with reading(runtime.engine) as conn:
         row = _fulfillment(conn, fulfillment_id, lock=False)
-        events = conn.execute(
-            select(fulfillment_events)
-            .where(fulfillment_events.c.fulfillment_id == fulfillment_id)
-            .order_by(fulfillment_events.c.created_at)
-        ).mappings()
+        events = conn.execute(_EVENTS, {"b_fulfillment_id": fulfillment_id}).mappings()
         return {**iso(row), "events": [iso(dict(event)) for event in events]}
 
 
@@ -181,21 +204,22 @@ def _event(
     now: datetime,
 ) -> None:
     conn.execute(
-        insert(fulfillment_events).values(
-            event_id=ids("fev"),
-            fulfillment_id=fulfillment_id,
-            idempotency_key=key,
-            status=status,
-            accepted=accepted,
-            reason=reason,
-            created_at=now,
-        )
+        _INSERT_EVENT,
+        {
+            "event_id": ids("fev"),
+            "fulfillment_id": fulfillment_id,
+            "idempotency_key": key,
+            "status": status,
+            "accepted": accepted,
+            "reason": reason,
+            "created_at": now,
+        },
     )
 
 
 def _fulfillment(conn: Connection, fulfillment_id: str, *, lock: bool) -> dict[str, Any]:
-    query = select(fulfillments).where(fulfillments.c.fulfillment_id == fulfillment_id)
-    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
+    query = _FULFILLMENT_LOCKED if lock else _FULFILLMENT
+    row = conn.execute(query, {"b_fulfillment_id": fulfillment_id}).mappings().first()
     if row is None:
         raise ProblemError(
             404, "fulfillment-not-found", "Unknown fulfillment", f"No fulfillment {fulfillment_id}."

@@ -15,7 +15,18 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -91,6 +102,43 @@ inventory_moves = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
+_of_sku = stock_levels.c.sku == bindparam("b_sku")
+_of_reservation = reservations.c.reservation_id == bindparam("b_reservation_id")
+_STOCK = select(stock_levels).where(_of_sku)
+_STOCK_LOCKED = _STOCK.with_for_update()
+_STOCK_KNOWN = select(stock_levels.c.sku).where(_of_sku)
+_INSERT_STOCK = insert(stock_levels)
+_SET_ON_HAND = update(stock_levels).where(_of_sku).values(on_hand=bindparam("new_on_hand"))
+_quantity = bindparam("b_quantity")
+_HOLD = update(stock_levels).where(_of_sku).values(reserved=stock_levels.c.reserved + _quantity)
+_UNHOLD = update(stock_levels).where(_of_sku).values(reserved=stock_levels.c.reserved - _quantity)
+_TAKE = (
+    update(stock_levels)
+    .where(_of_sku)
+    .values(
+        on_hand=stock_levels.c.on_hand - _quantity, reserved=stock_levels.c.reserved - _quantity
+    )
+)
+_INSERT_RESERVATION = insert(reservations)
+_RESERVATION = select(reservations).where(_of_reservation)
+_RESERVATION_LOCKED = _RESERVATION.with_for_update()
+_SET_STATUS = (
+    update(reservations)
+    .where(_of_reservation)
+    .values(status=bindparam("new_status"), updated_at=bindparam("new_updated_at"))
+)
+_EXPIRED = select(reservations.c.reservation_id).where(
+    reservations.c.status == "active", reservations.c.expires_at <= bindparam("b_now")
+)
+_INSERT_LINE = insert(reservation_lines)
+_LINES = (
+    select(reservation_lines.c.sku, reservation_lines.c.quantity)
+    .where(reservation_lines.c.reservation_id == bindparam("b_reservation_id"))
+    .order_by(reservation_lines.c.sku)
+)
+_INSERT_MOVES = insert(inventory_moves)
+
 
 class InventorySettings(ServiceSettings):
     # Stock put on hand for SKUs the database does not know yet (existing levels are kept).
@@ -136,7 +184,7 @@ def create_app(
     return app
 
 
-def _inventory_settings(request: Request) -> InventorySettings:
+async def _inventory_settings(request: Request) -> InventorySettings:
     """The serving app's settings (its default reservation TTL), kept beside its runtime."""
     return request.app.state.inventory_settings
 
@@ -161,13 +209,7 @@ def reserve(
         shortages = []
         # Sorted, so concurrent reservations lock stock rows in one order (no deadlock).
         for sku in sorted(wanted):
-            level = (
-                conn.execute(
-                    select(stock_levels).where(stock_levels.c.sku == sku).with_for_update()
-                )
-                .mappings()
-                .first()
-            )
+            level = conn.execute(_STOCK_LOCKED, {"b_sku": sku}).mappings().first()
             available = level["on_hand"] - level["reserved"] if level else 0
             if available < wanted[sku]:
                 shortages.append(
@@ -191,20 +233,17 @@ def reserve(
             "updated_at": now,
             "expires_at": now + (ttl or settings.reservation_ttl),
         }
-        conn.execute(insert(reservations).values(**reservation))
+        conn.execute(_INSERT_RESERVATION, reservation)
         for sku in sorted(wanted):
             conn.execute(
-                insert(reservation_lines).values(
-                    reservation_id=reservation["reservation_id"],
-                    sku=sku,
-                    quantity=wanted[sku],
-                )
+                _INSERT_LINE,
+                {
+                    "reservation_id": reservation["reservation_id"],
+                    "sku": sku,
+                    "quantity": wanted[sku],
+                },
             )
-            conn.execute(
-                update(stock_levels)
-                .where(stock_levels.c.sku == sku)
-                .values(reserved=stock_levels.c.reserved + wanted[sku])
-            )
+            conn.execute(_HOLD, {"b_sku": sku, "b_quantity": wanted[sku]})
         moves = _moves(conn, reservation, key, "reserve", now, runtime.new_id)
         return Outcome(201, _answer(reservation, moves))
 
@@ -268,14 +307,7 @@ def commit(
                 expires_at=reservation["expires_at"].isoformat(),
             )
         for sku, quantity in _lines(conn, reservation_id):
-            conn.execute(
-                update(stock_levels)
-                .where(stock_levels.c.sku == sku)
-                .values(
-                    on_hand=stock_levels.c.on_hand - quantity,
-                    reserved=stock_levels.c.reserved - quantity,
-                )
-            )
+            conn.execute(_TAKE, {"b_sku": sku, "b_quantity": quantity})
         reservation = _set_status(conn, reservation, "committed", now)
         moves = _moves(conn, reservation, key, "commit", now, runtime.new_id)
         return Outcome(200, _answer(reservation, moves))
@@ -294,9 +326,7 @@ def get_reservation(reservation_id: str, runtime: RuntimeDep) -> dict[str, Any]:
 @router.get("/v1/stock/{sku}", responses=problem_responses(404))
 def get_stock(sku: str, runtime: RuntimeDep) -> dict[str, Any]:
     with reading(runtime.engine) as conn:
-        level = (
-            conn.execute(select(stock_levels).where(stock_levels.c.sku == sku)).mappings().first()
-        )
+        level = conn.execute(_STOCK, {"b_sku": sku}).mappings().first()
     if level is None:
         raise ProblemError(404, "sku-not-found", "Unknown SKU", f"No stock level for {sku}.")
     return {**level, "available": level["on_hand"] - level["reserved"]}
@@ -306,11 +336,9 @@ def get_stock(sku: str, runtime: RuntimeDep) -> dict[str, Any]:
 def set_stock(sku: SkuPath, body: StockLevel, runtime: RuntimeDep) -> dict[str, Any]:
     # Setting an absolute level is naturally idempotent: no key needed.
     with runtime.engine.begin() as conn:
-        updated = conn.execute(
-            update(stock_levels).where(stock_levels.c.sku == sku).values(on_hand=body.on_hand)
-        ).rowcount
+        updated = conn.execute(_SET_ON_HAND, {"b_sku": sku, "new_on_hand": body.on_hand}).rowcount
         if not updated:
-            conn.execute(insert(stock_levels).values(sku=sku, on_hand=body.on_hand, reserved=0))
+            conn.execute(_INSERT_STOCK, {"sku": sku, "on_hand": body.on_hand, "reserved": 0})
     return {"sku": sku, "on_hand": body.on_hand}
 
 
@@ -322,15 +350,7 @@ def release_expired(runtime: Runtime, now: datetime | None = None) -> list[str]:
     """
     now = now or runtime.clock()
     with reading(runtime.engine) as conn:
-        expired = (
-            conn.execute(
-                select(reservations.c.reservation_id).where(
-                    reservations.c.status == "active", reservations.c.expires_at <= now
-                )
-            )
-            .scalars()
-            .all()
-        )
+        expired = conn.execute(_EXPIRED, {"b_now": now}).scalars().all()
     released = []
     for reservation_id in expired:
         with runtime.engine.begin() as conn:
@@ -347,11 +367,7 @@ def _release(
     conn: Connection, reservation: dict[str, Any], key: str, now: datetime, ids: IdFactory
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     for sku, quantity in _lines(conn, reservation["reservation_id"]):
-        conn.execute(
-            update(stock_levels)
-            .where(stock_levels.c.sku == sku)
-            .values(reserved=stock_levels.c.reserved - quantity)
-        )
+        conn.execute(_UNHOLD, {"b_sku": sku, "b_quantity": quantity})
     reservation = _set_status(conn, reservation, "released", now)
     return reservation, _moves(conn, reservation, key, "release", now, ids)
 
@@ -360,9 +376,12 @@ def _set_status(
     conn: Connection, reservation: dict[str, Any], status: str, now: datetime
 ) -> dict[str, Any]:
     conn.execute(
-        update(reservations)
-        .where(reservations.c.reservation_id == reservation["reservation_id"])
-        .values(status=status, updated_at=now)
+        _SET_STATUS,
+        {
+            "b_reservation_id": reservation["reservation_id"],
+            "new_status": status,
+            "new_updated_at": now,
+        },
     )
     return {**reservation, "status": status, "updated_at": now}
 
@@ -389,22 +408,18 @@ def _moves(
         for sku, quantity in _lines(conn, reservation["reservation_id"])
     ]
     if moves:
-        conn.execute(insert(inventory_moves), moves)
+        conn.execute(_INSERT_MOVES, moves)
     return moves
 
 
 def _lines(conn: Connection, reservation_id: str) -> list[tuple[str, int]]:
-    rows = conn.execute(
-        select(reservation_lines.c.sku, reservation_lines.c.quantity)
-        .where(reservation_lines.c.reservation_id == reservation_id)
-        .order_by(reservation_lines.c.sku)
-    ).all()
+    rows = conn.execute(_LINES, {"b_reservation_id": reservation_id}).all()
     return [(sku, quantity) for sku, quantity in rows]
 
 
 def _reservation(conn: Connection, reservation_id: str, *, lock: bool) -> dict[str, Any]:
-    query = select(reservations).where(reservations.c.reservation_id == reservation_id)
-    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
+    query = _RESERVATION_LOCKED if lock else _RESERVATION
+    row = conn.execute(query, {"b_reservation_id": reservation_id}).mappings().first()
     if row is None:
         raise ProblemError(
             404, "reservation-not-found", "Unknown reservation", f"No reservation {reservation_id}."
@@ -420,10 +435,8 @@ def _seed_stock(runtime: Runtime, initial_stock: dict[str, int]) -> None:
     for sku, on_hand in sorted(initial_stock.items()):
         try:
             with runtime.engine.begin() as conn:
-                known = conn.execute(
-                    select(stock_levels.c.sku).where(stock_levels.c.sku == sku)
-                ).first()
+                known = conn.execute(_STOCK_KNOWN, {"b_sku": sku}).first()
                 if known is None:
-                    conn.execute(insert(stock_levels).values(sku=sku, on_hand=on_hand, reserved=0))
+                    conn.execute(_INSERT_STOCK, {"sku": sku, "on_hand": on_hand, "reserved": 0})
         except IntegrityError:
             pass  # another process seeded it first

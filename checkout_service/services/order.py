@@ -11,7 +11,18 @@ from typing import Any, ClassVar
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, model_validator
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from checkout_service import idempotency
@@ -70,6 +81,18 @@ order_versions = Table(
     *_order_columns(),
 )
 
+# Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
+_of_order = orders.c.order_id == bindparam("b_order_id")
+_INSERT_ORDER = insert(orders)
+_INSERT_VERSION = insert(order_versions)
+_ORDER = select(orders).where(_of_order)
+_ORDER_LOCKED = _ORDER.with_for_update()
+_CANCEL = (
+    update(orders)
+    .where(_of_order)
+    .values(status="cancelled", updated_at=bindparam("new_updated_at"))
+)
+
 
 class AttributionBody(BaseModel):
     utm_source: AttributionText | None = None
@@ -125,8 +148,8 @@ def create_order(
             "updated_at": now,
             **attribution,
         }
-        conn.execute(insert(orders).values(**row))
-        conn.execute(insert(order_versions).values(**row))
+        conn.execute(_INSERT_ORDER, row)
+        conn.execute(_INSERT_VERSION, row)
         return Outcome(201, iso(row))
 
     return runtime.idempotency.execute(request, key, body, handler)
@@ -141,15 +164,11 @@ def cancel_order(
         if row["status"] == "cancelled":
             return Outcome(200, iso(row))  # already undone: no second effect
         now = runtime.clock()
-        conn.execute(
-            update(orders)
-            .where(orders.c.order_id == order_id)
-            .values(status="cancelled", updated_at=now)
-        )
+        conn.execute(_CANCEL, {"b_order_id": order_id, "new_updated_at": now})
         row = {**row, "status": "cancelled", "updated_at": now}
         # The version keeps the order's creating key: in the contract an order row's key
         # names the step that made the order; a cancellation is a later state of it.
-        conn.execute(insert(order_versions).values(**row))
+        conn.execute(_INSERT_VERSION, row)
         return Outcome(200, iso(row))
 
     return runtime.idempotency.execute(request, key, body, handler)
@@ -162,8 +181,8 @@ def get_order(order_id: str, runtime: RuntimeDep) -> dict[str, Any]:
 
 
 def _order(conn: Connection, order_id: str, *, lock: bool) -> dict[str, Any]:
-    query = select(orders).where(orders.c.order_id == order_id)
-    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
+    query = _ORDER_LOCKED if lock else _ORDER
+    row = conn.execute(query, {"b_order_id": order_id}).mappings().first()
     if row is None:
         raise ProblemError(404, "order-not-found", "Unknown order", f"No order {order_id}.")
     return dict(row)

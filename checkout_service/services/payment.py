@@ -22,7 +22,18 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.engine import Connection
 
 from checkout_service import idempotency
@@ -58,6 +69,25 @@ payments = Table(
     Column("failure_code", String(64)),
     Index("ix_payments_checkout_id", "checkout_id"),
     Index("ix_payments_parent_payment_id", "parent_payment_id"),
+)
+
+# Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
+_INSERT = insert(payments)
+_children = payments.c.parent_payment_id == bindparam("b_payment_id")
+_AUTHORIZATION = select(payments).where(
+    payments.c.payment_id == bindparam("b_payment_id"), payments.c.kind == "authorization"
+)
+# Serialises concurrent operations on one authorization (PostgreSQL; SQLite's BEGIN IMMEDIATE
+# already does), so two captures cannot both pass the amount check.
+_AUTHORIZATION_LOCKED = _AUTHORIZATION.with_for_update()
+_VOID = select(payments).where(_children, payments.c.kind == "void")
+_TOTALS = (
+    select(payments.c.kind, func.coalesce(func.sum(payments.c.amount_minor), 0))
+    .where(_children, payments.c.status == "succeeded")
+    .group_by(payments.c.kind)
+)
+_OPERATIONS = (
+    select(payments).where(_children).order_by(payments.c.created_at, payments.c.payment_id)
 )
 
 
@@ -190,15 +220,7 @@ def void(
 ) -> Response:
     def handler(conn: Connection) -> Outcome:
         auth = _authorization(conn, payment_id)
-        existing = (
-            conn.execute(
-                select(payments).where(
-                    payments.c.parent_payment_id == payment_id, payments.c.kind == "void"
-                )
-            )
-            .mappings()
-            .first()
-        )
+        existing = conn.execute(_VOID, {"b_payment_id": payment_id}).mappings().first()
         if existing is not None:
             return Outcome(200, iso(dict(existing)))
         totals = _totals(conn, payment_id)
@@ -272,11 +294,7 @@ def get_authorization(payment_id: str, runtime: RuntimeDep) -> dict[str, Any]:
     with reading(runtime.engine) as conn:
         auth = _authorization(conn, payment_id, lock=False, usable=False)
         totals = _totals(conn, payment_id)
-        operations = conn.execute(
-            select(payments)
-            .where(payments.c.parent_payment_id == payment_id)
-            .order_by(payments.c.created_at, payments.c.payment_id)
-        ).mappings()
+        operations = conn.execute(_OPERATIONS, {"b_payment_id": payment_id}).mappings()
         return {
             "authorization": iso(auth),
             "captured_minor": totals["capture"],
@@ -295,7 +313,7 @@ def _insert(conn: Connection, payment_id: str, now: datetime, **values: Any) -> 
         "failure_code": None,
         **values,
     }
-    conn.execute(insert(payments).values(**row))
+    conn.execute(_INSERT, row)
     return row
 
 
@@ -320,14 +338,8 @@ def _child(
 def _authorization(
     conn: Connection, payment_id: str, *, lock: bool = True, usable: bool = True
 ) -> dict[str, Any]:
-    query = select(payments).where(
-        payments.c.payment_id == payment_id, payments.c.kind == "authorization"
-    )
-    if lock:
-        # Serialises concurrent operations on one authorization (PostgreSQL; SQLite's
-        # BEGIN IMMEDIATE already does), so two captures cannot both pass the amount check.
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    query = _AUTHORIZATION_LOCKED if lock else _AUTHORIZATION
+    row = conn.execute(query, {"b_payment_id": payment_id}).mappings().first()
     if row is None:
         raise ProblemError(
             404, "payment-not-found", "Unknown authorization", f"No authorization {payment_id}."
@@ -344,11 +356,7 @@ def _authorization(
 
 
 def _totals(conn: Connection, payment_id: str) -> dict[str, int]:
-    rows = conn.execute(
-        select(payments.c.kind, func.coalesce(func.sum(payments.c.amount_minor), 0))
-        .where(payments.c.parent_payment_id == payment_id, payments.c.status == "succeeded")
-        .group_by(payments.c.kind)
-    ).all()
+    rows = conn.execute(_TOTALS, {"b_payment_id": payment_id}).all()
     totals = {"capture": 0, "void": 0, "refund": 0}
     totals.update({kind: int(amount) for kind, amount in rows})
     return totals

@@ -116,7 +116,7 @@ def app_factory(
     return create_app
 
 
-def current_runtime(request: Request) -> Runtime:
+async def current_runtime(request: Request) -> Runtime:
     """The runtime of the app serving the request (`create_service_app` keeps it on app.state):
     routes declared once on a module's router reach their own service's database."""
     return request.app.state.runtime

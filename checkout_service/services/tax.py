@@ -41,6 +41,8 @@ quotes = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_tax_quotes_checkout_id", "checkout_id"),
 )
+# Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
+_INSERT = insert(quotes)
 
 
 class QuoteRequest(BaseModel):
@@ -81,7 +83,7 @@ def quote(
             "tax_minor": tax_minor(body.subtotal_minor, rate),
             "created_at": runtime.clock(),
         }
-        conn.execute(insert(quotes).values(**row))
+        conn.execute(_INSERT, row)
         return Outcome(201, iso(row))
 
     return runtime.idempotency.execute(request, key, body, handler)

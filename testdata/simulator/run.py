@@ -1,12 +1,16 @@
 """`simulate`: a business day of checkouts through the reference service, exported as landing
 files with the ground truth of every anomaly it injected."""
 
+import multiprocessing
+import os
 import random
 import tempfile
+import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +60,9 @@ class DayOverfull(ValueError):
 # `progress(done, total)`, called every PROGRESS_EVERY checkouts and at the end.
 Progress = Callable[[int, int], None]
 PROGRESS_EVERY = 250
+# A day of fewer checkouts runs its lanes one after the other in this process: starting a
+# worker process (about a second of imports) would cost more than the lane.
+PARALLEL_FROM = 200
 
 
 @dataclass(frozen=True)
@@ -105,71 +112,240 @@ def simulate(
     *,
     data_dir: Path | None = None,
     progress: Progress | None = None,
+    lanes: int = 1,
 ) -> SimulationSummary:
     """Run `checkouts` checkouts of business date `day` and write the landing files and
     `_ground_truth.parquet` under `landing`. The services' SQLite databases go to `data_dir`
     (a temporary directory when None, removed afterwards); it must not hold an earlier run.
-    Raises DayOverfull when the checkouts take more simulated time than the day has."""
+    Raises DayOverfull when the checkouts take more simulated time than the day has.
+
+    `lanes` > 1 deals the checkouts round-robin to that many copies of the service, each with
+    its own databases (under `data_dir`/lane-N), record IDs and simulated clock, like shards
+    that each own their checkouts. The lanes share nothing, so they run side by side in worker
+    processes when the machine has the cores (one after the other otherwise): the same
+    arguments give the same files on any machine, and a day takes about 1/lanes of the time
+    on as many cores. Worker processes are spawned, so a script calling this needs the
+    `if __name__ == "__main__":` guard. With one lane (the default) the day is one service's,
+    whose databases in `data_dir` the pipeline's services mode reads."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    if lanes < 1:
+        raise ValueError(f"lanes must be at least 1, not {lanes}")
     chosen = PROFILES[profile]
-    if data_dir is not None:
-        return _simulate(landing, day, checkouts, seed, chosen, data_dir, progress)
-    with tempfile.TemporaryDirectory(prefix="recon-sim-") as tmp:
-        return _simulate(landing, day, checkouts, seed, chosen, Path(tmp), progress)
-
-
-def _simulate(
-    landing: Path,
-    day: date,
-    checkouts: int,
-    seed: int,
-    profile: Profile,
-    data_dir: Path,
-    progress: Progress | None,
-) -> SimulationSummary:
-    summary = SimulationSummary(landing, day, seed, profile.name, checkouts)
-    plan = FaultPlan(seed=seed, steps=profile.faults)
+    summary = SimulationSummary(landing, day, seed, chosen.name, checkouts)
     starts = _start_times(day, checkouts, random.Random(f"starts:{seed}"))
-    clock = SimClock(starts[0] if starts else datetime.combine(day, time(), UTC))
-    stock = {sku: 10 * checkouts + 100 for sku in SKUS}
+    specs = [
+        _Lane(
+            lane=lane,
+            lanes=lanes,
+            day=day,
+            seed=seed,
+            profile=chosen,
+            checkouts=checkouts,
+            starts=tuple(enumerate(starts))[lane::lanes],
+            last_start=starts[-1] if starts else None,
+            data_dir=None if data_dir is None else _lane_dir(data_dir, lane, lanes),
+        )
+        for lane in range(lanes)
+    ]
+    results = _run_lanes(specs, _ProgressOfLanes(progress, checkouts, lanes))
+    rows: dict[str, list[dict[str, Any]]] = {}
     events: list[dict[str, Any]] = []
-    with quiet_injected_crashes():
-        # The databases are exported and thrown away: no fsync per commit.
-        database = DatabaseSettings(data_dir=data_dir, sqlite_synchronous="NORMAL")
-        stack = build_stack(database, clock, plan, stock)
-        try:
-            for index, start in enumerate(starts):
-                if clock.now > start + MAX_DRIFT:
-                    raise DayOverfull(
-                        f"{checkouts} checkouts do not fit in one simulated day under profile "
-                        f"{profile.name}: checkout {index} would start "
-                        f"{clock.now - start} late; simulate fewer"
-                    )
-                if progress is not None and index and index % PROGRESS_EVERY == 0:
-                    progress(index, checkouts)
-                clock.now = max(clock.now, start)
-                rng = random.Random(f"checkout:{seed}:{index}")
-                late = start + LATE_MARGIN > starts[-1]
-                browser, anomalies, status = _one_checkout(stack, profile, seed, index, rng, late)
-                events += browser.events
-                summary.ground_truth += anomalies
-                summary.outcomes[status] += 1
-            if progress is not None:
-                progress(checkouts, checkouts)
-            # Whatever a crash left part-way is finished before the day is exported.
-            recover(stack.orch)
-            _settle(stack)
-            rows = _export(stack)
-        finally:
-            stack.close()
+    for result in results:
+        for source, source_rows in result.rows.items():
+            rows.setdefault(source, []).extend(source_rows)
+        events += result.events
+        summary.ground_truth += result.ground_truth
+        summary.outcomes += result.outcomes
+        summary.faults += result.faults
     rows["analytics_events"] = [{c: e[c] for c in COLUMNS["analytics_events"]} for e in events]
+    # Sorts each source's rows by time (stably: lane by lane where times tie).
     write_rows(landing, rows)
     summary.rows = {source: len(source_rows) for source, source_rows in rows.items()}
-    summary.faults = Counter(f.kind for f in stack.fault_log.faults)
     summary.ground_truth.sort(key=lambda a: (a.checkout_id, a.type))
     _write_ground_truth(summary.ground_truth_path, summary.ground_truth)
     return summary
+
+
+@dataclass(frozen=True)
+class _Lane:
+    """One lane's share of the day: (index, start) of each of its checkouts."""
+
+    lane: int
+    lanes: int
+    day: date
+    seed: int
+    profile: Profile
+    # Of the whole day: the stock and `late` are the day's, not the lane's.
+    checkouts: int
+    starts: tuple[tuple[int, datetime], ...]
+    last_start: datetime | None
+    data_dir: Path | None
+
+
+@dataclass
+class _LaneResult:
+    rows: dict[str, list[dict[str, Any]]]
+    events: list[dict[str, Any]]
+    ground_truth: list[Anomaly]
+    outcomes: Counter[int]
+    faults: Counter[str]
+
+
+def _lane_dir(data_dir: Path, lane: int, lanes: int) -> Path:
+    return data_dir if lanes == 1 else data_dir / f"lane-{lane}"
+
+
+def _run_lane(spec: _Lane, progress: Callable[[int], None]) -> _LaneResult:
+    """Simulate one lane; `progress(done)` after each of its checkouts."""
+    if spec.data_dir is not None:
+        return _simulate_lane(spec, spec.data_dir, progress)
+    with tempfile.TemporaryDirectory(prefix="recon-sim-") as tmp:
+        return _simulate_lane(spec, Path(tmp), progress)
+
+
+def _simulate_lane(spec: _Lane, data_dir: Path, progress: Callable[[int], None]) -> _LaneResult:
+    profile, seed, starts = spec.profile, spec.seed, spec.starts
+    result = _LaneResult({}, [], [], Counter(), Counter())
+    plan = FaultPlan(seed=seed, steps=profile.faults)
+    clock = SimClock(starts[0][1] if starts else datetime.combine(spec.day, time(), UTC))
+    stock = {sku: 10 * spec.checkouts + 100 for sku in SKUS}
+    # One lane draws the IDs it always has; each of several draws its own.
+    ids_seed = seed if spec.lanes == 1 else f"{seed}:lane-{spec.lane}-of-{spec.lanes}"
+    with quiet_injected_crashes():
+        # The databases are exported and thrown away: no fsync per commit.
+        database = DatabaseSettings(data_dir=data_dir, sqlite_synchronous="NORMAL")
+        stack = build_stack(database, clock, plan, stock, ids_seed=ids_seed)
+        try:
+            for done, (index, start) in enumerate(starts):
+                if clock.now > start + MAX_DRIFT:
+                    raise DayOverfull(
+                        f"{spec.checkouts} checkouts do not fit in one simulated day under "
+                        f"profile {profile.name}: checkout {index} would start "
+                        f"{clock.now - start} late; simulate fewer"
+                    )
+                clock.now = max(clock.now, start)
+                rng = random.Random(f"checkout:{seed}:{index}")
+                late = spec.last_start is not None and start + LATE_MARGIN > spec.last_start
+                browser, anomalies, status = _one_checkout(stack, profile, seed, index, rng, late)
+                result.events += browser.events
+                result.ground_truth += anomalies
+                result.outcomes[status] += 1
+                progress(done + 1)
+            # Whatever a crash left part-way is finished before the day is exported.
+            recover(stack.orch)
+            _settle(stack)
+            result.rows = _export(stack)
+        finally:
+            stack.close()
+    result.faults = Counter(f.kind for f in stack.fault_log.faults)
+    return result
+
+
+class _ProgressOfLanes:
+    """`progress(done, total)` of the whole day from each lane's count: every PROGRESS_EVERY
+    checkouts, and once all are done."""
+
+    def __init__(self, progress: Progress | None, total: int, lanes: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = [0] * lanes
+
+    def __call__(self, lane: int, done: int) -> None:
+        before = sum(self.done)
+        self.done[lane] = done
+        now = sum(self.done)
+        if self.progress is None or now == before:
+            return
+        if now == self.total or now // PROGRESS_EVERY > before // PROGRESS_EVERY:
+            self.progress(now, self.total)
+
+
+def _run_lanes(specs: Sequence[_Lane], progress: _ProgressOfLanes) -> list[_LaneResult]:
+    """Each lane's result, in lane order."""
+    workers = min(len(specs), _cores())
+    if workers < 2 or specs[0].checkouts < PARALLEL_FROM:
+        return [
+            _run_lane(spec, lambda done, lane=spec.lane: progress(lane, done)) for spec in specs
+        ]
+    return _run_in_processes(specs, workers, progress)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _run_in_processes(
+    specs: Sequence[_Lane], workers: int, progress: _ProgressOfLanes
+) -> list[_LaneResult]:
+    """The lanes in `workers` processes (spawned, so nothing of this one's state is shared),
+    each reporting over a pipe; a failed lane stops them all and is raised here."""
+    context = multiprocessing.get_context("spawn")
+    results: dict[int, _LaneResult] = {}
+    processes: dict[Connection, multiprocessing.process.BaseProcess] = {}
+    try:
+        for worker in range(workers):
+            receiving, sending = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_lane_worker,
+                args=(specs[worker::workers], sending),
+                name=f"recon-simulator-{worker}",
+                daemon=True,
+            )
+            process.start()
+            sending.close()
+            processes[receiving] = process
+        while processes:
+            for connection in wait(list(processes)):
+                assert isinstance(connection, Connection)
+                try:
+                    kind, lane, payload = connection.recv()
+                except EOFError:
+                    process = processes.pop(connection)
+                    process.join()
+                    if process.exitcode != 0:
+                        raise RuntimeError(
+                            f"simulator process {process.name} exited ({process.exitcode})"
+                        ) from None
+                    continue
+                if kind == "progress":
+                    progress(lane, payload)
+                elif kind == "result":
+                    results[lane] = payload
+                else:
+                    error, trace = payload
+                    if isinstance(error, DayOverfull):
+                        raise error
+                    raise RuntimeError(f"simulator lane {lane} failed:\n{trace}") from error
+    finally:
+        for process in processes.values():
+            if process.is_alive():
+                process.terminate()
+            process.join()
+    return [results[spec.lane] for spec in specs]
+
+
+def _lane_worker(specs: Sequence[_Lane], connection: Connection) -> None:
+    """A worker process: simulate `specs` one after the other, sending progress and results."""
+    lane = specs[0].lane
+    try:
+        for spec in specs:
+            lane = spec.lane
+            result = _run_lane(
+                spec, lambda done, lane=lane: connection.send(("progress", lane, done))
+            )
+            connection.send(("result", lane, result))
+    except BaseException as error:
+        trace = traceback.format_exc()
+        try:
+            connection.send(("error", lane, (error, trace)))
+        except Exception:  # an error that does not pickle: its traceback says enough
+            connection.send(("error", lane, (RuntimeError(str(error)), trace)))
+    finally:
+        connection.close()
 
 
 def _start_times(day: date, count: int, rng: random.Random) -> list[datetime]:

@@ -102,10 +102,16 @@ class Stack:
 
 
 def build_stack(
-    database: DatabaseSettings, clock: SimClock, plan: FaultPlan, stock: dict[str, int]
+    database: DatabaseSettings,
+    clock: SimClock,
+    plan: FaultPlan,
+    stock: dict[str, int],
+    *,
+    ids_seed: int | str | None = None,
 ) -> Stack:
+    """`ids_seed` seeds the record IDs (the plan's seed when None)."""
     settings = ServiceSettings(database=database)
-    ids = SeededIds(plan.seed)
+    ids = SeededIds(plan.seed if ids_seed is None else ids_seed)
     apps = {
         "fraud": fraud.create_app(settings, clock, ids),
         "tax": tax.create_app(settings, clock, ids),

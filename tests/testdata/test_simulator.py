@@ -11,7 +11,7 @@ import pytest
 
 from recon.discrepancy_types import money_types, type_names
 from recon.reconcile import discrepancies, reconcile_partition
-from testdata.simulator import simulate
+from testdata.simulator import run, simulate
 
 DAY = date(2026, 3, 10)
 # Money out of place, and what the service must not hold when a day ends either.
@@ -97,4 +97,51 @@ def test_the_chaos_profile_reproduces_each_unsafe_behaviour_exactly(tmp_path):
         "unattributed_revenue",
     } <= types
     found, _ = reconcile(tmp_path)
+    assert found == expected
+
+
+def test_lanes_give_the_same_files_in_worker_processes_as_in_this_one(tmp_path, monkeypatch):
+    # Worker processes even for a small day and on one core.
+    monkeypatch.setattr(run, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(run, "_cores", lambda: 2)
+    reported = []
+    parallel = simulate(
+        tmp_path / "parallel",
+        DAY,
+        30,
+        seed=5,
+        profile="chaos",
+        lanes=2,
+        data_dir=tmp_path / "services",
+        progress=lambda done, total: reported.append((done, total)),
+    )
+    assert reported == [(30, 30)]
+    assert (tmp_path / "services" / "lane-1" / "payment.sqlite3").exists()
+    monkeypatch.setattr(run, "_cores", lambda: 1)
+    serial = simulate(tmp_path / "serial", DAY, 30, seed=5, profile="chaos", lanes=2)
+    assert files(tmp_path / "parallel") == files(tmp_path / "serial")
+    for name in files(tmp_path / "parallel"):
+        assert filecmp.cmp(tmp_path / "parallel" / name, tmp_path / "serial" / name, shallow=False)
+    assert parallel.ground_truth == serial.ground_truth
+    assert (parallel.outcomes, parallel.faults) == (serial.outcomes, serial.faults)
+    # Each lane draws record IDs of its own: the day's checkouts are all distinct.
+    orders = pl.read_parquet(next((tmp_path / "parallel" / "orders").rglob("*.parquet")))
+    assert orders["checkout_id"].n_unique() == orders.filter(pl.col("status") == "placed").height
+
+
+def test_a_failing_lane_process_fails_the_simulation(tmp_path, monkeypatch):
+    monkeypatch.setattr(run, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(run, "_cores", lambda: 2)
+    taken = tmp_path / "taken"
+    taken.write_text("a file where the lanes' databases would go\n")
+    with pytest.raises(RuntimeError, match=r"(?s)simulator lane \d failed.*NotADirectoryError"):
+        simulate(tmp_path / "landing", DAY, 10, seed=5, profile="clean", lanes=2, data_dir=taken)
+
+
+def test_the_lanes_of_a_day_score_recall_and_precision_one(tmp_path):
+    summary = simulate(tmp_path, DAY, 60, seed=1, profile="realistic", lanes=2)
+    expected = truth(tmp_path)
+    assert expected and {(a.checkout_id, a.type) for a in summary.ground_truth} == expected
+    found, quarantined = reconcile(tmp_path)
+    assert quarantined == 0
     assert found == expected
