@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from recon.discrepancy_types import SEVERITIES
+from recon.discrepancy_types import SEVERITIES, type_names
 
 # The registry's severities (`recon.discrepancy_types`); a typo in a route fails validation.
 Severity = Literal[SEVERITIES]
@@ -202,6 +202,16 @@ class RuleConfig(_Strict):
     mode: Literal["digest", "each"] = "digest"
     digest_top: int = Field(default=5, ge=1)
     check_failures: bool = False
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        # A misspelled type would route nothing, silently: the registry's names only.
+        known = type_names()
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown discrepancy type(s) {unknown}; known: {', '.join(known)}")
+        return value
 
     def matches(self, type_: str, severity: str, amount_minor: int | None) -> bool:
         if self.types and type_ not in self.types:

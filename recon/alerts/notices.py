@@ -12,8 +12,6 @@ import pyarrow.compute as pc
 
 from recon.currencies import format_money
 
-KINDS = ("new", "resolve", "check_failed")
-
 
 @dataclass(frozen=True)
 class Item:

@@ -80,6 +80,10 @@ CONSOLE = [{"name": "c", "type": "console"}]
             "rules.0.min_amount_minor",
         ),
         ({"channels": CONSOLE, "rules": [{"channels": ["c"], "mode": "batch"}]}, "rules.0.mode"),
+        (
+            {"channels": CONSOLE, "rules": [{"channels": ["c"], "types": ["duplicate_charges"]}]},
+            "rules.0.types\n  Value error, unknown discrepancy type(s) ['duplicate_charges']",
+        ),
         ({"channels": CONSOLE, "rules": [{"channels": ["nope"]}]}, "rules.0.channels"),
         (
             {"channels": CONSOLE, "rules": [{"channels": ["c"], "severity": ["low"]}]},
