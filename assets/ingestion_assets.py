@@ -7,7 +7,14 @@ import dagster as dg
 
 from assets.resources import Engine, ReconConfig, Warehouse
 from checks.invariants import rows_conserved, rows_conserved_spec
-from checks.landing import contract_result, fresh_result, keys_result, landing_check_specs
+from checks.landing import (
+    contract_result,
+    fresh_result,
+    has_late_columns,
+    keys_result,
+    landing_check_specs,
+    late_result,
+)
 from recon.contract import SOURCES, Source
 from recon.contract_suites import validate_contract
 from recon.ingest import IngestReport, ingest_source
@@ -93,6 +100,8 @@ def _ingestion_asset(
                 contract_result(key, contract),
                 fresh_result(con, key, source, day, report.unrecognised),
             ]
+            if has_late_columns(source):
+                checks.append(late_result(key, contract))
             if "idempotency_key" in source.column_names:
                 checks.append(keys_result(key, *keys, recon.idempotency_warn_rate))
             check_seconds = time.perf_counter() - checks_started

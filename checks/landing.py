@@ -7,13 +7,15 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from recon.contract import Source
-from recon.contract_suites import ContractResult
+from recon.contract import Kind, Source
+from recon.contract_suites import ContractResult, Failure
 from recon.landing import ACCEPTED, UnrecognisedFile
+from recon.profile import WINDOW_CHECKED
 
 CONTRACT = "contract"
 FRESH = "export_arrived"
 KEYS = "idempotency_keys"
+LATE = "late_beyond_window"
 
 
 def landing_check_specs(asset_key: dg.AssetKey, source: Source) -> list[dg.AssetCheckSpec]:
@@ -24,9 +26,25 @@ def landing_check_specs(asset_key: dg.AssetKey, source: Source) -> list[dg.Asset
             blocking=True,
             description=(
                 "Great Expectations suite of the data contract (docs/contract.md): columns, keys "
-                "not null, enums, amounts, currencies, timestamps inside the read window."
+                "not null, enums, amounts, currencies, each row's own instant inside the read "
+                "window and no server instant after it."
             ),
         ),
+    ]
+    if has_late_columns(source):
+        specs.append(
+            dg.AssetCheckSpec(
+                LATE,
+                asset=asset_key,
+                description=(
+                    "Rows about records older than the read window (an order cancelled today "
+                    "that was created two weeks ago): their checkouts belong to dates this window "
+                    "does not cover. A warning naming them; rerun those dates with a larger "
+                    "--lookback."
+                ),
+            )
+        )
+    specs += [
         dg.AssetCheckSpec(
             FRESH,
             asset=asset_key,
@@ -48,13 +66,17 @@ def landing_check_specs(asset_key: dg.AssetKey, source: Source) -> list[dg.Asset
     return specs
 
 
-def contract_result(asset_key: dg.AssetKey, result: ContractResult) -> dg.AssetCheckResult:
-    """The check's result for a contract validated on either engine (`recon.contract_suites`)."""
-    failures = [
+def _described(failures: list[Failure]) -> list[str]:
+    return [
         f"{f.expectation} on {f.column}: {f.observed}"
         + (f"; e.g. {'; '.join(f.sample)}" if f.sample else "")
-        for f in result.failures
+        for f in failures
     ]
+
+
+def contract_result(asset_key: dg.AssetKey, result: ContractResult) -> dg.AssetCheckResult:
+    """The check's result for a contract validated on either engine (`recon.contract_suites`)."""
+    failures = _described(result.blocking)
     return dg.AssetCheckResult(
         check_name=CONTRACT,
         asset_key=asset_key,
@@ -124,4 +146,31 @@ def keys_result(
             "rate": rate,
             "warn_above": warn_rate,
         },
+    )
+
+
+def has_late_columns(source: Source) -> bool:
+    """Whether the source has server instants besides its landing time (an order's created_at):
+    only those can be late news of an earlier date."""
+    return any(
+        c.kind is Kind.TIMESTAMP and c.name in WINDOW_CHECKED and c.name != source.landing_time
+        for c in source.columns
+    )
+
+
+def late_result(asset_key: dg.AssetKey, result: ContractResult) -> dg.AssetCheckResult:
+    """The contract's late rows (`Failure.late`) as a warning: the day is reconciled, and the
+    operator learns which records the window could not place."""
+    late = _described(result.late)
+    return dg.AssetCheckResult(
+        check_name=LATE,
+        asset_key=asset_key,
+        passed=not late,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{'; '.join(late[:3])}: rerun the dates of these records with a larger --lookback"
+            if late
+            else None
+        ),
+        metadata={"late": late},
     )

@@ -49,6 +49,9 @@ class Failure:
     column: str | None
     observed: str
     sample: list[str] = field(default_factory=list)  # "file:line value"
+    # A server instant before the read window on a row whose own instant is inside it (an order
+    # cancelled today, created two weeks ago): late news of an earlier date, not a broken export.
+    late: bool = False
 
 
 @dataclass
@@ -60,7 +63,20 @@ class ContractResult:
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        """No failure but late rows (see `Failure.late`): those warn, they do not block."""
+        return not self.blocking
+
+    @property
+    def blocking(self) -> list[Failure]:
+        return [f for f in self.failures if not f.late]
+
+    @property
+    def late(self) -> list[Failure]:
+        return [f for f in self.failures if f.late]
+
+
+# Marks the expectation whose failure is late news rather than a broken export (`Failure.late`).
+LATE = "late_beyond_window"
 
 
 def _window(day: date, lookback_days: int) -> tuple[datetime, datetime]:
@@ -94,10 +110,22 @@ def _value_expectations(source: Source, day: date, lookback_days: int, aware: bo
             )
         elif col.kind is Kind.INTEGER:
             found.append(gxe.ExpectColumnValuesToBeBetween(column=col.name, min_value=col.minimum))
-        else:
+        elif col.name == source.landing_time:
+            # The row's own instant: what put it in this window's folders.
             found.append(
                 gxe.ExpectColumnValuesToBeBetween(
                     column=col.name, min_value=start, max_value=end, strict_max=True
+                )
+            )
+        else:
+            # Another server instant: never after the window (a wrong clock, a misfiled row),
+            # and before it only as late news of an earlier date (`Failure.late`).
+            found.append(
+                gxe.ExpectColumnValuesToBeBetween(column=col.name, max_value=end, strict_max=True)
+            )
+            found.append(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=col.name, min_value=start, meta={LATE: True}
                 )
             )
     return found
@@ -237,7 +265,12 @@ def _counted_failure(item, rows: int) -> Failure:
         for r in found.get("partial_unexpected_index_list") or []
     )
     sample = [f"{file}:{line} {column}={value!r}" for file, line, value in where]
-    return Failure(config.type, column, _share(int(found["unexpected_count"]), rows), sample)
+    observed = _share(int(found["unexpected_count"]), rows)
+    return Failure(config.type, column, observed, sample, late=_is_late(config))
+
+
+def _is_late(config) -> bool:
+    return bool((config.meta or {}).get(LATE))
 
 
 def _failure(
@@ -252,7 +285,15 @@ def _failure(
     value = normalised(col, col.name)
     if col.kind is Kind.TIMESTAMP:
         start, end = _window(day, lookback_days)
-        where, params = f"({col.name} < $start or {col.name} >= $end)", {"start": start, "end": end}
+        low, high = config.kwargs.get("min_value"), config.kwargs.get("max_value")
+        bounds = {"start": start} if low is not None else {}
+        bounds |= {"end": end} if high is not None else {}
+        where = " or ".join(
+            f"{col.name} {op} ${name}"
+            for name, op in (("start", "<"), ("end", ">="))
+            if name in bounds
+        )
+        where, params = f"({where})", bounds
         observed = _share(_count(con, source, day, where, params), summary.rows)
     elif col.kind in (Kind.ENUM, Kind.CURRENCY):
         allowed = canonical_values(col)
@@ -264,7 +305,11 @@ def _failure(
         where, params = f"{col.name} < $minimum", {"minimum": col.minimum}
         observed = _share(_count(con, source, day, where, params), summary.rows)
     return Failure(
-        config.type, column, observed, _offending_rows(con, source, col, day, where, params)
+        config.type,
+        column,
+        observed,
+        _offending_rows(con, source, col, day, where, params),
+        late=_is_late(config),
     )
 
 

@@ -4,10 +4,17 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
+import duckdb
 import pytest
 
 from checks import invariants
-from checks.landing import fresh_result, keys_result
+from checks.landing import (
+    contract_result,
+    fresh_result,
+    has_late_columns,
+    keys_result,
+    late_result,
+)
 from recon import contract_suites as contracts
 from recon.contract import SOURCES
 from recon.contract_suites import idempotency_key_rate, validate_contract
@@ -215,3 +222,49 @@ def test_blocking_contract_failure_stops_the_marts_and_fails_the_run(tmp_path):
     assert failed == ["raw/payments:contract"]
     assert "FAILED raw/payments:contract" in outcome.report()
     assert not (tmp_path / "out" / "discrepancies.parquet").exists()
+
+
+def _warehouse_with(tmp_path, change) -> duckdb.DuckDBPyConnection:
+    rows = combine_rows(f.rows for f in flows())
+    change(rows)
+    write_rows(tmp_path / "landing", rows)
+    con = connect(tmp_path / "w.duckdb")
+    reconcile_partition(con, tmp_path / "landing", DAY)
+    return con
+
+
+def test_an_order_created_before_the_window_warns_and_does_not_block(tmp_path):
+    """A cancellation exported two weeks after the order: the row's own instant (updated_at) is
+    in the window, its created_at before it. The day is reconciled; the late row is named."""
+
+    def cancel_an_old_order(rows):
+        order = rows["orders"][0]
+        order["created_at"] = order["updated_at"] - timedelta(days=14)
+
+    con = _warehouse_with(tmp_path, cancel_an_old_order)
+    result = validate_contract(con, SOURCES["orders"], DAY, lookback_days=3)
+    assert result.passed and not contract_result(KEY, result).description
+    [late] = result.late
+    assert late.column == "created_at" and late.observed.startswith("1 of ")
+    warning = late_result(KEY, result)
+    assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
+    assert "created_at" in warning.description and "--lookback" in warning.description
+
+
+def test_an_order_created_after_the_window_fails_the_contract(tmp_path):
+    """No server instant may lie after the window: a wrong clock or a misfiled row."""
+
+    def create_in_the_future(rows):
+        rows["orders"][0]["created_at"] = rows["orders"][0]["created_at"] + timedelta(days=40)
+
+    con = _warehouse_with(tmp_path, create_in_the_future)
+    result = validate_contract(con, SOURCES["orders"], DAY, lookback_days=3)
+    [failure] = result.failures
+    assert failure.column == "created_at" and not failure.late and not result.passed
+    assert failure.sample and "created_at=" in failure.sample[0]
+    assert late_result(KEY, result).passed
+
+
+def test_only_sources_with_other_server_instants_have_the_late_check():
+    late = {name for name, source in SOURCES.items() if has_late_columns(source)}
+    assert late == {"orders", "fulfillments"}
