@@ -285,15 +285,16 @@ def _failure(
     value = normalised(col, col.name)
     if col.kind is Kind.TIMESTAMP:
         start, end = _window(day, lookback_days)
-        low, high = config.kwargs.get("min_value"), config.kwargs.get("max_value")
-        bounds = {"start": start} if low is not None else {}
-        bounds |= {"end": end} if high is not None else {}
-        where = " or ".join(
-            f"{col.name} {op} ${name}"
-            for name, op in (("start", "<"), ("end", ">="))
-            if name in bounds
-        )
-        where, params = f"({where})", bounds
+        # The sides of the window this expectation holds the column to: both for the row's own
+        # instant, one for another server instant (`_value_expectations`).
+        tests, params = [], {}
+        if config.kwargs.get("min_value") is not None:
+            tests.append(f"{col.name} < $start")
+            params["start"] = start
+        if config.kwargs.get("max_value") is not None:
+            tests.append(f"{col.name} >= $end")
+            params["end"] = end
+        where = f"({' or '.join(tests)})"
         observed = _share(_count(con, source, day, where, params), summary.rows)
     elif col.kind in (Kind.ENUM, Kind.CURRENCY):
         allowed = canonical_values(col)
