@@ -4,7 +4,7 @@ driver), whose executor reads the landing files and writes the warehouse's table
 import contextlib
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
 import time
@@ -27,12 +27,6 @@ DAY = date(2026, 3, 10)
 REPO = Path(__file__).resolve().parents[3]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _alive_workers(ui_port: int) -> int:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as response:
@@ -41,37 +35,71 @@ def _alive_workers(ui_port: int) -> int:
         return 0
 
 
+def _await(check, processes: list[subprocess.Popen], logs: Path, what: str):
+    """`check()`'s first truthy answer, polled while the JVMs run: waiting for a state, not for
+    a time (a JVM starts in 5 to 60 s, as busy as the machine is)."""
+    deadline = time.monotonic() + 120
+    while not (found := check()):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+            pytest.fail(f"{what}; logs in {logs}")
+        time.sleep(0.5)
+    return found
+
+
+def _logged(log: Path, pattern: str) -> re.Match | None:
+    return re.search(pattern, log.read_text(errors="replace")) if log.exists() else None
+
+
 @pytest.fixture(scope="module")
 def master(tmp_path_factory):
-    """`spark://127.0.0.1:<port>` with one worker registered; both stopped afterwards."""
+    """`spark://127.0.0.1:<port>` with one worker registered; both stopped afterwards.
+
+    The master binds ports of its own choosing (0) and the fixture reads them from its log: a
+    port picked free here and handed over could be taken in between (the worker's own web UI
+    once took the master's, and the master moved to the next one)."""
     require_java()
     logs = tmp_path_factory.mktemp("spark-cluster")
-    port, ui_port = _free_port(), _free_port()
-    url = f"spark://127.0.0.1:{port}"
     spark_class = str(Path(spark_home()) / "bin" / "spark-class")
-    commands = {
-        "master": [
-            *(spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1"),
-            *("--port", str(port), "--webui-port", str(ui_port)),
-        ],
-        "worker": [
-            *(spark_class, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1"),
-            *("--cores", "1", "--memory", "1g", "--webui-port", "0"),
-            *("--work-dir", str(logs / "work")),
-        ],
-    }
+    master_log = logs / "master.log"
     with contextlib.ExitStack() as stack:
-        processes = []
-        for name, command in commands.items():
+        processes: list[subprocess.Popen] = []
+
+        def start(name: str, *args: str) -> None:
             log = stack.enter_context(open(logs / f"{name}.log", "wb"))
+            command = [spark_class, *args, "--host", "127.0.0.1"]
             processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+
         try:
-            # Waiting for a state, not for a time: the worker registers when its JVM is up.
-            deadline = time.monotonic() + 120
-            while _alive_workers(ui_port) < 1:
-                if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                    pytest.fail(f"the Spark worker did not register; logs in {logs}")
-                time.sleep(0.5)
+            start(
+                "master",
+                *("org.apache.spark.deploy.master.Master", "--port", "0", "--webui-port", "0"),
+            )
+            url = _await(
+                lambda: _logged(master_log, r"Starting Spark master at (spark://\S+)"),
+                processes,
+                logs,
+                "the Spark master did not start",
+            )[1]
+            ui_port = int(
+                _await(
+                    lambda: _logged(master_log, r"started service 'MasterUI' on port (\d+)"),
+                    processes,
+                    logs,
+                    "the Spark master's web UI did not start",
+                )[1]
+            )
+            start(
+                "worker",
+                *("org.apache.spark.deploy.worker.Worker", url),
+                *("--cores", "1", "--memory", "1g", "--webui-port", "0"),
+                *("--work-dir", str(logs / "work")),
+            )
+            _await(
+                lambda: _alive_workers(ui_port) >= 1,
+                processes,
+                logs,
+                "the Spark worker did not register",
+            )
             yield url
         finally:
             for process in processes:
