@@ -12,7 +12,19 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    make_url,
+    text,
+)
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.types import TypeDecorator
@@ -50,18 +62,56 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return _as_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return _as_utc(value)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+# -- columns the services' tables share -----------------------------------------------------------
+
+
+def record_id(name: str) -> Column:
+    """A record's own ID, its table's primary key (`new_id`'s prefixed IDs fit in 64)."""
+    return Column(name, String(64), primary_key=True)
+
+
+def step_columns() -> list[Column]:
+    """The checkout a record belongs to and the idempotency key of the step that wrote it: the
+    columns reconciliation ties a service's records to a checkout and a step by."""
+    return [
+        Column("checkout_id", String(255), nullable=False),
+        Column("idempotency_key", String(255), nullable=False),
+    ]
+
+
+def timestamps() -> list[Column]:
+    """When a record was written and last changed."""
+    return [
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    ]
+
+
+def checkout_index(table: str) -> Index:
+    """The index that finds a checkout's records (every lookup by checkout, and the exports)."""
+    return Index(f"ix_{table}_checkout_id", "checkout_id")
+
+
+def step_table(name: str, metadata: MetaData, id_column: str, *columns: Column | Index) -> Table:
+    """The table of one kind of record a checkout step writes: its ID, `step_columns`, then
+    `columns`, indexed by checkout."""
+    return Table(
+        name, metadata, record_id(id_column), *step_columns(), *columns, checkout_index(name)
+    )
 
 
 def normalise_url(url: str | URL) -> URL:

@@ -8,7 +8,7 @@ database, so it has no function here.
 
 from typing import Any
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, Table, select
 
 from checkout_service.db import DatabaseSettings, create_service_engine, reading
 from checkout_service.services import fulfillment, inventory, order, payment
@@ -28,30 +28,16 @@ SERVICE_OF_SOURCE = {
 def export_orders(engine: Engine) -> list[Row]:
     """Every state an order went through (placed, then cancelled), as the contract expects: a
     later row for the same `order_id` supersedes an earlier one."""
-    versions = order.order_versions
-    return _rows(
-        engine,
-        "orders",
-        select(versions).order_by(versions.c.updated_at, versions.c.version_id),
-    )
+    return _table_rows(engine, "orders", order.order_versions, "updated_at", "version_id")
 
 
 def export_payments(engine: Engine) -> list[Row]:
-    payments = payment.payments
-    return _rows(
-        engine,
-        "payments",
-        select(payments).order_by(payments.c.created_at, payments.c.payment_id),
-    )
+    return _table_rows(engine, "payments", payment.payments, "created_at", "payment_id")
 
 
 def export_inventory_moves(engine: Engine) -> list[Row]:
     moves = inventory.inventory_moves
-    return _rows(
-        engine,
-        "inventory_moves",
-        select(moves).order_by(moves.c.created_at, moves.c.move_id),
-    )
+    return _table_rows(engine, "inventory_moves", moves, "created_at", "move_id")
 
 
 def export_fulfillments(engine: Engine) -> list[Row]:
@@ -92,6 +78,11 @@ def export_all(settings: DatabaseSettings | None = None) -> dict[str, list[Row]]
         finally:
             engine.dispose()
     return result
+
+
+def _table_rows(engine: Engine, source: str, table: Table, *order_by: str) -> list[Row]:
+    """A source kept as one table, its rows ordered by the columns named in `order_by`."""
+    return _rows(engine, source, select(table).order_by(*(table.c[name] for name in order_by)))
 
 
 def _rows(engine: Engine, source: str, query: Select) -> list[Row]:

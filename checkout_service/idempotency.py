@@ -99,6 +99,13 @@ def define_table(metadata: MetaData) -> Table:
     )
 
 
+def service_metadata() -> tuple[MetaData, Table]:
+    """A service's table metadata, its key table already in it: every service keeps its keys in
+    its own database, beside the records their requests wrote."""
+    metadata = MetaData()
+    return metadata, define_table(metadata)
+
+
 def key_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` of an idempotent route: the key's problems (missing or malformed 400, in
     flight 409, reused 422, internal 500) and the route's own problem `statuses`."""
@@ -534,24 +541,9 @@ class Idempotency:
         scope = self.scope(request)
         method, path = request.method, request.url.path
         begin = self.store.begin(scope, key, fingerprint(method, path, payload), method, path)
-        if begin.kind == "replay":
-            assert begin.response is not None
-            return _replay(begin.response)
-        if begin.kind == "mismatch":
-            return problem_response(
-                422,
-                "idempotency-key-reused",
-                "Idempotency-Key reused with a different payload",
-                "This key was first used with a different request; a new request needs a new key.",
-            )
-        if begin.kind in ("in_flight", "busy"):
-            return problem_response(
-                409,
-                "idempotency-request-in-flight",
-                "A request with this Idempotency-Key is in progress",
-                "The first request with this key has not finished; retry later with the same key.",
-                headers={"Retry-After": "1"},
-            )
+        answer = replay_or_refusal(begin)
+        if answer is not None:
+            return answer
         if begin.kind == "fenced":
             return problem_response(
                 409,
@@ -666,12 +658,48 @@ def _fenced(key: str) -> dict[str, Any]:
     }
 
 
-def _replay(response: StoredResponse) -> Response:
+# The answers every idempotent endpoint gives alike, the orchestrator's included.
+
+
+def replay_or_refusal(begin: Begin) -> Response | None:
+    """The answer to a request that did not get its key's lock (a replay, a reused key, one
+    in flight); None when it did. `fenced` is left to the caller: only services fence keys."""
+    if begin.kind == "replay":
+        assert begin.response is not None
+        return replayed(begin.response)
+    if begin.kind == "mismatch":
+        return key_reused()
+    if begin.kind in ("in_flight", "busy"):
+        return key_in_flight()
+    return None
+
+
+def replayed(response: StoredResponse) -> Response:
+    """The stored answer of a key, marked as a replay."""
     return Response(
         response.body,
         response.status_code,
         media_type=response.media_type,
         headers={REPLAYED_HEADER: "true"},
+    )
+
+
+def key_reused() -> Response:
+    return problem_response(
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key reused with a different payload",
+        "This key was first used with a different request; a new request needs a new key.",
+    )
+
+
+def key_in_flight() -> Response:
+    return problem_response(
+        409,
+        "idempotency-request-in-flight",
+        "A request with this Idempotency-Key is in progress",
+        "The first request with this key has not finished; retry later with the same key.",
+        headers={"Retry-After": "1"},
     )
 
 

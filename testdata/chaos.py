@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 
 from checkout_service.db import create_service_engine, reading
 from checkout_service.orchestrator import tables as orch_tables
@@ -266,18 +266,12 @@ def audit(settings: StackSettings) -> tuple[Counter[str], list[str]]:
             pending = conn.execute(
                 select(func.count()).where(orch_tables.outbox.c.delivered_at.is_(None))
             ).scalar_one()
-        with reading(engines["payment"]) as conn:
-            payments = conn.execute(
-                select(payment.payments).where(payment.payments.c.status == "succeeded")
-            ).all()
-        with reading(engines["order"]) as conn:
-            orders = conn.execute(select(order.orders)).all()
-        with reading(engines["inventory"]) as conn:
-            held = conn.execute(
-                select(inventory.reservations).where(inventory.reservations.c.status == "active")
-            ).all()
-        with reading(engines["fulfillment"]) as conn:
-            shipments = conn.execute(select(fulfillment.fulfillments)).all()
+        paid = payment.payments.c.status == "succeeded"
+        payments = _read_all(engines["payment"], select(payment.payments).where(paid))
+        orders = _read_all(engines["order"], select(order.orders))
+        active = inventory.reservations.c.status == "active"
+        held = _read_all(engines["inventory"], select(inventory.reservations).where(active))
+        shipments = _read_all(engines["fulfillment"], select(fulfillment.fulfillments))
     finally:
         for engine in engines.values():
             engine.dispose()
@@ -299,6 +293,11 @@ def audit(settings: StackSettings) -> tuple[Counter[str], list[str]]:
         )
     violations += [f"{r.checkout_id}: reservation {r.reservation_id} still held" for r in held]
     return statuses, violations
+
+
+def _read_all(engine: Engine, query: Select) -> list[Any]:
+    with reading(engine) as conn:
+        return list(conn.execute(query).all())
 
 
 def _money_by_checkout(payments: list[Any]) -> dict[str, Counter[str]]:

@@ -125,10 +125,15 @@ def _ship_later(flow: CheckoutFlow, ctx: Context, order_id: str) -> None:
     flow.ship(fulfillment, at=_later(flow, ctx.rng, timedelta(minutes=30), timedelta(hours=6)))
 
 
+def _browsed(ctx: Context, *, direct: bool = False) -> tuple[CheckoutFlow, list[str]]:
+    """A new checkout that viewed, started and reserved its basket: (flow, reservations)."""
+    flow = _new_flow(ctx, direct=direct)
+    return flow, _browse(flow, ctx.rng)
+
+
 def _ordered(ctx: Context, *, direct: bool = False) -> tuple[CheckoutFlow, str, str, list[str]]:
     """Browse, authorize the total, place the order: (flow, authorization, order, reservations)."""
-    flow = _new_flow(ctx, direct=direct)
-    reservations = _browse(flow, ctx.rng)
+    flow, reservations = _browsed(ctx, direct=direct)
     authorization = flow.authorize()
     order = flow.place_order()
     return flow, authorization, order, reservations
@@ -139,26 +144,37 @@ def _happy(
 ) -> tuple[CheckoutFlow, str, str]:
     """A paid, committed order: (flow, authorization, order), completed in the browser."""
     flow, authorization, order, reservations = _ordered(ctx, direct=direct)
+    _settle(flow, authorization, reservations, complete=complete)
+    return flow, authorization, order
+
+
+def _settle(
+    flow: CheckoutFlow, authorization: str, reservations: list[str], *, complete: bool = True
+) -> None:
+    """Commit the stock, capture the whole authorization and (unless not) complete in the
+    browser: how an order placed goes on when nothing goes wrong."""
     _commit(flow, reservations)
     flow.capture(authorization)
     if complete:
         flow.complete()
-    return flow, authorization, order
 
 
 # -- clean shapes ------------------------------------------------------------------------------
 
 
-def happy_path(ctx: Context) -> CheckoutFlow:
-    flow, _, order = _happy(ctx)
+def _shipped(ctx: Context, *, direct: bool = False, complete: bool = True) -> CheckoutFlow:
+    """`_happy`, and its order ships later."""
+    flow, _, order = _happy(ctx, direct=direct, complete=complete)
     _ship_later(flow, ctx, order)
     return flow
+
+
+def happy_path(ctx: Context) -> CheckoutFlow:
+    return _shipped(ctx)
 
 
 def direct_traffic(ctx: Context) -> CheckoutFlow:
-    flow, _, order = _happy(ctx, direct=True)
-    _ship_later(flow, ctx, order)
-    return flow
+    return _shipped(ctx, direct=True)
 
 
 def late_capture(ctx: Context) -> CheckoutFlow:
@@ -192,8 +208,7 @@ def cancelled_with_refund(ctx: Context) -> CheckoutFlow:
 
 
 def declined(ctx: Context) -> CheckoutFlow:
-    flow = _new_flow(ctx)
-    reservations = _browse(flow, ctx.rng)
+    flow, reservations = _browsed(ctx)
     flow.authorize(succeeded=False, failure_code=ctx.rng.choice(_DECLINES))
     flow.payment_failed()
     _release(flow, reservations)
@@ -201,8 +216,7 @@ def declined(ctx: Context) -> CheckoutFlow:
 
 
 def abandoned(ctx: Context) -> CheckoutFlow:
-    flow = _new_flow(ctx)
-    reservations = _browse(flow, ctx.rng)
+    flow, reservations = _browsed(ctx)
     # The reservation is released on abandonment, well within its 30 min TTL.
     release_at = _later(flow, ctx.rng, timedelta(minutes=5), timedelta(minutes=25))
     flow.release(reservations[0], at=release_at)
@@ -230,8 +244,7 @@ def late_refund_anchor(ctx: Context) -> CheckoutFlow:
 
 
 def duplicate_charge(ctx: Context) -> CheckoutFlow:
-    flow = _new_flow(ctx)
-    reservations = _browse(flow, ctx.rng)
+    flow, reservations = _browsed(ctx)
     first = flow.authorize()
     # The first response was lost; the client retried under a fresh key and both went through.
     second = flow.authorize(key=flow.retry_key("payment.authorize"))
@@ -245,8 +258,7 @@ def duplicate_charge(ctx: Context) -> CheckoutFlow:
 
 
 def payment_without_order(ctx: Context) -> CheckoutFlow:
-    flow = _new_flow(ctx)
-    reservations = _browse(flow, ctx.rng)
+    flow, reservations = _browsed(ctx)
     authorization = flow.authorize()
     flow.capture(authorization)
     # The order step crashed and the saga released stock but never refunded the capture.
@@ -287,16 +299,13 @@ def refund_exceeds_capture(ctx: Context) -> CheckoutFlow:
 def duplicate_order(ctx: Context) -> CheckoutFlow:
     flow, authorization, order, reservations = _ordered(ctx)
     flow.place_order(key=flow.retry_key("order"))
-    _commit(flow, reservations)
-    flow.capture(authorization)
-    flow.complete()
+    _settle(flow, authorization, reservations)
     _ship_later(flow, ctx, order)
     return flow
 
 
 def order_without_payment(ctx: Context) -> CheckoutFlow:
-    flow = _new_flow(ctx)
-    reservations = _browse(flow, ctx.rng)
+    flow, reservations = _browsed(ctx)
     voided = ctx.rng.random() < 0.5
     authorization = flow.authorize(succeeded=voided, failure_code=ctx.rng.choice(_DECLINES))
     flow.place_order()
@@ -323,9 +332,7 @@ def orphaned_reservation(ctx: Context) -> CheckoutFlow:
     # A reserve retried under a fresh key: its second hold is never committed nor released.
     sku = flow.rows["inventory_moves"][0]["sku"]
     flow.reserve(sku, 1, key=flow.retry_key("inventory.reserve"))
-    _commit(flow, reservations)
-    flow.capture(authorization)
-    flow.complete()
+    _settle(flow, authorization, reservations)
     _ship_later(flow, ctx, order)
     return flow
 
@@ -339,8 +346,7 @@ def uncaptured_authorization(ctx: Context) -> CheckoutFlow:
 
 
 def phantom_completion(ctx: Context) -> CheckoutFlow:
-    flow = _new_flow(ctx)
-    reservations = _browse(flow, ctx.rng)
+    flow, reservations = _browsed(ctx)
     flow.authorize(succeeded=False, failure_code=ctx.rng.choice(_DECLINES))
     flow.complete()  # the thank-you page fired before the decline came back
     _release(flow, reservations)
@@ -357,9 +363,7 @@ def duplicate_analytics_event(ctx: Context) -> CheckoutFlow:
     reservations = [flow.reserve(ctx.rng.choice(_SKUS), ctx.rng.randint(1, 3))]
     authorization = flow.authorize()
     order = flow.place_order()
-    _commit(flow, reservations)
-    flow.capture(authorization)
-    flow.complete()
+    _settle(flow, authorization, reservations)
     if not doubled_start:
         flow.complete()  # a reload of the confirmation page
     _ship_later(flow, ctx, order)
@@ -367,9 +371,7 @@ def duplicate_analytics_event(ctx: Context) -> CheckoutFlow:
 
 
 def unattributed_no_client_event(ctx: Context) -> CheckoutFlow:
-    flow, _, order = _happy(ctx, complete=False)
-    _ship_later(flow, ctx, order)
-    return flow
+    return _shipped(ctx, complete=False)
 
 
 def unattributed_no_utm(ctx: Context) -> CheckoutFlow:

@@ -19,13 +19,14 @@ from sqlalchemy.exc import DBAPIError
 
 from checkout_service.db import is_retryable_conflict
 from checkout_service.idempotency import (
-    REPLAYED_HEADER,
-    Begin,
     IdempotencyKey,
     Lock,
     StoredResponse,
     fingerprint,
+    key_in_flight,
     key_responses,
+    key_reused,
+    replay_or_refusal,
 )
 from checkout_service.orchestrator.clients import OutcomeUnknown
 from checkout_service.orchestrator.runtime import Orchestrator, build_orchestrator
@@ -92,7 +93,7 @@ def create_app(
     ) -> Response:
         path = request.url.path
         begin = orch.keys.begin(caller.scope, key, fingerprint("POST", path, body), "POST", path)
-        refusal = _refusal(begin)
+        refusal = replay_or_refusal(begin)
         if refusal is not None:
             return refusal
         assert begin.lock is not None
@@ -147,32 +148,15 @@ def create_app(
     return app
 
 
-def _refusal(begin: Begin) -> Response | None:
-    if begin.kind == "replay":
-        assert begin.response is not None
-        stored = begin.response
-        return Response(
-            stored.body,
-            stored.status_code,
-            media_type=stored.media_type,
-            headers={REPLAYED_HEADER: "true"},
-        )
-    if begin.kind == "mismatch":
-        return _key_reused()
-    if begin.kind in ("in_flight", "busy"):
-        return _in_flight()
-    return None
-
-
 def _complete(orch: Orchestrator, lock: Lock, run: Callable[[], Answer]) -> Response:
     try:
         answer = run()
     except KeyReused:
         orch.keys.release(lock)
-        return _key_reused()
+        return key_reused()
     except SagaBusy:
         orch.keys.release(lock)
-        return _in_flight()
+        return key_in_flight()
     except ProblemError:
         orch.keys.release(lock)
         raise
@@ -185,7 +169,7 @@ def _complete(orch: Orchestrator, lock: Lock, run: Callable[[], Answer]) -> Resp
     except DBAPIError as error:
         orch.keys.release(lock)
         if is_retryable_conflict(error):
-            return _in_flight()
+            return key_in_flight()
         log.exception("database error under idempotency key %s", lock.key)
         return _internal_error()
     except Exception:
@@ -199,27 +183,8 @@ def _complete(orch: Orchestrator, lock: Lock, run: Callable[[], Answer]) -> Resp
         completed = orch.keys.complete(conn, lock, stored)
     if not completed:
         # A retry took the lock over; it finds the saga's answer in the checkout itself.
-        return _in_flight()
+        return key_in_flight()
     return Response(stored.body, stored.status_code, media_type=stored.media_type)
-
-
-def _key_reused() -> Response:
-    return problem_response(
-        422,
-        "idempotency-key-reused",
-        "Idempotency-Key reused with a different payload",
-        "This key was first used with a different request; a new request needs a new key.",
-    )
-
-
-def _in_flight() -> Response:
-    return problem_response(
-        409,
-        "idempotency-request-in-flight",
-        "A request with this Idempotency-Key is in progress",
-        "The first request with this key has not finished; retry later with the same key.",
-        headers={"Retry-After": "1"},
-    )
 
 
 def _outcome_unknown() -> Response:

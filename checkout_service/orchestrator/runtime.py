@@ -8,14 +8,14 @@ from datetime import datetime
 import httpx
 from sqlalchemy import Engine
 
-from checkout_service.db import create_service_engine, create_tables, utcnow
+from checkout_service.db import utcnow
 from checkout_service.idempotency import IdempotencyStore
 from checkout_service.orchestrator.clients import ServiceClients
 from checkout_service.orchestrator.saga import PointHook, SagaRunner
 from checkout_service.orchestrator.settings import SERVICE, OrchestratorSettings
 from checkout_service.orchestrator.store import SagaStore
 from checkout_service.orchestrator.tables import keys, metadata
-from checkout_service.services.runtime import IdFactory, new_id
+from checkout_service.services.runtime import IdFactory, new_id, open_store
 
 
 @dataclass
@@ -47,15 +47,8 @@ def build_orchestrator(
     fault-injecting wrapper in tests)."""
     settings = settings or OrchestratorSettings()
     clock = clock or utcnow
-    engine = create_service_engine(SERVICE, settings.database)
-    create_tables(engine, metadata)
-    store = IdempotencyStore(
-        engine,
-        keys,
-        retention=settings.idempotency_retention,
-        lock_timeout=settings.lock_timeout,
-        clock=clock,
-    )
+    store = open_store(SERVICE, metadata, keys, settings, clock)
+    engine = store.engine
     services = services or ServiceClients.from_urls(
         settings.service_urls,
         transport=transport,

@@ -9,7 +9,8 @@ while compensating resumes the compensations and gives the same answer.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from checkout_service.orchestrator.clients import OutcomeUnknown, Reply, ServiceClients
@@ -52,18 +53,28 @@ class SagaRunner:
 
         Raises SagaBusy if another runner owns it, OutcomeUnknown if a step's outcome cannot be
         established (the saga stays where it was, to be resumed)."""
+        with self._lease(checkout_id) as token:
+            checkout = self.store.load(checkout_id)
+            if checkout.status == "pending":
+                checkout = self._forward(checkout, token)
+            return self._settle(checkout, token)
+
+    @contextmanager
+    def _lease(self, checkout_id: str) -> Iterator[str]:
+        """The checkout's lease token, held for the block: one runner at a time per saga."""
         token = self.store.acquire_lease(checkout_id)
         if token is None:
             raise SagaBusy(checkout_id)
         try:
-            checkout = self.store.load(checkout_id)
-            if checkout.status == "pending":
-                checkout = self._forward(checkout, token)
-            if checkout.status == "compensating":
-                checkout = self._compensate(checkout, token)
-            return Answer(checkout.response_status, _stored_body(checkout))
+            yield token
         finally:
             self.store.release_lease(checkout_id, token)
+
+    def _settle(self, checkout: Checkout, token: str) -> Answer:
+        """The decided saga's stored answer, once the compensations it was decided with ran."""
+        if checkout.status == "compensating":
+            checkout = self._compensate(checkout, token)
+        return Answer(checkout.response_status, _stored_body(checkout))
 
     # -- forward ------------------------------------------------------------------------------
 
@@ -119,10 +130,7 @@ class SagaRunner:
         abandoned (OutcomeUnknown: the next pass rolls it forward through the replay), since
         some effects cannot be undone (a committed reservation refuses its release). If the
         fence cannot be placed either, the outcome is still unknown and the saga waits."""
-        token = self.store.acquire_lease(checkout_id)
-        if token is None:
-            raise SagaBusy(checkout_id)
-        try:
+        with self._lease(checkout_id) as token:
             checkout = self.store.load(checkout_id)
             if checkout.status == "pending":
                 step = STEPS[POINTS.index(checkout.recovery_point)]
@@ -144,11 +152,7 @@ class SagaRunner:
                     response_status=504,
                     response_body=render_json(answer).decode(),
                 )
-            if checkout.status == "compensating":
-                checkout = self._compensate(checkout, token)
-            return Answer(checkout.response_status, _stored_body(checkout))
-        finally:
-            self.store.release_lease(checkout_id, token)
+            return self._settle(checkout, token)
 
     # -- compensation -------------------------------------------------------------------------
 
@@ -199,10 +203,7 @@ class SagaRunner:
         `cancelling` is recorded before the first effect, so a cancellation stopped anywhere
         (a crash, a lost answer, a shopper who never retries) is finished by the worker; a
         refusal puts the checkout back to `completed`."""
-        token = self.store.acquire_lease(checkout_id)
-        if token is None:
-            raise SagaBusy(checkout_id)
-        try:
+        with self._lease(checkout_id) as token:
             checkout = self.store.load(checkout_id)
             if checkout.status in ("pending", "compensating"):
                 raise SagaBusy(checkout_id)
@@ -218,13 +219,13 @@ class SagaRunner:
                 self._hook(checkout_id, "cancelling")
                 checkout = self.store.load(checkout_id)
                 self._cancel_payment(checkout)
-                cancelled = self.services.call(
+                self._recorded_call(
+                    checkout_id,
                     "order",
+                    "order.cancel",
                     f"/v1/orders/{checkout.order_id}/cancel",
-                    step_key(checkout_id, "order.cancel"),
                     {"reason": "checkout cancelled"},
                 )
-                self.store.record_result(checkout_id, "order.cancel", _result(cancelled))
                 # The checkout keeps its POST's answer; the cancellation's answer is stored
                 # under the cancel request's own key.
                 self.store.advance(
@@ -232,8 +233,6 @@ class SagaRunner:
                 )
                 return Answer(200, checkout_view(self.store.load(checkout_id)))
             return Answer(200, checkout_view(checkout))
-        finally:
-            self.store.release_lease(checkout_id, token)
 
     def _cancel_fulfillment(self, checkout: Checkout, token: str) -> Answer | None:
         cid = checkout.checkout_id
@@ -248,13 +247,13 @@ class SagaRunner:
                 return None
             fulfillment_id = found.body["fulfillment_id"]
             self.store.advance(cid, token, fulfillment_id=fulfillment_id)
-        reply = self.services.call(
+        reply = self._recorded_call(
+            cid,
             "fulfillment",
+            "fulfillment.cancel",
             f"/v1/fulfillments/{fulfillment_id}/cancel",
-            step_key(cid, "fulfillment.cancel"),
             {"reason": "checkout cancelled"},
         )
-        self.store.record_result(cid, "fulfillment.cancel", _result(reply))
         if reply.ok:
             return None
         return Answer(
@@ -271,23 +270,31 @@ class SagaRunner:
 
     def _cancel_payment(self, checkout: Checkout) -> None:
         cid = checkout.checkout_id
-        voided = self.services.call(
+        voided = self._recorded_call(
+            cid,
             "payment",
+            "payment.void",
             f"/v1/authorizations/{checkout.payment_id}/void",
-            step_key(cid, "payment.void"),
             {"reason": "checkout cancelled"},
         )
-        self.store.record_result(cid, "payment.void", _result(voided))
         if voided.ok or voided.body.get("type") != _CAPTURED:
             return
         # The worker captured first: give the money back instead.
-        refunded = self.services.call(
+        self._recorded_call(
+            cid,
             "payment",
+            "payment.refund",
             f"/v1/authorizations/{checkout.payment_id}/refunds",
-            step_key(cid, "payment.refund"),
             {"amount_minor": voided.body.get("captured_minor", checkout.total_minor)},
         )
-        self.store.record_result(cid, "payment.refund", _result(refunded))
+
+    def _recorded_call(
+        self, checkout_id: str, service: str, step: str, path: str, body: dict[str, Any]
+    ) -> Reply:
+        """Call a cancellation step under its key and record its answer, whatever it is."""
+        reply = self.services.call(service, path, step_key(checkout_id, step), body)
+        self.store.record_result(checkout_id, step, _result(reply))
+        return reply
 
     def _hook(self, checkout_id: str, point: str) -> None:
         if self.after_point is not None:

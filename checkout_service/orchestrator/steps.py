@@ -149,64 +149,49 @@ def request_for(step: Step, checkout: Checkout) -> tuple[str, dict[str, Any]]:
     raise ValueError(step.name)
 
 
+def _failure(status: int, slug: str, title: str, detail: str, **extra: Any) -> Decision:
+    """The checkout fails with this problem as its answer."""
+    return Decision(failure=Answer(status, problem_body(status, slug, title, detail, **extra)))
+
+
 def decide(step: Step, checkout: Checkout, reply: Reply) -> Decision:
     body = reply.body
     if step.name == "fraud" and reply.ok and body.get("decision") != "approved":
-        return Decision(
-            failure=Answer(
-                402,
-                problem_body(
-                    402,
-                    "checkout-declined",
-                    "Checkout declined",
-                    "The checkout was declined by fraud screening.",
-                    reason=body.get("reason"),
-                ),
-            )
+        return _failure(
+            402,
+            "checkout-declined",
+            "Checkout declined",
+            "The checkout was declined by fraud screening.",
+            reason=body.get("reason"),
         )
     if step.name == "payment.authorize" and reply.status_code == 402:
-        return Decision(
-            failure=Answer(
-                402,
-                problem_body(
-                    402,
-                    "payment-declined",
-                    "Payment declined",
-                    body.get("detail", "The payment method was declined."),
-                    failure_code=body.get("failure_code"),
-                    checkout_id=checkout.checkout_id,
-                ),
-            )
+        return _failure(
+            402,
+            "payment-declined",
+            "Payment declined",
+            body.get("detail", "The payment method was declined."),
+            failure_code=body.get("failure_code"),
+            checkout_id=checkout.checkout_id,
         )
     if step.name == "inventory.reserve" and reply.status_code == 409:
-        return Decision(
-            failure=Answer(
-                409,
-                problem_body(
-                    409,
-                    "out-of-stock",
-                    "Out of stock",
-                    body.get("detail", "Not enough stock."),
-                    shortages=body.get("shortages", []),
-                    checkout_id=checkout.checkout_id,
-                ),
-            )
+        return _failure(
+            409,
+            "out-of-stock",
+            "Out of stock",
+            body.get("detail", "Not enough stock."),
+            shortages=body.get("shortages", []),
+            checkout_id=checkout.checkout_id,
         )
     if not reply.ok:
-        return Decision(
-            failure=Answer(
-                502,
-                problem_body(
-                    502,
-                    "checkout-step-refused",
-                    "Checkout failed",
-                    f"The {step.name} step was refused (HTTP {reply.status_code}); "
-                    "everything done before it was undone.",
-                    step=step.name,
-                    upstream=body,
-                    checkout_id=checkout.checkout_id,
-                ),
-            )
+        return _failure(
+            502,
+            "checkout-step-refused",
+            "Checkout failed",
+            f"The {step.name} step was refused (HTTP {reply.status_code}); "
+            "everything done before it was undone.",
+            step=step.name,
+            upstream=body,
+            checkout_id=checkout.checkout_id,
         )
     match step.name:
         case "tax":

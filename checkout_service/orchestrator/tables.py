@@ -1,18 +1,17 @@
 """The orchestrator's database: idempotency keys, the saga's checkouts and recovery points,
 registered compensations, the outbox and the handled event IDs."""
 
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, String, Table, Text, UniqueConstraint
 
-from checkout_service import idempotency
-from checkout_service.db import UTCDateTime
+from checkout_service.db import UTCDateTime, record_id, timestamps
+from checkout_service.idempotency import service_metadata
 
-metadata = MetaData()
-keys = idempotency.define_table(metadata)
+metadata, keys = service_metadata()
 
 checkouts = Table(
     "checkouts",
     metadata,
-    Column("checkout_id", String(64), primary_key=True),
+    record_id("checkout_id"),
     Column("scope", String(255), nullable=False),
     Column("idempotency_key", String(255), nullable=False),
     Column("fingerprint", String(64), nullable=False),
@@ -43,8 +42,7 @@ checkouts = Table(
     Column("response_body", Text),
     Column("lease_token", String(36)),
     Column("lease_until", UTCDateTime),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamps(),
     UniqueConstraint("scope", "idempotency_key", name="uq_checkouts_scope_key"),
     Index("ix_checkouts_status_lease", "status", "lease_until"),
 )
@@ -71,8 +69,7 @@ compensations = Table(
     # registered | done | nothing_to_undo | refused
     Column("state", String(16), nullable=False),
     Column("detail", Text),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamps(),
 )
 
 outbox = Table(

@@ -6,41 +6,31 @@ A decline is a business answer (200 with `decision: declined`), not an error: th
 
 from typing import Any
 
-from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert
+from sqlalchemy import Column, Integer, String, insert
 from sqlalchemy.engine import Connection
 
-from checkout_service import idempotency
-from checkout_service.db import UTCDateTime
-from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
+from checkout_service.db import UTCDateTime, step_table
+from checkout_service.idempotency import Outcome, key_responses, service_metadata
 from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMinor, ShortText, iso
-from checkout_service.services.runtime import (
-    RuntimeDep,
-    app_factory,
-    service_router,
-)
+from checkout_service.services.runtime import KeyedCallDep, app_factory, service_router
 
 SERVICE = "fraud"
 FRAUD_CUSTOMER_PREFIX = "cus_fraud"
 FRAUD_TOKEN_PREFIX = "tok_fraud"
 
-metadata = MetaData()
-keys = idempotency.define_table(metadata)
-screenings = Table(
+metadata, keys = service_metadata()
+screenings = step_table(
     "screenings",
     metadata,
-    Column("screening_id", String(64), primary_key=True),
-    Column("checkout_id", String(255), nullable=False),
-    Column("idempotency_key", String(255), nullable=False),
+    "screening_id",
     Column("customer_id", String(255), nullable=False),
     Column("decision", String(16), nullable=False),
     Column("reason", String(64)),
     Column("amount_minor", Integer, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    Index("ix_screenings_checkout_id", "checkout_id"),
 )
 # Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
 _INSERT = insert(screenings)
@@ -67,23 +57,21 @@ create_app = app_factory(SERVICE, metadata, keys, "Fraud screening service", rou
 
 
 @router.post("/v1/screenings", status_code=201, responses=key_responses())
-def screen(
-    body: ScreeningRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
-) -> Response:
+def screen(body: ScreeningRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
         decision, reason = decide(body.customer_id, body.payment_token)
         row: dict[str, Any] = {
-            "screening_id": runtime.new_id("scr"),
+            "screening_id": call.runtime.new_id("scr"),
             "checkout_id": body.checkout_id,
-            "idempotency_key": key,
+            "idempotency_key": call.key,
             "customer_id": body.customer_id,
             "decision": decision,
             "reason": reason,
             "amount_minor": body.amount_minor,
             "currency": body.currency,
-            "created_at": runtime.clock(),
+            "created_at": call.runtime.clock(),
         }
         conn.execute(_INSERT, row)
         return Outcome(201, iso(row))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)

@@ -8,56 +8,43 @@ export reads the accepted transitions, one row per state (latest `updated_at` wi
 from datetime import datetime
 from typing import Any
 
-from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Index,
-    MetaData,
-    String,
-    Table,
-    bindparam,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Boolean, Column, String, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from checkout_service import idempotency
-from checkout_service.db import UTCDateTime, reading
-from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
-from checkout_service.problems import ProblemError, problem_body, problem_responses
+from checkout_service.db import UTCDateTime, checkout_index, reading, record_id, timestamps
+from checkout_service.idempotency import Outcome, key_responses, service_metadata
+from checkout_service.problems import problem_body, problem_responses
 from checkout_service.services.fields import CheckoutId, RecordId, ShortText, iso
 from checkout_service.services.runtime import (
-    IdFactory,
-    Runtime,
+    KeyedCall,
+    KeyedCallDep,
     RuntimeDep,
     app_factory,
+    found,
     service_router,
 )
 
 SERVICE = "fulfillment"
 
-metadata = MetaData()
-keys = idempotency.define_table(metadata)
+metadata, keys = service_metadata()
+# Not a `db.step_table`: the order's ID stands between the checkout and the key.
 fulfillments = Table(
     "fulfillments",
     metadata,
-    Column("fulfillment_id", String(64), primary_key=True),
+    record_id("fulfillment_id"),
     Column("checkout_id", String(255), nullable=False),
     Column("order_id", String(64), nullable=False),
     Column("idempotency_key", String(255), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-    Index("ix_fulfillments_checkout_id", "checkout_id"),
+    *timestamps(),
+    checkout_index("fulfillments"),
 )
 fulfillment_events = Table(
     "fulfillment_events",
     metadata,
-    Column("event_id", String(64), primary_key=True),
+    record_id("event_id"),
     Column("fulfillment_id", String(64), nullable=False, index=True),
     Column("idempotency_key", String(255), nullable=False),
     # requested | shipped | cancelled; `accepted` false for a refused transition.
@@ -103,43 +90,36 @@ create_app = app_factory(SERVICE, metadata, keys, "Fulfillment service", router)
 
 
 @router.post("/v1/fulfillments", status_code=201, responses=key_responses())
-def request_fulfillment(
-    body: FulfillmentRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
-) -> Response:
+def request_fulfillment(body: FulfillmentRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
-        now = runtime.clock()
+        now = call.runtime.clock()
         row = {
-            "fulfillment_id": runtime.new_id("ful"),
+            "fulfillment_id": call.runtime.new_id("ful"),
             "checkout_id": body.checkout_id,
             "order_id": body.order_id,
-            "idempotency_key": key,
+            "idempotency_key": call.key,
             "status": "requested",
             "created_at": now,
             "updated_at": now,
         }
         conn.execute(_INSERT, row)
-        _event(conn, runtime.new_id, row["fulfillment_id"], key, "requested", True, None, now)
+        _event(conn, call, row["fulfillment_id"], "requested", True, None, now)
         return Outcome(201, iso(row))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 def _transition(
-    runtime: Runtime,
-    request: Request,
-    key: str,
-    body: TransitionRequest,
-    fulfillment_id: str,
-    target: str,
+    call: KeyedCall, body: TransitionRequest, fulfillment_id: str, target: str
 ) -> Response:
     def handler(conn: Connection) -> Outcome:
         row = _fulfillment(conn, fulfillment_id, lock=True)
         if row["status"] == target:
             return Outcome(200, iso(row))
-        now = runtime.clock()
+        now = call.runtime.clock()
         if row["status"] not in _ALLOWED_FROM[target]:
             # Recorded, then answered; kept for replay like any outcome.
-            _event(conn, runtime.new_id, fulfillment_id, key, target, False, body.reason, now)
+            _event(conn, call, fulfillment_id, target, False, body.reason, now)
             verb = "ship" if target == "shipped" else "cancel"
             return Outcome(
                 409,
@@ -157,32 +137,20 @@ def _transition(
             _TRANSITION,
             {"b_fulfillment_id": fulfillment_id, "new_status": target, "new_updated_at": now},
         )
-        _event(conn, runtime.new_id, fulfillment_id, key, target, True, body.reason, now)
+        _event(conn, call, fulfillment_id, target, True, body.reason, now)
         return Outcome(200, iso({**row, "status": target, "updated_at": now}))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 @router.post("/v1/fulfillments/{fulfillment_id}/ship", responses=key_responses(404))
-def ship(
-    fulfillment_id: str,
-    body: TransitionRequest,
-    key: IdempotencyKey,
-    request: Request,
-    runtime: RuntimeDep,
-) -> Response:
-    return _transition(runtime, request, key, body, fulfillment_id, "shipped")
+def ship(fulfillment_id: str, body: TransitionRequest, call: KeyedCallDep) -> Response:
+    return _transition(call, body, fulfillment_id, "shipped")
 
 
 @router.post("/v1/fulfillments/{fulfillment_id}/cancel", responses=key_responses(404))
-def cancel(
-    fulfillment_id: str,
-    body: TransitionRequest,
-    key: IdempotencyKey,
-    request: Request,
-    runtime: RuntimeDep,
-) -> Response:
-    return _transition(runtime, request, key, body, fulfillment_id, "cancelled")
+def cancel(fulfillment_id: str, body: TransitionRequest, call: KeyedCallDep) -> Response:
+    return _transition(call, body, fulfillment_id, "cancelled")
 
 
 @router.get("/v1/fulfillments/{fulfillment_id}", responses=problem_responses(404))
@@ -195,20 +163,20 @@ def get_fulfillment(fulfillment_id: str, runtime: RuntimeDep) -> dict[str, Any]:
 
 def _event(
     conn: Connection,
-    ids: IdFactory,
+    call: KeyedCall,
     fulfillment_id: str,
-    key: str,
     status: str,
     accepted: bool,
     reason: str | None,
     now: datetime,
 ) -> None:
+    """Record a transition asked for under the call's key, `accepted` or refused."""
     conn.execute(
         _INSERT_EVENT,
         {
-            "event_id": ids("fev"),
+            "event_id": call.runtime.new_id("fev"),
             "fulfillment_id": fulfillment_id,
-            "idempotency_key": key,
+            "idempotency_key": call.key,
             "status": status,
             "accepted": accepted,
             "reason": reason,
@@ -220,8 +188,4 @@ def _event(
 def _fulfillment(conn: Connection, fulfillment_id: str, *, lock: bool) -> dict[str, Any]:
     query = _FULFILLMENT_LOCKED if lock else _FULFILLMENT
     row = conn.execute(query, {"b_fulfillment_id": fulfillment_id}).mappings().first()
-    if row is None:
-        raise ProblemError(
-            404, "fulfillment-not-found", "Unknown fulfillment", f"No fulfillment {fulfillment_id}."
-        )
-    return dict(row)
+    return found(row, "fulfillment", fulfillment_id)

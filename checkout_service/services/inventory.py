@@ -15,24 +15,19 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import (
-    Column,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    bindparam,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Column, Index, Integer, String, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from checkout_service import idempotency
-from checkout_service.db import UTCDateTime, reading
-from checkout_service.idempotency import IdempotencyKey, Outcome, Refused, key_responses
+from checkout_service.db import (
+    UTCDateTime,
+    reading,
+    record_id,
+    step_columns,
+    step_table,
+    timestamps,
+)
+from checkout_service.idempotency import Outcome, Refused, key_responses, service_metadata
 from checkout_service.problems import ProblemError, problem_responses
 from checkout_service.services.fields import (
     JSON_INTEGER,
@@ -46,11 +41,13 @@ from checkout_service.services.fields import (
 from checkout_service.services.runtime import (
     Clock,
     IdFactory,
+    KeyedCallDep,
     Runtime,
     RuntimeDep,
     ServiceSettings,
     build_runtime,
     create_service_app,
+    found,
     service_router,
 )
 
@@ -59,8 +56,7 @@ SERVICE = "inventory"
 MAX_TTL_SECONDS = 7 * 24 * 3600
 RELEASE_STEP = "inventory.release"
 
-metadata = MetaData()
-keys = idempotency.define_table(metadata)
+metadata, keys = service_metadata()
 stock_levels = Table(
     "stock_levels",
     metadata,
@@ -68,18 +64,14 @@ stock_levels = Table(
     Column("on_hand", Integer, nullable=False),
     Column("reserved", Integer, nullable=False),
 )
-reservations = Table(
+reservations = step_table(
     "reservations",
     metadata,
-    Column("reservation_id", String(64), primary_key=True),
-    Column("checkout_id", String(255), nullable=False),
-    Column("idempotency_key", String(255), nullable=False),
+    "reservation_id",
     # active | released | committed
     Column("status", String(16), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamps(),
     Column("expires_at", UTCDateTime, nullable=False),
-    Index("ix_reservations_checkout_id", "checkout_id"),
     Index("ix_reservations_status_expires_at", "status", "expires_at"),
 )
 reservation_lines = Table(
@@ -89,12 +81,12 @@ reservation_lines = Table(
     Column("sku", String(255), primary_key=True),
     Column("quantity", Integer, nullable=False),
 )
+# Found by reservation, not by checkout: no `db.step_table`, which indexes the checkout.
 inventory_moves = Table(
     "inventory_moves",
     metadata,
-    Column("move_id", String(64), primary_key=True),
-    Column("checkout_id", String(255), nullable=False),
-    Column("idempotency_key", String(255), nullable=False),
+    record_id("move_id"),
+    *step_columns(),
     Column("reservation_id", String(64), nullable=False, index=True),
     Column("sku", String(255), nullable=False),
     Column("quantity", Integer, nullable=False),
@@ -194,15 +186,9 @@ router = service_router()
 
 
 @router.post("/v1/reservations", status_code=201, responses=key_responses())
-def reserve(
-    body: ReserveRequest,
-    key: IdempotencyKey,
-    request: Request,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-) -> Response:
+def reserve(body: ReserveRequest, call: KeyedCallDep, settings: SettingsDep) -> Response:
     def handler(conn: Connection) -> Outcome:
-        now = runtime.clock()
+        now = call.runtime.clock()
         wanted: Counter[str] = Counter()
         for line in body.lines:
             wanted[line.sku] += line.quantity
@@ -225,9 +211,9 @@ def reserve(
             )
         ttl = timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None
         reservation = {
-            "reservation_id": runtime.new_id("res"),
+            "reservation_id": call.runtime.new_id("res"),
             "checkout_id": body.checkout_id,
-            "idempotency_key": key,
+            "idempotency_key": call.key,
             "status": "active",
             "created_at": now,
             "updated_at": now,
@@ -244,20 +230,14 @@ def reserve(
                 },
             )
             conn.execute(_HOLD, {"b_sku": sku, "b_quantity": wanted[sku]})
-        moves = _moves(conn, reservation, key, "reserve", now, runtime.new_id)
+        moves = _moves(conn, reservation, call.key, "reserve", now, call.runtime.new_id)
         return Outcome(201, _answer(reservation, moves))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 @router.post("/v1/reservations/{reservation_id}/release", responses=key_responses(404))
-def release(
-    reservation_id: str,
-    body: TransitionRequest,
-    key: IdempotencyKey,
-    request: Request,
-    runtime: RuntimeDep,
-) -> Response:
+def release(reservation_id: str, body: TransitionRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
         reservation = _reservation(conn, reservation_id, lock=True)
         if reservation["status"] == "released":
@@ -270,22 +250,18 @@ def release(
                 "The stock of a committed reservation has left; it cannot be released.",
                 reservation_id=reservation_id,
             )
-        reservation, moves = _release(conn, reservation, key, runtime.clock(), runtime.new_id)
+        reservation, moves = _release(
+            conn, reservation, call.key, call.runtime.clock(), call.runtime.new_id
+        )
         return Outcome(200, _answer(reservation, moves))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 @router.post("/v1/reservations/{reservation_id}/commit", responses=key_responses(404))
-def commit(
-    reservation_id: str,
-    body: TransitionRequest,
-    key: IdempotencyKey,
-    request: Request,
-    runtime: RuntimeDep,
-) -> Response:
+def commit(reservation_id: str, body: TransitionRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
-        now = runtime.clock()
+        now = call.runtime.clock()
         reservation = _reservation(conn, reservation_id, lock=True)
         if reservation["status"] == "committed":
             return Outcome(200, _answer(reservation, []))
@@ -309,10 +285,10 @@ def commit(
         for sku, quantity in _lines(conn, reservation_id):
             conn.execute(_TAKE, {"b_sku": sku, "b_quantity": quantity})
         reservation = _set_status(conn, reservation, "committed", now)
-        moves = _moves(conn, reservation, key, "commit", now, runtime.new_id)
+        moves = _moves(conn, reservation, call.key, "commit", now, call.runtime.new_id)
         return Outcome(200, _answer(reservation, moves))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 @router.get("/v1/reservations/{reservation_id}", responses=problem_responses(404))
@@ -420,11 +396,7 @@ def _lines(conn: Connection, reservation_id: str) -> list[tuple[str, int]]:
 def _reservation(conn: Connection, reservation_id: str, *, lock: bool) -> dict[str, Any]:
     query = _RESERVATION_LOCKED if lock else _RESERVATION
     row = conn.execute(query, {"b_reservation_id": reservation_id}).mappings().first()
-    if row is None:
-        raise ProblemError(
-            404, "reservation-not-found", "Unknown reservation", f"No reservation {reservation_id}."
-        )
-    return dict(row)
+    return found(row, "reservation", reservation_id)
 
 
 def _answer(reservation: dict[str, Any], moves: list[dict[str, Any]]) -> dict[str, Any]:

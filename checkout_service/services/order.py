@@ -8,27 +8,14 @@ part of the fingerprint, so a retry that lost or changed its UTM parameters is t
 
 from typing import Any, ClassVar
 
-from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, model_validator
-from sqlalchemy import (
-    Column,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    bindparam,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Column, Integer, String, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from checkout_service import idempotency
-from checkout_service.db import UTCDateTime, reading
-from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
-from checkout_service.problems import ProblemError, problem_responses
+from checkout_service.db import reading, step_columns, step_table, timestamps
+from checkout_service.idempotency import Outcome, key_responses, service_metadata
+from checkout_service.problems import problem_responses
 from checkout_service.services.fields import (
     AttributionText,
     CheckoutId,
@@ -39,8 +26,10 @@ from checkout_service.services.fields import (
     iso,
 )
 from checkout_service.services.runtime import (
+    KeyedCallDep,
     RuntimeDep,
     app_factory,
+    found,
     service_router,
 )
 
@@ -49,35 +38,27 @@ ATTRIBUTION_COLUMNS = ("utm_source", "utm_medium", "utm_campaign", "referrer")
 
 
 def _order_columns() -> list[Column]:
+    """An order's state after `step_columns`: an order row and each of its versions."""
     return [
-        Column("checkout_id", String(255), nullable=False),
-        Column("idempotency_key", String(255), nullable=False),
         Column("customer_id", String(255), nullable=False),
         Column("status", String(16), nullable=False),
         Column("currency", String(3), nullable=False),
         Column("subtotal_minor", Integer, nullable=False),
         Column("tax_minor", Integer, nullable=False),
         Column("total_minor", Integer, nullable=False),
-        Column("created_at", UTCDateTime, nullable=False),
-        Column("updated_at", UTCDateTime, nullable=False),
+        *timestamps(),
         *(Column(name, String(2048)) for name in ATTRIBUTION_COLUMNS),
     ]
 
 
-metadata = MetaData()
-keys = idempotency.define_table(metadata)
-orders = Table(
-    "orders",
-    metadata,
-    Column("order_id", String(64), primary_key=True),
-    *_order_columns(),
-    Index("ix_orders_checkout_id", "checkout_id"),
-)
+metadata, keys = service_metadata()
+orders = step_table("orders", metadata, "order_id", *_order_columns())
 order_versions = Table(
     "order_versions",
     metadata,
     Column("version_id", Integer, primary_key=True, autoincrement=True),
     Column("order_id", String(64), nullable=False, index=True),
+    *step_columns(),
     *_order_columns(),
 )
 
@@ -128,16 +109,14 @@ create_app = app_factory(SERVICE, metadata, keys, "Order service", router)
 
 
 @router.post("/v1/orders", status_code=201, responses=key_responses())
-def create_order(
-    body: OrderRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
-) -> Response:
+def create_order(body: OrderRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
-        now = runtime.clock()
+        now = call.runtime.clock()
         attribution = (body.attribution or AttributionBody()).model_dump()
         row = {
-            "order_id": runtime.new_id("ord"),
+            "order_id": call.runtime.new_id("ord"),
             "checkout_id": body.checkout_id,
-            "idempotency_key": key,
+            "idempotency_key": call.key,
             "customer_id": body.customer_id,
             "status": "placed",
             "currency": body.currency,
@@ -152,18 +131,16 @@ def create_order(
         conn.execute(_INSERT_VERSION, row)
         return Outcome(201, iso(row))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 @router.post("/v1/orders/{order_id}/cancel", responses=key_responses(404))
-def cancel_order(
-    order_id: str, body: CancelRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
-) -> Response:
+def cancel_order(order_id: str, body: CancelRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
         row = _order(conn, order_id, lock=True)
         if row["status"] == "cancelled":
             return Outcome(200, iso(row))  # already undone: no second effect
-        now = runtime.clock()
+        now = call.runtime.clock()
         conn.execute(_CANCEL, {"b_order_id": order_id, "new_updated_at": now})
         row = {**row, "status": "cancelled", "updated_at": now}
         # The version keeps the order's creating key: in the contract an order row's key
@@ -171,7 +148,7 @@ def cancel_order(
         conn.execute(_INSERT_VERSION, row)
         return Outcome(200, iso(row))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 @router.get("/v1/orders/{order_id}", responses=problem_responses(404))
@@ -183,6 +160,4 @@ def get_order(order_id: str, runtime: RuntimeDep) -> dict[str, Any]:
 def _order(conn: Connection, order_id: str, *, lock: bool) -> dict[str, Any]:
     query = _ORDER_LOCKED if lock else _ORDER
     row = conn.execute(query, {"b_order_id": order_id}).mappings().first()
-    if row is None:
-        raise ProblemError(404, "order-not-found", "Unknown order", f"No order {order_id}.")
-    return dict(row)
+    return found(row, "order", order_id)

@@ -19,46 +19,32 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import (
-    Column,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    bindparam,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import Column, Index, Integer, String, bindparam, func, insert, select
 from sqlalchemy.engine import Connection
 
-from checkout_service import idempotency
-from checkout_service.db import UTCDateTime, reading
-from checkout_service.idempotency import IdempotencyKey, Outcome, Refused, key_responses
-from checkout_service.problems import ProblemError, problem_body, problem_responses
+from checkout_service.db import UTCDateTime, reading, step_table
+from checkout_service.idempotency import Outcome, Refused, key_responses, service_metadata
+from checkout_service.problems import problem_body, problem_responses
 from checkout_service.services.fields import CheckoutId, Currency, PositiveMinor, ShortText, iso
 from checkout_service.services.runtime import (
-    Runtime,
+    KeyedCall,
+    KeyedCallDep,
     RuntimeDep,
     app_factory,
+    found,
     service_router,
 )
 
 SERVICE = "payment"
 DECLINE_PREFIX = "tok_decline"
 
-metadata = MetaData()
-keys = idempotency.define_table(metadata)
-payments = Table(
+metadata, keys = service_metadata()
+payments = step_table(
     "payments",
     metadata,
-    Column("payment_id", String(64), primary_key=True),
-    Column("checkout_id", String(255), nullable=False),
-    Column("idempotency_key", String(255), nullable=False),
+    "payment_id",
     Column("kind", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("amount_minor", Integer, nullable=False),
@@ -67,7 +53,6 @@ payments = Table(
     Column("psp_reference", String(64), nullable=False),
     Column("parent_payment_id", String(64)),
     Column("failure_code", String(64)),
-    Index("ix_payments_checkout_id", "checkout_id"),
     Index("ix_payments_parent_payment_id", "parent_payment_id"),
 )
 
@@ -136,17 +121,15 @@ create_app = app_factory(SERVICE, metadata, keys, "Payment service (simulated PS
 
 
 @router.post("/v1/authorizations", status_code=201, responses=key_responses(402))
-def authorize(
-    body: AuthorizeRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
-) -> Response:
+def authorize(body: AuthorizeRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
         code = decline_code(body.payment_token)
         row = _insert(
             conn,
-            runtime.new_id("pay"),
-            runtime.clock(),
+            call.runtime.new_id("pay"),
+            call.runtime.clock(),
             checkout_id=body.checkout_id,
-            idempotency_key=key,
+            idempotency_key=call.key,
             kind="authorization",
             status="failed" if code else "succeeded",
             amount_minor=body.amount_minor,
@@ -169,19 +152,13 @@ def authorize(
             )
         return Outcome(201, iso(row))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 @router.post(
     "/v1/authorizations/{payment_id}/captures", status_code=201, responses=key_responses(404)
 )
-def capture(
-    payment_id: str,
-    body: CaptureRequest,
-    key: IdempotencyKey,
-    request: Request,
-    runtime: RuntimeDep,
-) -> Response:
+def capture(payment_id: str, body: CaptureRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
         auth = _authorization(conn, payment_id)
         totals = _totals(conn, payment_id)
@@ -205,9 +182,9 @@ def capture(
                 authorized_minor=auth["amount_minor"],
                 captured_minor=totals["capture"],
             )
-        return Outcome(201, iso(_child(conn, runtime, auth, key, "capture", amount)))
+        return Outcome(201, iso(_child(conn, call, auth, "capture", amount)))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 @router.post(
@@ -215,9 +192,7 @@ def capture(
     status_code=201,
     responses={200: {"description": "Voided before: the existing void"}, **key_responses(404)},
 )
-def void(
-    payment_id: str, body: VoidRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
-) -> Response:
+def void(payment_id: str, body: VoidRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
         auth = _authorization(conn, payment_id)
         existing = conn.execute(_VOID, {"b_payment_id": payment_id}).mappings().first()
@@ -233,21 +208,15 @@ def void(
                 payment_id=payment_id,
                 captured_minor=totals["capture"],
             )
-        return Outcome(201, iso(_child(conn, runtime, auth, key, "void", auth["amount_minor"])))
+        return Outcome(201, iso(_child(conn, call, auth, "void", auth["amount_minor"])))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 @router.post(
     "/v1/authorizations/{payment_id}/refunds", status_code=201, responses=key_responses(404)
 )
-def refund(
-    payment_id: str,
-    body: RefundRequest,
-    key: IdempotencyKey,
-    request: Request,
-    runtime: RuntimeDep,
-) -> Response:
+def refund(payment_id: str, body: RefundRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
         auth = _authorization(conn, payment_id)
         totals = _totals(conn, payment_id)
@@ -262,9 +231,9 @@ def refund(
                 captured_minor=totals["capture"],
                 refunded_minor=totals["refund"],
             )
-        return Outcome(201, iso(_child(conn, runtime, auth, key, "refund", body.amount_minor)))
+        return Outcome(201, iso(_child(conn, call, auth, "refund", body.amount_minor)))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 @router.post(
@@ -272,21 +241,15 @@ def refund(
     status_code=201,
     responses=key_responses(404),
 )
-def manual_refund(
-    payment_id: str,
-    body: ManualRefundRequest,
-    key: IdempotencyKey,
-    request: Request,
-    runtime: RuntimeDep,
-) -> Response:
+def manual_refund(payment_id: str, body: ManualRefundRequest, call: KeyedCallDep) -> Response:
     """Record a refund already paid outside the PSP. Never refused for its amount: see the
     module docstring."""
 
     def handler(conn: Connection) -> Outcome:
         auth = _authorization(conn, payment_id)
-        return Outcome(201, iso(_child(conn, runtime, auth, key, "refund", body.amount_minor)))
+        return Outcome(201, iso(_child(conn, call, auth, "refund", body.amount_minor)))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)
 
 
 @router.get("/v1/authorizations/{payment_id}", responses=problem_responses(404))
@@ -318,15 +281,15 @@ def _insert(conn: Connection, payment_id: str, now: datetime, **values: Any) -> 
 
 
 def _child(
-    conn: Connection, runtime: Runtime, auth: dict[str, Any], key: str, kind: str, amount: int
+    conn: Connection, call: KeyedCall, auth: dict[str, Any], kind: str, amount: int
 ) -> dict[str, Any]:
-    """A capture, void or refund of `auth`, succeeded."""
+    """A capture, void or refund of `auth`, succeeded, written under the call's key."""
     return _insert(
         conn,
-        runtime.new_id("pay"),
-        runtime.clock(),
+        call.runtime.new_id("pay"),
+        call.runtime.clock(),
         checkout_id=auth["checkout_id"],
-        idempotency_key=key,
+        idempotency_key=call.key,
         kind=kind,
         status="succeeded",
         amount_minor=amount,
@@ -340,11 +303,8 @@ def _authorization(
 ) -> dict[str, Any]:
     query = _AUTHORIZATION_LOCKED if lock else _AUTHORIZATION
     row = conn.execute(query, {"b_payment_id": payment_id}).mappings().first()
-    if row is None:
-        raise ProblemError(
-            404, "payment-not-found", "Unknown authorization", f"No authorization {payment_id}."
-        )
-    if usable and row["status"] != "succeeded":
+    auth = found(row, "authorization", payment_id, slug="payment")
+    if usable and auth["status"] != "succeeded":
         raise Refused(
             409,
             "authorization-failed",
@@ -352,7 +312,7 @@ def _authorization(
             "This authorization was declined; nothing can be captured, voided or refunded.",
             payment_id=payment_id,
         )
-    return dict(row)
+    return auth
 
 
 def _totals(conn: Connection, payment_id: str) -> dict[str, int]:

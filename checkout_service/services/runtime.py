@@ -5,20 +5,23 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, MetaData, Table
+from sqlalchemy import Engine, MetaData, RowMapping, Table
 
 from checkout_service.db import DatabaseSettings, create_service_engine, create_tables, utcnow
 from checkout_service.idempotency import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_RETENTION,
+    Handler,
     Idempotency,
+    IdempotencyKey,
     IdempotencyStore,
 )
-from checkout_service.problems import TextRoute, install_problem_handler
+from checkout_service.problems import ProblemError, TextRoute, install_problem_handler
 
 Clock = Callable[[], datetime]
 # Makes a record ID from its prefix ("pay", "ord"...): random in service, seeded in the simulator.
@@ -49,6 +52,30 @@ class Runtime:
         return self.idempotency.store
 
 
+class KeyedDatabaseSettings(Protocol):
+    """What `open_store` reads: the orchestrator's settings have it as well as a service's."""
+
+    database: DatabaseSettings
+    idempotency_retention: timedelta
+    lock_timeout: timedelta
+
+
+def open_store(
+    name: str, metadata: MetaData, keys: Table, settings: KeyedDatabaseSettings, clock: Clock
+) -> IdempotencyStore:
+    """The key store of a service's database (its engine is `store.engine`), the tables of
+    `metadata` created when missing."""
+    engine = create_service_engine(name, settings.database)
+    create_tables(engine, metadata)
+    return IdempotencyStore(
+        engine,
+        keys,
+        retention=settings.idempotency_retention,
+        lock_timeout=settings.lock_timeout,
+        clock=clock,
+    )
+
+
 def build_runtime(
     name: str,
     metadata: MetaData,
@@ -58,18 +85,10 @@ def build_runtime(
     ids: IdFactory | None = None,
 ) -> Runtime:
     clock = clock or utcnow
-    engine = create_service_engine(name, settings.database)
-    create_tables(engine, metadata)
-    store = IdempotencyStore(
-        engine,
-        keys,
-        retention=settings.idempotency_retention,
-        lock_timeout=settings.lock_timeout,
-        clock=clock,
-    )
+    store = open_store(name, metadata, keys, settings, clock)
     scope = settings.caller_scope
     idempotency = Idempotency(store, scope=lambda _request: scope)
-    return Runtime(name, engine, metadata, idempotency, clock, ids or new_id)
+    return Runtime(name, store.engine, metadata, idempotency, clock, ids or new_id)
 
 
 def service_router() -> APIRouter:
@@ -123,6 +142,41 @@ async def current_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(current_runtime)]
+
+
+@dataclass(frozen=True)
+class KeyedCall:
+    """What an idempotent route works with besides its body and path: the request's
+    Idempotency-Key and the runtime of the service serving it."""
+
+    key: str
+    request: Request
+    runtime: Runtime
+
+    def execute(self, body: BaseModel, handler: Handler) -> Response:
+        """Run `handler` once for the key; a retry gets its stored outcome back
+        (`Idempotency.execute`)."""
+        return self.runtime.idempotency.execute(self.request, self.key, body, handler)
+
+
+async def keyed_call(key: IdempotencyKey, request: Request, runtime: RuntimeDep) -> KeyedCall:
+    """The key is a sub-dependency, so a missing one is still a 400 before the body is read."""
+    return KeyedCall(key, request, runtime)
+
+
+KeyedCallDep = Annotated[KeyedCall, Depends(keyed_call)]
+
+
+def found(
+    row: RowMapping | None, noun: str, record_id: str, slug: str | None = None
+) -> dict[str, Any]:
+    """A record looked up by the ID a caller gave, or the 404 problem of an unknown `noun`
+    (typed `{slug}-not-found`, `slug` defaulting to the noun)."""
+    if row is None:
+        raise ProblemError(
+            404, f"{slug or noun}-not-found", f"Unknown {noun}", f"No {noun} {record_id}."
+        )
+    return dict(row)
 
 
 def new_id(prefix: str) -> str:

@@ -3,21 +3,15 @@
 Amounts are integers: tax = subtotal × rate / 10 000, rounded half up to the minor unit.
 """
 
-from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert
+from sqlalchemy import Column, Integer, String, insert
 from sqlalchemy.engine import Connection
 
-from checkout_service import idempotency
-from checkout_service.db import UTCDateTime
-from checkout_service.idempotency import IdempotencyKey, Outcome, key_responses
+from checkout_service.db import UTCDateTime, step_table
+from checkout_service.idempotency import Outcome, key_responses, service_metadata
 from checkout_service.services.fields import CheckoutId, Currency, NonNegativeMinor, iso
-from checkout_service.services.runtime import (
-    RuntimeDep,
-    app_factory,
-    service_router,
-)
+from checkout_service.services.runtime import KeyedCallDep, app_factory, service_router
 
 SERVICE = "tax"
 
@@ -25,21 +19,17 @@ RATES_BY_COUNTRY_BP = {"DE": 1900, "FR": 2000, "GB": 2000, "NL": 2100, "IT": 220
 RATES_BY_CURRENCY_BP = {"EUR": 2000, "GBP": 2000, "USD": 0, "JPY": 1000}
 DEFAULT_RATE_BP = 0
 
-metadata = MetaData()
-keys = idempotency.define_table(metadata)
-quotes = Table(
+metadata, keys = service_metadata()
+quotes = step_table(
     "tax_quotes",
     metadata,
-    Column("quote_id", String(64), primary_key=True),
-    Column("checkout_id", String(255), nullable=False),
-    Column("idempotency_key", String(255), nullable=False),
+    "quote_id",
     Column("country", String(2)),
     Column("currency", String(3), nullable=False),
     Column("rate_bp", Integer, nullable=False),
     Column("subtotal_minor", Integer, nullable=False),
     Column("tax_minor", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    Index("ix_tax_quotes_checkout_id", "checkout_id"),
 )
 # Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
 _INSERT = insert(quotes)
@@ -67,23 +57,21 @@ create_app = app_factory(SERVICE, metadata, keys, "Tax service", router)
 
 
 @router.post("/v1/quotes", status_code=201, responses=key_responses())
-def quote(
-    body: QuoteRequest, key: IdempotencyKey, request: Request, runtime: RuntimeDep
-) -> Response:
+def quote(body: QuoteRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
         rate = rate_bp(body.country, body.currency)
         row = {
-            "quote_id": runtime.new_id("txq"),
+            "quote_id": call.runtime.new_id("txq"),
             "checkout_id": body.checkout_id,
-            "idempotency_key": key,
+            "idempotency_key": call.key,
             "country": body.country,
             "currency": body.currency,
             "rate_bp": rate,
             "subtotal_minor": body.subtotal_minor,
             "tax_minor": tax_minor(body.subtotal_minor, rate),
-            "created_at": runtime.clock(),
+            "created_at": call.runtime.clock(),
         }
         conn.execute(_INSERT, row)
         return Outcome(201, iso(row))
 
-    return runtime.idempotency.execute(request, key, body, handler)
+    return call.execute(body, handler)

@@ -62,12 +62,17 @@ def _pg_settings(pg_url: str) -> Iterator[DatabaseSettings]:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request, tmp_path) -> Iterator[DatabaseSettings]:
+def backend_settings(request, tmp_path) -> Iterator[DatabaseSettings]:
+    """The database of a fixture parametrised by backend, "sqlite" or "postgresql"."""
     if request.param == "sqlite":
         yield DatabaseSettings(data_dir=tmp_path / "services")
     else:
         yield from _pg_settings(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, tmp_path) -> Iterator[DatabaseSettings]:
+    yield from backend_settings(request, tmp_path)
 
 
 @pytest.fixture

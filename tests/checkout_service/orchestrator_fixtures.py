@@ -212,23 +212,23 @@ def _build(database: DatabaseSettings, servers: Servers) -> StackFactory:
     return make
 
 
-@pytest.fixture(name="stack")
-def stack_fixture(sqlite_db) -> Iterator[StackFactory]:
+def _stacks(database: DatabaseSettings) -> Iterator[StackFactory]:
     servers = Servers()
-    yield _build(sqlite_db, servers)
+    yield _build(database, servers)
     servers.stop()
     for orch in servers.orchestrators:
+        if orch.engine.dialect.name == "postgresql":
+            # conftest drops the services' schemas; the orchestrator's is ours to drop.
+            drop_schema(orch.engine, schema_name(SERVICE, database))
         orch.engine.dispose()
+
+
+@pytest.fixture(name="stack")
+def stack_fixture(sqlite_db) -> Iterator[StackFactory]:
+    yield from _stacks(sqlite_db)
 
 
 @pytest.fixture(name="any_stack")
 def any_stack_fixture(backend) -> Iterator[StackFactory]:
     """The stack on SQLite and on PostgreSQL."""
-    servers = Servers()
-    yield _build(backend, servers)
-    servers.stop()
-    for orch in servers.orchestrators:
-        if orch.engine.dialect.name == "postgresql":
-            # conftest drops the services' schemas; the orchestrator's is ours to drop.
-            drop_schema(orch.engine, schema_name(SERVICE, backend))
-        orch.engine.dispose()
+    yield from _stacks(backend)

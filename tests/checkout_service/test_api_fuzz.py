@@ -41,7 +41,7 @@ from checkout_service.services import fraud, fulfillment, inventory, order, paym
 from checkout_service.services.fields import MAX_MINOR
 from checkout_service.services.inventory import InventorySettings
 from checkout_service.services.runtime import ServiceSettings
-from tests.checkout_service.conftest import _pg_settings
+from tests.checkout_service.conftest import backend_settings
 from tests.checkout_service.orchestrator_fixtures import API_KEY, STOCK, Servers, _build
 
 EXAMPLES = int(os.environ.get("RECON_FUZZ_EXAMPLES", "15"))
@@ -67,10 +67,7 @@ PROBLEM_TYPE = "urn:checkout-recon:problem:"
 
 @pytest.fixture(params=BACKENDS)
 def database(request, tmp_path) -> Iterator[DatabaseSettings]:
-    if request.param == "sqlite":
-        yield DatabaseSettings(data_dir=tmp_path / "services")
-    else:
-        yield from _pg_settings(request.getfixturevalue("pg_url"))
+    yield from backend_settings(request, tmp_path)
 
 
 @pytest.fixture

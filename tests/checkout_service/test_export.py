@@ -16,6 +16,7 @@ from recon.landing_writer import COLUMNS
 from recon.raw_rows import raw_rows_sql
 from recon.warehouse import connect
 from testdata.synthetic import write_rows
+from tests.checkout_service.test_services import order_body
 
 DAY = date(2026, 1, 2)
 
@@ -60,20 +61,8 @@ def exported(backend, start) -> dict[str, list[dict]]:
         "c1:payment.authorize",
         {"checkout_id": "c1", "amount_minor": 1200, "currency": "EUR", "payment_token": "tok"},
     )
-    created = call(
-        orders,
-        "/v1/orders",
-        "c1:order",
-        {
-            "checkout_id": "c1",
-            "customer_id": "cus_1",
-            "currency": "EUR",
-            "subtotal_minor": 1000,
-            "tax_minor": 200,
-            "total_minor": 1200,
-            "attribution": {"utm_source": "ads", "referrer": "https://example.com/"},
-        },
-    )
+    attribution = {"utm_source": "ads", "referrer": "https://example.com/"}
+    created = call(orders, "/v1/orders", "c1:order", order_body(attribution=attribution))
     call(inv, f"/v1/reservations/{res['reservation_id']}/commit", "c1:inventory.commit")
     call(pay, f"/v1/authorizations/{auth['payment_id']}/captures", "c1:payment.capture")
     shipment = call(

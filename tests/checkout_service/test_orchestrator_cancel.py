@@ -42,18 +42,24 @@ def test_cancel_after_settlement_refunds_and_cancels_the_fulfillment(stack):
     assert s.get(cid).json()["status"] == "cancelled"
 
 
-def test_cancel_after_shipping_is_refused_and_recorded(stack):
-    s = stack()
+def _shipped_checkout(s) -> str:
+    """A settled checkout's ID, its order shipped: the warehouse talks to the fulfillment
+    service directly."""
     cid = s.checkout("k1", checkout_body()).json()["id"]
     process_outbox(s.orch)
     fulfillment_id = s.get(cid).json()["fulfillment_id"]
-    # The warehouse ships, talking to the fulfillment service directly.
     shipped = s.orch.services.clients["fulfillment"].post(
         f"/v1/fulfillments/{fulfillment_id}/ship",
         json={},
         headers={"Idempotency-Key": f"{cid}:fulfillment.ship"},
     )
     assert shipped.status_code == 200
+    return cid
+
+
+def test_cancel_after_shipping_is_refused_and_recorded(stack):
+    s = stack()
+    cid = _shipped_checkout(s)
     refused = s.cancel(cid, "c1")
     assert refused.status_code == 409
     assert refused.json()["type"].endswith("checkout-not-cancellable")
@@ -144,14 +150,7 @@ def test_a_cancellation_stopped_after_the_fulfillment_was_cancelled_is_finished_
 
 def test_a_refused_cancellation_leaves_the_checkout_completed(stack):
     s = stack()
-    cid = s.checkout("k1", checkout_body()).json()["id"]
-    process_outbox(s.orch)
-    fulfillment_id = s.get(cid).json()["fulfillment_id"]
-    s.orch.services.clients["fulfillment"].post(
-        f"/v1/fulfillments/{fulfillment_id}/ship",
-        json={},
-        headers={"Idempotency-Key": f"{cid}:fulfillment.ship"},
-    )
+    cid = _shipped_checkout(s)
     assert s.cancel(cid, "c1").status_code == 409
     assert s.get(cid).json()["status"] == "completed"
     assert recover(s.orch) == []

@@ -115,10 +115,16 @@ def test_a_lost_authorization_answer_is_resolved_by_lookup_not_a_second_charge(s
     assert_settled_once(s, response.json()["id"])
 
 
-def test_an_unknown_outcome_answers_503_and_the_same_key_resumes_it(stack):
-    s = stack()
+def _lose_the_authorization(s) -> None:
+    """The authorization runs, but neither its answer nor a lookup of it gets back: its outcome
+    stays unknown until the faults are cleared."""
     s.faults.add("POST", "/v1/authorizations", "lose", times=None)
     s.faults.add("GET", "/v1/operations/.*:payment.authorize", "fail", times=None)
+
+
+def test_an_unknown_outcome_answers_503_and_the_same_key_resumes_it(stack):
+    s = stack()
+    _lose_the_authorization(s)
     paused = s.checkout("k1", checkout_body())
     assert (paused.status_code, paused.headers["content-type"]) == (503, PROBLEM)
     assert paused.headers["retry-after"] == "1"
@@ -132,8 +138,7 @@ def test_an_unknown_outcome_answers_503_and_the_same_key_resumes_it(stack):
 
 def test_an_unknown_outcome_stays_pending_then_recover_resumes_it(stack):
     s = stack()
-    s.faults.add("POST", "/v1/authorizations", "lose", times=None)
-    s.faults.add("GET", "/v1/operations/.*:payment.authorize", "fail", times=None)
+    _lose_the_authorization(s)
     assert s.checkout("k1", checkout_body()).status_code == 503
     assert [r.outcome for r in recover(s.orch)] == ["unknown"]
     s.faults.rules.clear()
@@ -143,20 +148,25 @@ def test_an_unknown_outcome_stays_pending_then_recover_resumes_it(stack):
     assert_settled_once(s, cid)
 
 
+def _rolls_forward_past_the_deadline(s, waited: timedelta) -> None:
+    """`waited` after the 503, past the 15 minutes recovery gives a saga: it stays unknown while
+    the faults last (not abandoned), and completes once they clear."""
+    s.clock.advance(waited)
+    give_up = timedelta(minutes=15)
+    assert [r.outcome for r in recover(s.orch, give_up_after=give_up)] == ["unknown"]
+    s.faults.rules.clear()
+    assert [r.outcome for r in recover(s.orch, give_up_after=give_up)] == ["completed"]
+
+
 def test_a_saga_past_its_deadline_is_not_abandoned_while_its_step_may_have_run(stack):
     """The authorization ran but its answer was lost, and the service cannot be asked: past the
     deadline the saga waits rather than guess. Once the fence answers that the step ran, the
     saga rolls forward to one charge instead of being abandoned."""
     s = stack()
-    s.faults.add("POST", "/v1/authorizations", "lose", times=None)
-    s.faults.add("GET", "/v1/operations/.*:payment.authorize", "fail", times=None)
+    _lose_the_authorization(s)
     s.faults.add("POST", "/v1/operations/.*:payment.authorize/fence", "fail", times=None)
     assert s.checkout("k1", checkout_body()).status_code == 503
-    s.clock.advance(timedelta(hours=1))
-    give_up = timedelta(minutes=15)
-    assert [r.outcome for r in recover(s.orch, give_up_after=give_up)] == ["unknown"]
-    s.faults.rules.clear()
-    assert [r.outcome for r in recover(s.orch, give_up_after=give_up)] == ["completed"]
+    _rolls_forward_past_the_deadline(s, timedelta(hours=1))
     assert len(s.payments("authorization")) == 1
     assert s.payments("void") == []
     assert s.checkout("k1", checkout_body()).status_code == 201
@@ -169,11 +179,7 @@ def test_a_commit_that_ran_unseen_is_not_undone_by_giving_up(stack):
     s.faults.add("POST", "/v1/reservations/.*/commit", "lose", times=None)
     s.faults.add("GET", "/v1/operations/.*", "fail", times=None)
     assert s.checkout("k1", checkout_body()).status_code == 503
-    s.clock.advance(timedelta(minutes=16))
-    give_up = timedelta(minutes=15)
-    assert [r.outcome for r in recover(s.orch, give_up_after=give_up)] == ["unknown"]
-    s.faults.rules.clear()
-    assert [r.outcome for r in recover(s.orch, give_up_after=give_up)] == ["completed"]
+    _rolls_forward_past_the_deadline(s, timedelta(minutes=16))
     (reservation,) = s.rows("inventory", inventory.reservations)
     assert reservation["status"] == "committed"
     assert [o["status"] for o in s.rows("order", order.orders)] == ["placed"]

@@ -30,7 +30,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, Table, select
 
 from checkout_service.db import reading
 from checkout_service.idempotency import REPLAYED_HEADER
@@ -52,6 +52,11 @@ class Sent:
     key: str
     status: int
     seen: httpx.Response | None  # None: the response was lost
+
+
+def _checkout_rows(conn: Connection, table: Table, checkout_id: str) -> list[dict[str, Any]]:
+    query = select(table).where(table.c.checkout_id == checkout_id)
+    return [dict(row) for row in conn.execute(query).mappings()]
 
 
 def _send(client: httpx.Client, method: str, path: str, body: dict, key: str) -> httpx.Response:
@@ -254,14 +259,7 @@ class PaymentMachine(_Machine):
     @invariant()
     def tables_equal_the_model(self) -> None:
         with reading(self.engine) as conn:
-            rows = [
-                dict(row)
-                for row in conn.execute(
-                    select(payment.payments).where(
-                        payment.payments.c.checkout_id == self.checkout_id
-                    )
-                ).mappings()
-            ]
+            rows = _checkout_rows(conn, payment.payments, self.checkout_id)
         keys = [row["idempotency_key"] for row in rows]
         assert len(keys) == len(set(keys)), "a key with two effects"
         by_id = {row["payment_id"]: row for row in rows}
@@ -422,20 +420,9 @@ class InventoryMachine(_Machine):
             }
             held = {
                 row["idempotency_key"]: row["status"]
-                for row in conn.execute(
-                    select(inventory.reservations).where(
-                        inventory.reservations.c.checkout_id == self.checkout_id
-                    )
-                ).mappings()
+                for row in _checkout_rows(conn, inventory.reservations, self.checkout_id)
             }
-            moves = [
-                dict(row)
-                for row in conn.execute(
-                    select(inventory.inventory_moves).where(
-                        inventory.inventory_moves.c.checkout_id == self.checkout_id
-                    )
-                ).mappings()
-            ]
+            moves = _checkout_rows(conn, inventory.inventory_moves, self.checkout_id)
         assert levels == {
             sku: (self.stock.on_hand[sku], self.stock.reserved[sku]) for sku in self.skus
         }
