@@ -7,6 +7,7 @@ version pass through it to what it reads."""
 import contextlib
 import hashlib
 import time
+from dataclasses import replace
 from datetime import date
 
 import dagster as dg
@@ -38,12 +39,15 @@ def run_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         partitions_def=partitions_def,
         pool="duckdb",
         kinds={"duckdb"},
-        description="Settings this partition is reconciled with (lookback, TTL, SLA, tolerance).",
+        description=(
+            "Settings this partition is reconciled with (lookback, TTL, SLA, tolerance) "
+            "and the run that reconciled it."
+        ),
     )
     def run_params(
         context: dg.AssetExecutionContext, warehouse: Warehouse, recon: ReconConfig
     ) -> dg.MaterializeResult:
-        params = recon.run_params
+        params = replace(recon.run_params, run_id=context.run.run_id)
         with warehouse.session() as con:
             write_run_params(con, date.fromisoformat(context.partition_key), params)
         return dg.MaterializeResult(metadata=dict(vars(params)))
@@ -190,7 +194,8 @@ def models_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition
             claim(con, engine.kind)
         spark = None
         if engine.is_spark:
-            spark = SparkRelations(engine.spark_tables(), models, day, recon.run_params)
+            params = replace(recon.run_params, run_id=context.run.run_id)
+            spark = SparkRelations(engine.spark_tables(), models, day, params)
         with contextlib.ExitStack() as stack:
             if _landed_rows(warehouse, day) <= SHARED_INSTANCE_MAX_ROWS:
                 # An open session keeps the database open between the models' own sessions:

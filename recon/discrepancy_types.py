@@ -1,9 +1,11 @@
 """The discrepancy types: one registry, `dbt_like_models/seeds/discrepancy_types.csv`.
 
-Each row is a type the rules find (`intermediate/int_discrepancy_<type>.sql`), its severity,
-whether it is money out of place (captured, kept, refunded or owed: what finance must act on), and
-its definition. The SQL models read the same file as the seed `seeds.discrepancy_types`
-(`sql_models` turns a seed into an ephemeral model), so a type's severity is written once."""
+Each row is a type the rules find (`intermediate/int_discrepancy_<type>.sql`), its severity, whether
+it is money out of place (captured, kept, refunded or owed: what finance must act on), the landing
+sources whose rows are its evidence (space-separated: `marts.discrepancy_evidence` lists the
+checkout's rows in them), and its definition. The SQL models read the same file as the seed
+`seeds.discrepancy_types` (`sql_models` turns a seed into an ephemeral model), so a type's severity
+is written once."""
 
 import csv
 import functools
@@ -11,9 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dbt_like_models import MODELS_DIR
+from recon.contract import SOURCES
 
 SEEDS_DIR = MODELS_DIR / "seeds"
 REGISTRY = SEEDS_DIR / "discrepancy_types.csv"
+
+SOURCE_NAMES = tuple(SOURCES)
 
 # Most severe first: the order reports, summaries and alert routing use.
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -25,6 +30,7 @@ class DiscrepancyType:
     severity: str
     money: bool
     definition: str
+    evidence: tuple[str, ...] = ()
 
 
 class RegistryError(ValueError):
@@ -43,7 +49,16 @@ def read_registry(path: Path = REGISTRY) -> dict[str, DiscrepancyType]:
                 raise RegistryError(f"{where}: severity {severity!r} is not one of {SEVERITIES}")
             if money not in ("true", "false"):
                 raise RegistryError(f"{where}: money must be true or false, not {money!r}")
-            found[name] = DiscrepancyType(name, severity, money == "true", row["definition"])
+            evidence = tuple(row["evidence"].split())
+            unknown = sorted(set(evidence) - set(SOURCE_NAMES))
+            if not evidence or unknown:
+                raise RegistryError(
+                    f"{where}: evidence must name landing sources ({', '.join(SOURCE_NAMES)}), "
+                    f"not {row['evidence']!r}"
+                )
+            found[name] = DiscrepancyType(
+                name, severity, money == "true", row["definition"], evidence
+            )
     return found
 
 

@@ -15,6 +15,7 @@ import csv
 import fnmatch
 import functools
 import graphlib
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -99,22 +100,31 @@ def _materialized(text: str, path: Path, layer: str) -> str:
     return "table"
 
 
-def union_sql(text: str, path: Path, names: list[str]) -> str:
-    """The model's SQL with its `-- union of: <glob>` directive expanded over the model `names`
-    (the text unchanged without one): its select list, read from each matching model in name
-    order, joined by `union all`."""
+def union_sql(text: str, path: Path, models: dict[str, str]) -> str:
+    """The model's SQL with its `-- union of: <glob>` directive expanded over `models` (name to
+    SQL text; the text unchanged without one): its select list, read from each matching model in
+    name order, joined by `union all`. Each branch adds `model_version`, a hash of the member's
+    SQL file as written, so that what a member produced names the version of the rule behind it."""
     header = header_lines(text)
     patterns = [line.removeprefix(_UNION).strip() for line in header if line.startswith(_UNION)]
     if not patterns:
         return text
-    members = sorted(n for n in names if fnmatch.fnmatchcase(n, patterns[0]) and n != path.stem)
+    members = sorted(n for n in models if fnmatch.fnmatchcase(n, patterns[0]) and n != path.stem)
     if not members:
         raise ModelError(f"{path}: no model matches {patterns[0]!r} (its `{_UNION}` directive)")
     select = "\n".join(text.splitlines()[len(header) :]).strip()
     if re.search(r"\bfrom\b", select, re.IGNORECASE):
         raise ModelError(f"{path}: a union model holds a select list only; the engine adds `from`")
-    union = "\nunion all\n".join(f"{select}\nfrom {member}" for member in members)
+    union = "\nunion all\n".join(
+        f"{select},\n    '{model_version(models[member])}' as model_version\nfrom {member}"
+        for member in members
+    )
     return "\n".join([*header, union]) + "\n"
+
+
+def model_version(text: str) -> str:
+    """A model's version: the first 16 hex digits of the SHA-256 of its SQL file as written."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def seed_sql(path: Path) -> str:
@@ -176,9 +186,10 @@ def discover(models_dir: Path) -> dict[str, Model]:
             raise ModelError(f"{path}: model name {name!r} is already used by {found[name][1]}")
         found[name] = (layer, path, text)
     tables = {f"{layer}.{name}": name for name, (layer, _, _) in found.items()}
+    texts = {name: text for name, (_, _, text) in found.items()}
     models = {}
     for name, (layer, path, text) in found.items():
-        text = expand(union_sql(text, path, list(found)), path)
+        text = expand(union_sql(text, path, texts), path)
         deps = sorted(
             _resolve(ref, path, layer, found, tables) for ref in table_references(text, str(path))
         )

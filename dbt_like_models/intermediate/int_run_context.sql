@@ -21,6 +21,7 @@ select
     params.reservation_ttl_minutes,
     params.capture_sla_hours,
     params.amount_tolerance_minor,
+    params.run_id,
     clock.as_of
 from meta.run_params as params
 cross join clock

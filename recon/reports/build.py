@@ -317,7 +317,7 @@ def build_discrepancies(con, day: date, files: ReportFiles) -> None:
     found = data.discrepancies(con, day)
     exports = [
         _export(files, "discrepancies_by_type", found.by_type),
-        _export(files, "discrepancies", found.items.drop("listed")),
+        _export(files, "discrepancies", found.items.drop("listed", "evidence")),
         _export(files, "discrepancies_history", found.history),
     ]
     per_type = dict(found.items.group_by("type").len().iter_rows())
@@ -370,6 +370,7 @@ def build_discrepancies(con, day: date, files: ReportFiles) -> None:
             Col("business date", "business_date"),
             Col("age (days)", "age_days", numeric=True),
             Col("details", "details"),
+            Col("evidence (rows per source)", "evidence"),
         ],
     )
 

@@ -154,10 +154,32 @@ def discrepancies(con: duckdb.DuckDBPyConnection, day: date) -> DiscrepancyData:
             where d._partition_date = $day
         )
 
-        select
-            *,
-            row_number() over (partition by type order by {LISTING_ORDER}) <= $rows as listed
-        from day_discrepancies
+        , ranked as (
+            select
+                *,
+                row_number() over (partition by type order by {LISTING_ORDER}) <= $rows as listed
+            from day_discrepancies
+        )
+
+        -- What proves each listed finding, counted per source: the rows themselves are in the
+        -- evidence export (listed for every finding, the page would outgrow a browser).
+        , listed_evidence as (
+            select
+                discrepancy_id,
+                string_agg(source || ' ' || found, ', ' order by source) as evidence
+            from (
+                select e.discrepancy_id, e.source, count(*) as found
+                from marts.discrepancy_evidence e
+                semi join ranked on ranked.discrepancy_id = e.discrepancy_id and ranked.listed
+                where e._partition_date = $day
+                group by all
+            )
+            group by discrepancy_id
+        )
+
+        select ranked.*, listed_evidence.evidence
+        from ranked
+        left join listed_evidence using (discrepancy_id)
         order by {LISTING_ORDER}
         """,
         {"day": day, "rows": PAGE_ROWS},

@@ -32,6 +32,17 @@ def warehouse(path) -> duckdb.DuckDBPyConnection:
         "alter table marts.discrepancies add column business_date date default date '2026-03-10'"
     )
     con.execute("alter table marts.discrepancies add column details varchar default '{}'")
+    con.execute("alter table marts.discrepancies add column rule_version varchar default 'v1'")
+    con.execute(
+        """
+        create table marts.discrepancy_evidence as
+        select * from (values
+            (date '2026-03-10', 'd2', 'payments', 'p.jsonl', 9, 'pay_2'),
+            (date '2026-03-10', 'd2', 'payments', 'p.jsonl', 3, 'pay_1'),
+            (date '2026-03-09', 'd5', 'payments', 'p.jsonl', 4, 'pay_5')
+        ) as t(_partition_date, discrepancy_id, source, source_file, line, record_id)
+        """
+    )
     con.execute(
         """
         create table raw.quarantine as
@@ -47,17 +58,19 @@ def warehouse(path) -> duckdb.DuckDBPyConnection:
 def test_discrepancies_come_most_severe_first_and_only_of_their_day(tmp_path):
     con = warehouse(tmp_path / "w.duckdb")
     counts = write_exports(con, DAY, tmp_path / "out")
-    assert counts == {"discrepancies": 4, "quarantined": 2}
+    assert counts == {"discrepancies": 4, "evidence_rows": 2, "quarantined": 2}
     exported = pl.read_parquet(tmp_path / "out" / "discrepancies.parquet")
     assert exported["severity"].to_list() == ["critical", "high", "medium", "low"]
     quarantined = pl.read_parquet(tmp_path / "out" / "quarantine.parquet")
     assert quarantined.select("file", "line").rows() == [("a.csv", 7), ("b.csv", 2)]
+    evidence = pl.read_parquet(tmp_path / "out" / "discrepancy_evidence.parquet")
+    assert evidence.select("discrepancy_id", "line").rows() == [("d2", 3), ("d2", 9)]
 
 
 def test_the_same_partition_exports_the_same_bytes(tmp_path):
     con = warehouse(tmp_path / "w.duckdb")
     write_exports(con, DAY, tmp_path / "one")
     write_exports(con, DAY, tmp_path / "two")
-    for name in ("discrepancies.parquet", "quarantine.parquet"):
+    for name in ("discrepancies.parquet", "discrepancy_evidence.parquet", "quarantine.parquet"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     assert not list((tmp_path / "one").glob("*.tmp"))

@@ -13,6 +13,7 @@ from recon.sql_models import (
     discover,
     isolated_sql,
     materialize,
+    model_version,
     order,
     partition_sql,
     stored_dependencies,
@@ -125,7 +126,11 @@ def test_a_union_model_reads_every_model_its_glob_names_and_a_new_one_by_its_fil
     query = union.sql
     for name, sql in inlined.items():
         query = query.replace(f"from {name}\n", f"from {sql} as {name}\n")
-    assert sorted(con.execute(query).fetchall()) == [(1, "a"), (2, "b")]
+    # Each row names the version of the model it came from: a hash of that model's file.
+    assert sorted(con.execute(query).fetchall()) == [
+        (1, "a", model_version(rules["intermediate/int_rule_a.sql"])),
+        (2, "b", model_version(rules["intermediate/int_rule_b.sql"])),
+    ]
 
     rules["intermediate/int_rule_c.sql"] = "select 3 as id, 'c' as kind"
     union = discover(write_models(tmp_path / "more", rules))["int_all_rules"]

@@ -35,7 +35,9 @@ create table if not exists marts.discrepancies (
     currency varchar,
     business_date date,
     details varchar,
-    subject_id varchar
+    subject_id varchar,
+    rule_version varchar,
+    run_id varchar
 )
 """
 
@@ -82,7 +84,8 @@ class Shop:
         for f in findings:
             row = [day, f.id, f.type, f.severity, f.checkout_id, f.amount_minor, f.currency, day]
             self.con.execute(
-                "insert into marts.discrepancies values (?, ?, ?, ?, ?, ?, ?, ?, '{}', ?)",
+                "insert into marts.discrepancies "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, 'rule-v1', 'run-1')",
                 [*row, f.subject_id],
             )
         write_run_params(self.con, day, RunParams())

@@ -100,6 +100,20 @@ def test_unmatched_amounts_link_to_their_discrepancies(day_of_reports):
         assert f'id="d-{discrepancy_id}"' in discrepancies
 
 
+def test_each_listed_discrepancy_shows_its_evidence_rows_per_source(day_of_reports):
+    page = (day_of_reports.files.root / "discrepancies.html").read_text()
+    with duckdb.connect(str(day_of_reports.warehouse), read_only=True) as con:
+        counts = con.execute(
+            "select discrepancy_id, source, count(*) from marts.discrepancy_evidence "
+            "where _partition_date = ? group by all",
+            [DAY],
+        ).fetchall()
+    assert counts
+    rows = dict(re.findall(r'id="d-([0-9a-f]+)"(.*?)</tr>', page, re.S))  # a row per finding
+    for discrepancy_id, source, found in counts:
+        assert f"{source} {found}" in rows[discrepancy_id], discrepancy_id
+
+
 def test_pages_list_a_bounded_number_of_rows_and_export_them_all(
     day_of_reports, monkeypatch, tmp_path
 ):
