@@ -46,6 +46,7 @@ class LazyGroup(click.Group):
         "cases": "pipelines.cases.command:cases",
         "chaos": "pipelines.service_cli:chaos",
         "serve": "pipelines.service_cli:serve",
+        "show": "pipelines.show_command:show",
         "worker": "pipelines.service_cli:worker",
     },
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},

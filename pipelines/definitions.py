@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.cases import cases_asset
 from assets.exports import export_assets
 from assets.ingestion_assets import ingestion_assets
 from assets.model_assets import model_assets
@@ -24,6 +25,7 @@ def build_definitions(settings: ReconSettings | None = None) -> dg.Definitions:
             *model_assets(partitions),
             *export_assets(partitions),
             *report_assets(partitions),
+            cases_asset(partitions),
             alerts_asset(partitions, settings.alerts_config),
         ],
         jobs=[job],

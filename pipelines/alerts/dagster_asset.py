@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.cases import CASES
 from assets.resources import Warehouse
 from recon.alerts.config import load_config
 from recon.alerts.run import run_alerts
@@ -21,7 +22,8 @@ def alerts_asset(
 
     @dg.asset(
         key=NOTICES,
-        deps=[DISCREPANCIES],
+        # After the cases: a case acknowledged or resolved is not notified again.
+        deps=[DISCREPANCIES, CASES],
         partitions_def=partitions_def,
         group_name="alerts",
         pool="duckdb",
@@ -43,6 +45,7 @@ def alerts_asset(
             metadata={
                 "new": len(run.new),
                 "resolved": len(run.resolved),
+                "escalated": len(run.escalated),
                 "delivered": len(run.delivered),
                 "failed": len(run.failed),
                 "pending": run.pending,

@@ -31,7 +31,7 @@ _HOLDER = re.compile(r"held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 
 
 @contextmanager
-def _warehouse(warehouse: Path | None) -> Iterator["duckdb.DuckDBPyConnection"]:
+def open_warehouse(warehouse: Path | None) -> Iterator["duckdb.DuckDBPyConnection"]:
     import duckdb
 
     from recon.warehouse import connect
@@ -164,7 +164,7 @@ def list_cases(
     from recon.cases.queries import list_cases as query
 
     now = datetime.now(UTC)
-    with _warehouse(warehouse) as con:
+    with open_warehouse(warehouse) as con:
         found = query(
             con,
             statuses=statuses,
@@ -178,11 +178,11 @@ def list_cases(
         click.echo(
             "no cases match"
             if statuses or types or severities or older_than is not None
-            else "no cases yet: `recon cases sync --date D` opens the cases of a reconciled date"
+            else "no cases yet: `recon run` opens the cases of each date it reconciles"
         )
         return
     header = ["ID", "TYPE", "SEVERITY", "AMOUNT", "STATUS", "ASSIGNEE", "AGE"]
-    click.echo(_table(header, [_list_row(case, now) for case in found.cases]))
+    click.echo(text_table(header, [_list_row(case, now) for case in found.cases]))
     if found.total > len(found.cases):
         click.echo(f"{len(found.cases)} of {found.total} cases shown: --limit 0 shows all")
 
@@ -198,11 +198,11 @@ def _list_row(case: "Case", now: datetime) -> list[str]:
         format_money(s.amount_minor, s.currency),
         s.status + (f" ({s.resolution})" if s.resolution else ""),
         s.assignee or "-",
-        _age(case.age(now)),
+        age_text(case.age(now)),
     ]
 
 
-def _age(age: timedelta) -> str:
+def age_text(age: timedelta) -> str:
     minutes = max(int(age.total_seconds() // 60), 0)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
@@ -211,7 +211,7 @@ def _age(age: timedelta) -> str:
     return f"{hours}h {minutes}m" if hours else f"{minutes}m"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def text_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -230,17 +230,22 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def show(case_id: str, warehouse: Path | None) -> None:
     """Show a case and every event of its history, oldest first."""
     from recon.cases.queries import get_case
+
+    with open_warehouse(warehouse) as con:
+        case, events = get_case(con, _case_id(con, case_id))
+    echo_case(case, events, datetime.now(UTC))
+
+
+def echo_case(case: "Case", events: list["Event"], now: datetime) -> None:
+    """A case's facts, then its history as a table (also `recon show`'s last part)."""
     from recon.currencies import format_money
 
-    now = datetime.now(UTC)
-    with _warehouse(warehouse) as con:
-        case, events = get_case(con, _case_id(con, case_id))
     s = case.state
     facts = [
         ("type", f"{case.type} ({case.severity})"),
         ("checkout", case.checkout_id or "-"),
         ("partition", case.partition_date.isoformat()),
-        ("opened", f"{_when(case.opened_at)}, {_age(case.age(now))} ago"),
+        ("opened", f"{when_text(case.opened_at)}, {age_text(case.age(now))} ago"),
         ("status", s.status + (f" ({s.resolution})" if s.resolution else "")),
         ("assignee", s.assignee or "-"),
         ("amount", format_money(s.amount_minor, s.currency)),
@@ -248,16 +253,20 @@ def show(case_id: str, warehouse: Path | None) -> None:
     click.echo(f"case {case.case_id}")
     click.echo("\n".join(f"  {name:<10} {value}" for name, value in facts))
     click.echo("history:")
-    rows = [_history_row(event) for event in events]
+    rows = [history_row(event) for event in events]
     header = ["#", "AT (UTC)", "ACTOR", "ACTION", "STATUS", "ASSIGNEE", "AMOUNT", "HASH", "NOTE"]
-    click.echo("\n".join("  " + line for line in _table(header, rows).splitlines()))
+    click.echo(indented(text_table(header, rows)))
 
 
-def _when(at: datetime) -> str:
+def indented(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def when_text(at: datetime) -> str:
     return f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
-def _history_row(event: "Event") -> list[str]:
+def history_row(event: "Event") -> list[str]:
     from recon.currencies import format_money
 
     s = event.state
@@ -298,7 +307,7 @@ def _act(warehouse: Path | None, case_id: str, action, **kwargs) -> None:
     """Resolve the ID, run `action`, print the event it appended; refusals become errors."""
     from recon.cases.errors import CaseError
 
-    with _warehouse(warehouse) as con:
+    with open_warehouse(warehouse) as con:
         full_id = _case_id(con, case_id)
         try:
             event = action(con, full_id, **kwargs)
@@ -424,7 +433,7 @@ def sync(day: date, warehouse: Path | None) -> None:
     from recon.cases.errors import CaseError
     from recon.cases.sync import sync as sync_partition
 
-    with _warehouse(warehouse) as con:
+    with open_warehouse(warehouse) as con:
         try:
             result = sync_partition(con, day, datetime.now(UTC))
         except CaseError as error:
@@ -464,7 +473,7 @@ def verify(head: str | None, warehouse: Path | None) -> None:
     tell apart: record the printed head somewhere else and pass it as --head later."""
     from recon.cases.chain import verify as verify_log
 
-    with _warehouse(warehouse) as con:
+    with open_warehouse(warehouse) as con:
         report = verify_log(con, head)
     if not report.ok:
         raise click.ClickException(report.describe())

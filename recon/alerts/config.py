@@ -237,6 +237,12 @@ class AlertConfig(_Strict):
     channels: list[ChannelConfig] = Field(min_length=1)
     rules: list[RuleConfig] = Field(min_length=1)
     retry: RetryConfig = RetryConfig()
+    case_sla_days: dict[Severity, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="per severity, how many days (fractions allowed) a case may stay open "
+        "(neither acknowledged nor resolved) before it escalates, once, to the channels of "
+        "the rules that match it; a severity left out never escalates",
+    )
 
     @model_validator(mode="after")
     def _names(self) -> "AlertConfig":

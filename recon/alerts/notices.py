@@ -165,7 +165,7 @@ class Notice:
         day = self.business_date.isoformat()
         if self.kind == "check_failed":
             return f"[recon {day}] {len(self.checks)} data-quality check(s) failed"
-        verb = "new" if self.kind == "new" else "resolved"
+        verb = _VERBS[self.kind]
         if self.mode == "each" and len(self.items) == 1:
             item = self.items[0]
             return f"[recon {day}] {verb} {item.severity} {item.type}: {money(item)}"
@@ -188,6 +188,10 @@ class Notice:
             if self.total > len(self.items):
                 lines.append(f"... and {self.total - len(self.items)} more (largest listed)")
         return lines
+
+
+# How a title names each kind of discrepancy notice; `escalate`: its case is open past its SLA.
+_VERBS = {"new": "new", "resolve": "resolved", "escalate": "overdue"}
 
 
 def money(item: Item) -> str:

@@ -12,13 +12,14 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recon.alerts.cases import decided_cases_sql, escalations_sql, record_escalations, sla_table
 from recon.alerts.config import AlertConfig
 from recon.alerts.notices import (
     ITEM_FIELDS,
@@ -33,9 +34,10 @@ from recon.alerts.notices import (
 from recon.alerts.schema import alerts_schema_exists
 from recon.warehouse import transaction
 
-# A change: its kind ("new" or "resolve"), the item, the generation it is announced under, for a
-# new one whether it reopens a state row (it was open before and had cleared), and its row
-# number in the table (what the routes refer to).
+# A change: its kind ("new", "resolve", or "escalate" for a case open past its SLA), the item,
+# the generation it is announced under (for an escalation: the event that opened the case, see
+# recon/alerts/cases.py), for a new one whether it reopens a state row (it was open before and
+# had cleared), and its row number in the table (what the routes refer to).
 CHANGES_SCHEMA = pa.schema(
     [
         ("kind", pa.string()),
@@ -96,6 +98,10 @@ class Plan:
     def resolved(self) -> Discrepancies:
         return Discrepancies(self._of_kind("resolve"))
 
+    @cached_property
+    def escalated(self) -> Discrepancies:
+        return Discrepancies(self._of_kind("escalate"))
+
     def _of_kind(self, kind: str) -> pa.Table:
         mask = pc.equal(self.changes.column("kind"), kind)
         if pc.all(mask).as_py() is not False:  # all of them (or none at all): no copy
@@ -146,7 +152,9 @@ _NO_STATE = (
 
 def _changes(con: duckdb.DuckDBPyConnection, day: date) -> pa.Table:
     """The diff of the partition with its alert state: first seen (generation 1), back after
-    clearing (generation + 1, `reopened`), and open ones no longer there (resolve)."""
+    clearing (generation + 1, `reopened`), and open ones no longer there (resolve). A new one
+    whose case is acknowledged or resolved is left out (and so stays unnotified until its case
+    is open again)."""
     # A dry run before the first real run finds no schema: nothing has been notified yet.
     state = (
         "select discrepancy_id, type, severity, checkout_id, amount_minor, currency, status, "
@@ -160,13 +168,15 @@ def _changes(con: duckdb.DuckDBPyConnection, day: date) -> pa.Table:
             select discrepancy_id, type, severity, checkout_id, amount_minor, currency
             from marts.discrepancies where _partition_date = $day
         ),
-        state as ({state})
+        state as ({state}),
+        decided as ({decided_cases_sql(con, "select discrepancy_id from current_")})
         select 'new' as kind, c.discrepancy_id, c.type, c.severity, c.checkout_id,
                c.amount_minor, c.currency,
                coalesce(s.generation + 1, 1)::integer as generation,
                s.discrepancy_id is not null as reopened
         from current_ c left join state s on s.discrepancy_id = c.discrepancy_id
-        where s.discrepancy_id is null or s.status = 'resolved'
+        where (s.discrepancy_id is null or s.status = 'resolved')
+          and not exists (select 1 from decided d where d.case_id = c.discrepancy_id)
         union all
         select 'resolve', s.discrepancy_id, s.type, s.severity, s.checkout_id, s.amount_minor,
                s.currency, s.generation::integer, false
@@ -176,7 +186,16 @@ def _changes(con: duckdb.DuckDBPyConnection, day: date) -> pa.Table:
         """,
         params={"day": day},
     ).to_arrow_table()
-    return changes.append_column("row", _positions(changes.num_rows)).cast(CHANGES_SCHEMA)
+    return changes.cast(CHANGES_SCHEMA.remove(CHANGES_SCHEMA.get_field_index("row")))
+
+
+def _escalations(con: duckdb.DuckDBPyConnection, config: AlertConfig, now: datetime) -> pa.Table:
+    query = escalations_sql(con, config)
+    columns = CHANGES_SCHEMA.remove(CHANGES_SCHEMA.get_field_index("row"))
+    if query is None:
+        return columns.empty_table()
+    with _registered(con, _alert_sla=sla_table(config)):
+        return con.sql(query, params={"now": now}).to_arrow_table().cast(columns)
 
 
 def _positions(count: int) -> pa.Array:
@@ -185,10 +204,17 @@ def _positions(count: int) -> pa.Array:
     return pc.subtract(pc.cumulative_sum(ones), 1)
 
 
-def plan_partition(con: duckdb.DuckDBPyConnection, day: date, config: AlertConfig) -> Plan:
-    """Read-only: what changed in partition `day` since the last run, and the notices for it."""
+def plan_partition(
+    con: duckdb.DuckDBPyConnection, day: date, config: AlertConfig, now: datetime | None = None
+) -> Plan:
+    """Read-only: what changed in partition `day` since the last run, the cases (of any
+    partition) open past their SLA at `now`, and the notices for them."""
     _require_reconciled(con, day)
-    return _plan(con, _changes(con, day), day, config)
+    changes = pa.concat_tables(
+        [_changes(con, day), _escalations(con, config, now or datetime.now(UTC))]
+    )
+    changes = changes.append_column("row", _positions(changes.num_rows))
+    return _plan(con, changes.combine_chunks(), day, config)
 
 
 def _rules(config: AlertConfig) -> tuple[pa.Table, list[str]]:
@@ -478,6 +504,7 @@ def apply_plan(con: duckdb.DuckDBPyConnection, plan: Plan, now: datetime) -> Non
                 """,
             {"day": day, "now": now},
         )
+        record_escalations(con, day, now)
         _enqueue(
             con,
             plan.notices,

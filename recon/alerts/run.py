@@ -26,6 +26,8 @@ class AlertRun:
     # Column-wise (a day can bring a million): `len()` for counts, `.largest(n)` for the top.
     new: Discrepancies = field(default_factory=Discrepancies)
     resolved: Discrepancies = field(default_factory=Discrepancies)
+    # Cases open past their severity's SLA, escalated by this run.
+    escalated: Discrepancies = field(default_factory=Discrepancies)
     # Notices planned by this run (in a dry run: what would be enqueued).
     planned: list[Notice] = field(default_factory=list)
     # Due notices from the outbox (in a dry run: what would be sent).
@@ -46,7 +48,7 @@ class AlertRun:
         head = "DRY RUN, nothing changed: " if self.dry_run else ""
         lines = [
             f"{head}alerts for {day}: {len(self.new)} new, {len(self.resolved)} resolved, "
-            f"{len(self.planned)} notice(s) planned"
+            f"{len(self.escalated)} escalated, {len(self.planned)} notice(s) planned"
         ]
         if self.dry_run:
             lines.append(f"would send {len(self.to_send)} notice(s):")
@@ -82,13 +84,14 @@ def run_alerts(
     and sent. `sleep` and `channels` are seams for tests."""
     config = config or default_config()
     now = now or datetime.now(UTC)
-    plan = plan_partition(con, day, config)
+    plan = plan_partition(con, day, config, now)
     checks = check_failure_notices(day, check_failures or [], config)
     run = AlertRun(
         business_date=day,
         dry_run=dry_run,
         new=plan.new,
         resolved=plan.resolved,
+        escalated=plan.escalated,
         planned=plan.notices + checks,
     )
     if dry_run:

@@ -36,6 +36,17 @@ create table if not exists alerts.outbox (
     delivered_at timestamptz
 );
 
+-- Cases escalated for being open past their severity's SLA: once per time a case is open,
+-- named by the event that opened or reopened it (recon/alerts/cases.py).
+create table if not exists alerts.escalations (
+    case_id varchar not null,
+    since_event_no bigint not null,
+    severity varchar not null,
+    business_date date not null,
+    escalated_at timestamptz not null,
+    primary key (case_id, since_event_no)
+);
+
 -- Which discrepancies each notice announced: the record of what went out.
 create table if not exists alerts.notice_items (
     notice_id varchar not null,

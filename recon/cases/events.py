@@ -3,8 +3,8 @@ event before it by hash (recon/cases/chain.py)."""
 
 import random
 import time
-from collections.abc import Callable, Iterable
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -12,7 +12,7 @@ from typing import TypeVar
 import duckdb
 import pyarrow as pa
 
-from recon.cases.chain import GENESIS, HASHED_COLUMNS, event_hash
+from recon.cases.chain import GENESIS, HASHED_COLUMNS, canonical_sql, chain
 from recon.warehouse import transaction
 
 T = TypeVar("T")
@@ -54,21 +54,6 @@ class Event:
     hash: str
 
     @classmethod
-    def chained(cls, entry: Entry, event_no: int, prev_hash: str) -> "Event":
-        values = _values(event_no, entry)
-        return cls(
-            event_no,
-            entry.case_id,
-            entry.at,
-            entry.actor,
-            entry.action,
-            entry.state,
-            entry.note,
-            prev_hash,
-            event_hash(prev_hash, values),
-        )
-
-    @classmethod
     def from_row(cls, row: tuple) -> "Event":
         """A row of `select {COLUMNS} from cases.events`."""
         # The state's five columns sit between `action` and `note`, in State's field order.
@@ -76,11 +61,11 @@ class Event:
         return cls(event_no, case_id, at, actor, action, State(*state), note, prev_hash, hash_)
 
 
-def _values(event_no: int, entry: "Entry | Event") -> dict[str, object]:
-    """The hashed columns of an event, by name (chain.HASHED_COLUMNS)."""
+def _values(entry: Entry, order: int) -> dict[str, object]:
+    """What `append_query` reads of an entry: its columns by name, and its place in the batch."""
     s = entry.state
     return {
-        "event_no": event_no,
+        "ord": order,
         "case_id": entry.case_id,
         "at": entry.at,
         "actor": entry.actor,
@@ -94,11 +79,13 @@ def _values(event_no: int, entry: "Entry | Event") -> dict[str, object]:
     }
 
 
-COLUMNS = ", ".join(f'"{name}"' for name in (*HASHED_COLUMNS, "prev_hash", "hash"))
+_HASHED = ", ".join(f'"{name}"' for name in HASHED_COLUMNS)
+COLUMNS = f'{_HASHED}, "prev_hash", "hash"'
 
-_ARROW = pa.schema(
+# An entry, as `append` hands a batch of them to `append_query` (`ord`: its place in the batch).
+_ENTRIES = pa.schema(
     [
-        ("event_no", pa.int64()),
+        ("ord", pa.int64()),
         ("case_id", pa.string()),
         ("at", pa.timestamp("us", tz="UTC")),
         ("actor", pa.string()),
@@ -109,8 +96,6 @@ _ARROW = pa.schema(
         ("amount_minor", pa.int64()),
         ("currency", pa.string()),
         ("note", pa.string()),
-        ("prev_hash", pa.string()),
-        ("hash", pa.string()),
     ]
 )
 
@@ -124,32 +109,82 @@ def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
 
 
 def append(con: duckdb.DuckDBPyConnection, entries: Iterable[Entry]) -> list[Event]:
-    """Chain `entries` after the head and insert them. Call it inside a transaction (see
-    `atomically`): the head is read in the same transaction as the insert, so a concurrent
-    append of the same event_no makes one of the two fail (primary key) instead of forking
-    the chain."""
-    event_no, prev_hash = head(con)
-    events = []
-    for entry in entries:
-        event_no += 1
-        event = Event.chained(entry, event_no, prev_hash)
-        events.append(event)
-        prev_hash = event.hash
-    if not events:
-        return events
+    """Chain `entries` after the head and insert them, in the order given. Call it inside a
+    transaction, as `append_query`."""
+    entries = list(entries)
     rows = pa.Table.from_pylist(
-        [{**_values(e.event_no, e), "prev_hash": e.prev_hash, "hash": e.hash} for e in events],
-        schema=_ARROW,
+        [_values(entry, order) for order, entry in enumerate(entries)], schema=_ENTRIES
     )
-    con.register("_case_new_events", rows)
+    with registered(con, _case_entries=rows):
+        chained = append_query(con, "select * from _case_entries")
+    return [
+        Event(
+            row["event_no"],
+            e.case_id,
+            e.at,
+            e.actor,
+            e.action,
+            e.state,
+            e.note,
+            row["prev_hash"],
+            row["hash"],
+        )
+        for e, row in zip(entries, chained.to_pylist(), strict=True)
+    ]
+
+
+def append_query(
+    con: duckdb.DuckDBPyConnection, entries_sql: str, params: dict | None = None
+) -> pa.Table:
+    """Number the events `entries_sql` selects after the head (in the order of its column
+    `ord`), chain them and insert them; returns their event_no, prev_hash and hash. Its other
+    columns are those of cases.events but event_no and the hashes. Named parameters only.
+
+    The canonical JSON of the whole batch is built in DuckDB; only the chaining is a loop.
+    Call it inside a transaction (see `atomically`): the head is read in the same transaction
+    as the insert, so a concurrent append of the same event_no makes one of the two fail
+    (primary key) instead of forking the chain."""
+    head_no, prev_hash = head(con)
+    events = con.sql(
+        f"""
+        with entries as ({entries_sql}),
+        numbered as (
+            select row_number() over (order by ord) + $head_no as event_no, * exclude (ord)
+            from entries
+        )
+        select {_HASHED}, {canonical_sql()} as body
+        from numbered
+        order by event_no
+        """,
+        params={**(params or {}), "head_no": head_no},
+    ).to_arrow_table()
+    hashes = chain(prev_hash, events.column("body"))
+    chained = (
+        events.drop_columns(["body"])
+        .append_column("prev_hash", pa.array([prev_hash, *hashes][:-1], pa.string()))
+        .append_column("hash", pa.array(hashes, pa.string()))
+    )
+    if chained.num_rows:
+        with registered(con, _case_new_events=chained):
+            con.execute(
+                f"insert into cases.events ({COLUMNS}) select {COLUMNS} from _case_new_events"
+            )
+    return chained.select(["event_no", "prev_hash", "hash"])
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[None]:
+    """Arrow tables visible to SQL by name for the block."""
+    for name, table in tables.items():
+        con.register(name, table)
     try:
-        con.execute(f"insert into cases.events ({COLUMNS}) select {COLUMNS} from _case_new_events")
+        yield
     finally:
         # A failed insert aborts the transaction, and then unregistering fails too: that error
-        # would hide the one that matters (the next append's register replaces the name).
-        with suppress(duckdb.Error):
-            con.unregister("_case_new_events")
-    return events
+        # would hide the one that matters (the next register replaces the name).
+        for name in tables:
+            with suppress(duckdb.Error):
+                con.unregister(name)
 
 
 def last_event(con: duckdb.DuckDBPyConnection, case_id: str) -> Event | None:

@@ -1,8 +1,9 @@
 """`sync`: after a run, bring the cases of its partition in line with the discrepancies it found.
 
-Set-based: the diff of the partition with its cases' current states is one query, so a day of a
-million discrepancies costs a join; Python only chains the events of what changed (all of them
-on a partition's first sync), in batches."""
+Set-based: the diff of the partition with its cases' current states is one query, and the events
+of what changed (all of them on a partition's first sync) are built and spelled for hashing in
+SQL too (`events.append_query`); Python only chains their hashes and words the few notes that
+quote amounts."""
 
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -12,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recon.cases.errors import DuplicateDiscrepancy, PartitionNotReconciled
-from recon.cases.events import Entry, State, append, atomically
+from recon.cases.events import append_query, atomically, registered
 from recon.cases.schema import ensure_cases_schema
 from recon.currencies import format_money
 
@@ -82,11 +83,38 @@ select
 from found f
 full join latest l on l.case_id = f.discrepancy_id
 left join cases.cases c on c.case_id = f.discrepancy_id
-order by case_id
 """
 
-# Python objects for this many events at a time, however many change.
-_BATCH = 10_000
+_EVENTS = ("open", "clear", "return", "reopen", "amount")
+
+# The event of each change in `_case_diff`, in case ID order (the diff's). Assignees stay through
+# every automatic change: whoever had the case keeps it if it comes back. A resolution only stays
+# while resolved (earlier events keep it in the history), so no automatic event carries one. A
+# cleared case keeps the amount it had; the others take the one found now.
+_ENTRIES = """
+select d.case_id as ord, d.case_id, $now::timestamptz as "at", $actor as actor,
+    case d.change
+        when 'open' then 'opened' when 'clear' then 'cleared' when 'amount' then 'noted'
+        else 'reopened'
+    end as action,
+    case d.change
+        when 'clear' then 'cleared' when 'amount' then d.was_status else 'open'
+    end as status,
+    d.assignee,
+    null::varchar as resolution,
+    if(d.change = 'clear', d.was_amount_minor, d.amount_minor) as amount_minor,
+    if(d.change = 'clear', d.was_currency, d.currency) as currency,
+    case d.change
+        when 'clear' then 'no longer found in partition ' || cast($day as varchar)
+        when 'return' then 'found again in partition ' || cast($day as varchar)
+        else n.note
+    end as note
+from _case_diff d
+left join _case_notes n on n.case_id = d.case_id
+where d.change in ('open', 'clear', 'return', 'reopen', 'amount')
+"""
+
+_NOTES = pa.schema([("case_id", pa.string()), ("note", pa.string())])
 
 
 def sync(
@@ -113,9 +141,9 @@ def _sync(con: duckdb.DuckDBPyConnection, day: date, now: datetime, actor: str) 
         for row in pc.value_counts(diff.column("change")).to_pylist()
         if row["values"] is not None
     }
-    changes = diff.filter(pc.is_in(diff.column("change"), value_set=pa.array(_EVENTS)))
-    for batch in changes.to_batches(max_chunksize=_BATCH):
-        append(con, [_entry(row, day, now, actor) for row in batch.to_pylist()])
+    if any(counts.get(change) for change in _EVENTS):
+        with registered(con, _case_diff=diff, _case_notes=_amount_notes(diff)):
+            append_query(con, _ENTRIES, {"day": day, "now": now, "actor": actor})
     # The `open` rows: discrepancies whose ID is no case yet (in any partition).
     con.execute(
         """
@@ -139,33 +167,19 @@ def _sync(con: duckdb.DuckDBPyConnection, day: date, now: datetime, actor: str) 
     )
 
 
-_EVENTS = ("open", "clear", "return", "reopen", "amount")
-
-
-def _entry(row: dict, day: date, now: datetime, actor: str) -> Entry:
-    change, case_id = row["change"], row["case_id"]
-    amount, currency = row["amount_minor"], row["currency"]
-    was = format_money(row["was_amount_minor"], row["was_currency"])
-    now_ = format_money(amount, currency)
-    if change == "open":
-        return Entry(case_id, now, actor, "opened", State("open", None, None, amount, currency))
-    # Assignees stay through every automatic change: whoever had the case keeps it if it comes
-    # back. A resolution only stays while resolved; earlier events keep it in the history.
-    assignee = row["assignee"]
-    if change == "clear":
-        state = State("cleared", assignee, None, row["was_amount_minor"], row["was_currency"])
-        return Entry(case_id, now, actor, "cleared", state, f"no longer found in partition {day}")
-    if change == "return":
-        state = State("open", assignee, None, amount, currency)
-        return Entry(case_id, now, actor, "reopened", state, f"found again in partition {day}")
-    if change == "reopen":
-        state = State("open", assignee, None, amount, currency)
-        note = (
-            f"amount changed from {was} to {now_} after it was resolved as {row['was_resolution']}"
-        )
-        return Entry(case_id, now, actor, "reopened", state, note)
-    state = State(row["was_status"], assignee, None, amount, currency)
-    return Entry(case_id, now, actor, "noted", state, f"amount changed from {was} to {now_}")
+def _amount_notes(diff: pa.Table) -> pa.Table:
+    """The notes that quote amounts, worded by `format_money` (one spelling of money everywhere):
+    only the cases whose amount changed, few on any day."""
+    changed = diff.filter(pc.is_in(diff.column("change"), value_set=pa.array(["reopen", "amount"])))
+    notes = []
+    for row in changed.to_pylist():
+        was = format_money(row["was_amount_minor"], row["was_currency"])
+        now = format_money(row["amount_minor"], row["currency"])
+        note = f"amount changed from {was} to {now}"
+        if row["change"] == "reopen":
+            note += f" after it was resolved as {row['was_resolution']}"
+        notes.append({"case_id": row["case_id"], "note": note})
+    return pa.Table.from_pylist(notes, schema=_NOTES)
 
 
 def _require_unique(diff: pa.Table, day: date) -> None:
@@ -183,10 +197,12 @@ def _require_unique(diff: pa.Table, day: date) -> None:
 
 
 def _require_reconciled(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    # information_schema lists views too: on the Spark engine the mart is a view of its files.
     [(tables,)] = con.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and ((schema_name = 'marts' and table_name = 'discrepancies') "
-        "or (schema_name = 'meta' and table_name = 'run_params'))"
+        "select count(*) from information_schema.tables "
+        "where table_catalog = current_database() "
+        "and ((table_schema = 'marts' and table_name = 'discrepancies') "
+        "or (table_schema = 'meta' and table_name = 'run_params'))"
     ).fetchall()
     built = tables == 2 and con.execute(
         "select count(*) from meta.run_params where _partition_date = ?", [day]

@@ -37,12 +37,15 @@ def events(notice: Notice, routing_key: str, source: str) -> list[dict]:
 
 
 def _trigger(notice: Notice, item: Item | None, dedup_key: str, key: str, source: str) -> dict:
-    summary = f"recon {notice.business_date}: discrepancy {dedup_key}"
+    # An escalation re-triggers the discrepancy's own incident: PagerDuty's escalation policy
+    # takes it from there, and the discrepancy's resolve still closes it.
+    overdue = "overdue " if notice.kind == "escalate" else ""
+    summary = f"recon {notice.business_date}: {overdue}discrepancy {dedup_key}"
     details: dict = {"discrepancy_id": dedup_key, "business_date": str(notice.business_date)}
     severity = "error"
     if item is not None:
         summary = (
-            f"recon {notice.business_date}: {item.severity} {item.type} "
+            f"recon {notice.business_date}: {overdue}{item.severity} {item.type} "
             f"{item.amount_minor} {item.currency} (checkout {item.checkout_id})"
         )
         details |= {

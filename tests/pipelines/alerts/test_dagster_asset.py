@@ -31,5 +31,12 @@ rules:
     assert result.success
     [materialization] = result.asset_materializations_for_node("alerts__discrepancy_notices")
     metadata = {key: value.value for key, value in materialization.metadata.items()}
-    assert metadata == {"new": 3, "resolved": 0, "delivered": 1, "failed": 0, "pending": 0}
+    assert metadata == {
+        "new": 3,
+        "resolved": 0,
+        "escalated": 0,
+        "delivered": 1,
+        "failed": 0,
+        "pending": 0,
+    }
     assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 1

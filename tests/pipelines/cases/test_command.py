@@ -224,7 +224,7 @@ def test_a_missing_warehouse_and_no_cases_yet(tmp_path, shop):
     assert missing.exit_code == 2 and "does not exist" in missing.output
     empty = CliRunner().invoke(main, ["cases", "list", "--warehouse", str(shop.path)])
     assert empty.exit_code == 0
-    assert empty.output.startswith("no cases yet: `recon cases sync --date D` opens")
+    assert empty.output.startswith("no cases yet: `recon run` opens the cases")
     verified = CliRunner().invoke(main, ["cases", "verify", "--warehouse", str(shop.path)])
     assert verified.output == f"cases log OK: 0 event(s), head {'0' * 64}\n"
 

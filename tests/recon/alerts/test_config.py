@@ -20,6 +20,7 @@ rules:
   - {channels: [oncall, team], severities: [critical], mode: each}
   - {channels: [team], min_amount_minor: 10000, digest_top: 3, check_failures: true}
 retry: {attempts: 5}
+case_sla_days: {critical: 1, high: 0.5}
 """
 
 TOML = """
@@ -44,6 +45,8 @@ def test_yaml_and_toml_load_into_the_same_model(tmp_path):
     assert [c.type for c in from_yaml.channels] == ["pagerduty", "slack"]
     assert from_yaml.channel("oncall").options.url == "https://events.pagerduty.com/v2/enqueue"
     assert from_yaml.rules[1].min_amount_minor == 10_000 and from_yaml.retry.attempts == 5
+    assert from_yaml.case_sla_days == {"critical": 1.0, "high": 0.5}
+    assert from_toml.case_sla_days == {}  # nothing escalates unless configured
     assert from_toml.rules[0].types == ["duplicate_charge"]
 
 
@@ -93,6 +96,14 @@ CONSOLE = [{"name": "c", "type": "console"}]
         (
             {"channels": CONSOLE, "rules": [{"channels": ["c"]}], "retry": {"attempts": 0}},
             "retry.attempts",
+        ),
+        (
+            {"channels": CONSOLE, "rules": [{"channels": ["c"]}], "case_sla_days": {"urgent": 1}},
+            "case_sla_days.urgent.[key]",
+        ),
+        (
+            {"channels": CONSOLE, "rules": [{"channels": ["c"]}], "case_sla_days": {"high": 0}},
+            "case_sla_days.high\n  Input should be greater than 0",
         ),
     ],
 )

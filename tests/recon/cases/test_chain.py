@@ -4,12 +4,14 @@ and a recorded head that is no longer in the log."""
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from recon.cases.actions import acknowledge, assign, note, resolve
-from recon.cases.chain import GENESIS, canonical, verify
+from recon.cases.chain import GENESIS, HASHED_COLUMNS, canonical, canonical_sql, verify
 from tests.recon.cases.conftest import (
     CHARGE,
     DAY,
@@ -61,6 +63,58 @@ def test_the_canonical_json_is_spelled_out(log):
         f'"at":"2026-02-11T06:00:00.000000Z","case_id":"{CHARGE.id}","currency":"USD",'
         f'"event_no":{opened["event_no"]},"note":null,"resolution":null,"status":"open"}}'
     )
+
+
+# Strings json.dumps escapes each its own way: quotes, backslashes, short escapes, other control
+# characters, DEL, accents, a combining mark, CJK, beyond the BMP (a surrogate pair).
+AWKWARD = [
+    'say "hi"',
+    "C:\\temp\\",
+    "two\nlines\ttab\r\b\f",
+    "\x00\x1f\x7f\x80",
+    "Zoë, Ångström",
+    "e\u0301",
+    "退款",
+    "refund 💸 ok",
+    "<&'/>",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", [*AWKWARD, None])
+def test_the_writers_sql_spells_every_event_as_the_verifiers_python_does(text):
+    values = {
+        "event_no": 9_007_199_254_740_993,  # past a double's precision: printed as an integer
+        "case_id": "68bfa65dd88891301cc124f87e4a7193",
+        # Another offset, in a session of yet another zone: the text is UTC all the same.
+        "at": datetime(2026, 2, 11, 7, 0, 0, 5, tzinfo=timezone(timedelta(hours=1))),
+        "actor": text,
+        "action": "noted",
+        "status": "open",
+        "assignee": text,
+        "resolution": None,
+        "amount_minor": -1234,
+        "currency": text,
+        "note": text,
+    }
+    assert list(values) == list(HASHED_COLUMNS)
+    with duckdb.connect() as con:
+        con.execute("set timezone = 'America/New_York'")
+        casts = {"at": "::timestamptz", "event_no": "::bigint", "amount_minor": "::bigint"}
+        row = ", ".join(f'?{casts.get(name, "::varchar")} as "{name}"' for name in values)
+        [(written,)] = con.execute(
+            f"select {canonical_sql()} from (select {row})", list(values.values())
+        ).fetchall()
+    assert written == canonical(values)
+    assert written.isascii() and '"at":"2026-02-11T06:00:00.000005Z"' in written
+
+
+def test_awkward_notes_and_names_verify(log):
+    for text in AWKWARD[:-1]:
+        note(log.con, CHARGE.id, text=text, by=text, now=NOW.astimezone(UTC))
+    # Actions trim what people type; the rest is kept as it is.
+    assert [e["note"] for e in log.events()[6:]] == [text.strip() for text in AWKWARD[:-1]]
+    assert verify(log.con).ok
 
 
 def test_an_intact_log_verifies_with_its_count_and_head(log):
