@@ -380,7 +380,8 @@ def materialize(
         shaped, columns = _shaped(con, query, day)
         _ensure_table(con, model, shaped, columns)
         con.execute(f"delete from {model.table} where _partition_date = {day}")
-        written = con.execute(f"insert into {model.table} {shaped}").fetchone()[0]
+        # By name: a widened table has its new columns last, wherever the model has them.
+        written = con.execute(f"insert into {model.table} by name {shaped}").fetchone()[0]
     return int(written)
 
 
@@ -409,9 +410,12 @@ def _shaped(
 def _ensure_table(
     con: duckdb.DuckDBPyConnection, model: Model, shaped: str, wanted: list[tuple[str, str]]
 ) -> None:
-    """Create the model's table, or recreate it when the model's columns changed.
+    """Create the model's table, widen it when the model only gained columns, or recreate it
+    when the model's columns changed otherwise.
 
-    A changed model invalidates every stored partition of it anyway: they must be rebuilt."""
+    A new column (a new version of the project adding one) keeps the other partitions, null in
+    it until they are rebuilt: an upgrade must not empty a mart's history. A removed column or a
+    changed type invalidates every stored partition: they must be rebuilt."""
     exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [model.layer, model.name],
@@ -419,6 +423,12 @@ def _ensure_table(
     if exists:
         current = [(r[0], r[1]) for r in con.execute(f"describe {model.table}").fetchall()]
         if current == wanted:
+            return
+        if set(current) <= set(wanted):
+            present = {name for name, _ in current}
+            for name, type_ in wanted:
+                if name not in present:
+                    con.execute(f'alter table {model.table} add column "{name}" {type_}')
             return
         con.execute(f"drop table {model.table}")
     con.execute(f"create table {model.table} as {shaped} limit 0")

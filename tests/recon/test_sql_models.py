@@ -237,6 +237,43 @@ def test_materialize_replaces_only_its_partition_and_rolls_back_on_error(tmp_pat
     assert con.execute("select count(*) from staging.stg_a").fetchone()[0] == 3
 
 
+def _run_params_days(con, *days: date) -> None:
+    con.execute("create schema meta")
+    con.execute("create table meta.run_params (_partition_date date, x int)")
+    for number, day in enumerate(days, start=1):
+        con.execute("insert into meta.run_params values (?, ?)", [day, number])
+
+
+@pytest.mark.parametrize(
+    ("new_sql", "kept"),
+    [
+        # A column added (in the middle): the other partitions stay, null in it.
+        ("select x, x + 1 as added, x * 2 as doubled from meta.run_params", True),
+        # A column's type changed, or one removed: every partition must be rebuilt.
+        ("select x, cast(x * 2 as varchar) as doubled from meta.run_params", False),
+        ("select x from meta.run_params", False),
+    ],
+)
+def test_a_model_that_gains_a_column_keeps_its_other_partitions(tmp_path, new_sql, kept):
+    day1, day2 = date(2026, 1, 1), date(2026, 1, 2)
+    con = connect(tmp_path / "wh.duckdb")
+    _run_params_days(con, day1, day2)
+    root = write_models(
+        tmp_path / "v1", {"staging/stg_a.sql": "select x, x * 2 as doubled from meta.run_params"}
+    )
+    for day in (day1, day2):
+        materialize(con, discover(root)["stg_a"], day)
+    upgraded = write_models(tmp_path / "v2", {"staging/stg_a.sql": new_sql})
+    materialize(con, discover(upgraded)["stg_a"], day2)
+    days = [
+        r[0] for r in con.execute("select _partition_date from staging.stg_a order by 1").fetchall()
+    ]
+    assert days == ([day1, day2] if kept else [day2])
+    if kept:
+        rows = con.execute("select x, added, doubled from staging.stg_a order by x").fetchall()
+        assert rows == [(1, None, 2), (2, 3, 4)]
+
+
 def test_sums_are_stored_as_bigint_not_128_bit_or_float(tmp_path):
     root = write_models(
         tmp_path / "models",
