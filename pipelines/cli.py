@@ -47,6 +47,7 @@ class LazyGroup(click.Group):
         "chaos": "pipelines.service_cli:chaos",
         "serve": "pipelines.service_cli:serve",
         "show": "pipelines.show_command:show",
+        "web": "pipelines.web_command:web",
         "worker": "pipelines.service_cli:worker",
     },
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},

@@ -5,7 +5,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,17 @@ class ReconSettings(BaseSettings):
     )
     alerts_config: Path | None = Field(
         None, description="Alert routing, YAML or TOML; none means console only."
+    )
+    web_config: Path | None = Field(
+        None,
+        description="`recon web`: its users (name, role, password or API-key hash), YAML or TOML.",
+    )
+    # Checked by `recon web` when it starts (32 characters or more), not here: a short secret
+    # must not stop the daily run.
+    web_session_secret: SecretStr | None = Field(
+        None,
+        description="`recon web`: the key that signs session cookies; none means a new random key "
+        "at each start (everyone signs in again after a restart).",
     )
     partitions_start: date = Field(
         date(2025, 1, 1), description="First business date of the daily partitions."

@@ -74,7 +74,8 @@ def test_every_help_shows_examples_that_parse(path, tmp_path, monkeypatch):
                 Path(word).parent.mkdir(parents=True, exist_ok=True)
                 Path(word).touch()
         ctx, command = click.Context(main, info_name="recon"), main
-        while isinstance(command, click.Group) and words:  # down to the subcommand it runs
+        # Down to the subcommand it runs; a group's own options (`recon web --port 0`) end it.
+        while isinstance(command, click.Group) and words and not words[0].startswith("-"):
             name, *words = words
             parent, command = ctx, command.get_command(ctx, name)
             assert command is not None, f"{example}: no command {name!r}"
