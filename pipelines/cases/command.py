@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pipelines.cli_params import date_option, examples, existing_warehouse, warehouse_option
+from recon.cases.display import age_text, status_text
 from recon.cases.vocabulary import RESOLUTIONS, STATUSES
 from recon.discrepancy_types import SEVERITIES
 
@@ -196,19 +197,10 @@ def _list_row(case: "Case", now: datetime) -> list[str]:
         case.type,
         case.severity,
         format_money(s.amount_minor, s.currency),
-        s.status + (f" ({s.resolution})" if s.resolution else ""),
+        status_text(s),
         s.assignee or "-",
         age_text(case.age(now)),
     ]
-
-
-def age_text(age: timedelta) -> str:
-    minutes = max(int(age.total_seconds() // 60), 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days}d {hours}h"
-    return f"{hours}h {minutes}m" if hours else f"{minutes}m"
 
 
 def text_table(header: list[str], rows: list[list[str]]) -> str:
@@ -246,7 +238,7 @@ def echo_case(case: "Case", events: list["Event"], now: datetime) -> None:
         ("checkout", case.checkout_id or "-"),
         ("partition", case.partition_date.isoformat()),
         ("opened", f"{when_text(case.opened_at)}, {age_text(case.age(now))} ago"),
-        ("status", s.status + (f" ({s.resolution})" if s.resolution else "")),
+        ("status", status_text(s)),
         ("assignee", s.assignee or "-"),
         ("amount", format_money(s.amount_minor, s.currency)),
     ]
@@ -275,7 +267,7 @@ def history_row(event: "Event") -> list[str]:
         f"{event.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
         event.actor,
         event.action,
-        s.status + (f" ({s.resolution})" if s.resolution else ""),
+        status_text(s),
         s.assignee or "-",
         format_money(s.amount_minor, s.currency),
         event.hash[:12],
@@ -314,7 +306,7 @@ def _act(warehouse: Path | None, case_id: str, action, **kwargs) -> None:
         except CaseError as error:
             raise click.ClickException(str(error)) from error
     s = event.state
-    status = s.status + (f" ({s.resolution})" if s.resolution else "")
+    status = status_text(s)
     assignee = f", assigned to {s.assignee}" if s.assignee else ""
     click.echo(
         f"case {event.case_id}: {event.action} by {event.actor}, now {status}{assignee} "

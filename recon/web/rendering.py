@@ -1,12 +1,13 @@
 """The pages' Jinja2 templates (autoescaped) and the filters that spell times, ages and money
 as the command line does."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
 from starlette.responses import HTMLResponse
 
+from recon.cases.display import age_text, status_text
 from recon.currencies import format_money
 
 _ENV = jinja2.Environment(
@@ -22,25 +23,12 @@ def when(at: datetime) -> str:
     return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
-def age(span: timedelta) -> str:
-    minutes = max(int(span.total_seconds() // 60), 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days}d {hours}h"
-    return f"{hours}h {minutes}m" if hours else f"{minutes}m"
-
-
 def money(state: Any) -> str:
     """A case state's amount, as `format_money` spells it."""
     return format_money(state.amount_minor, state.currency)
 
 
-def status(state: Any) -> str:
-    return state.status + (f" ({state.resolution})" if state.resolution else "")
-
-
-_ENV.filters.update(when=when, age=age, money=money, status=status)
+_ENV.filters.update(when=when, age=age_text, money=money, status=status_text)
 
 
 _DEFAULTS = {"viewer": None, "message": None, "error": None}

@@ -1,42 +1,14 @@
 """The reports as a person opens them: from disk, in headless Chromium, with no network."""
 
-import os
-import shutil
-
 import pytest
 
 from recon.currencies import format_money
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _missing(reason: str):
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the browser test must run; `make test` installs it)")
-    pytest.skip(reason)
+from tests.browser import launched_chromium
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        _missing("chromium is not installed (Debian package `chromium`)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from launched_chromium()
 
 
 CHARTED = {"marketing": 1 + 1, "revenue_bridge": 1, "discrepancies": 1}

@@ -3,9 +3,7 @@ over a day the real pipeline reconciled: an operator resolves a case and finds i
 filtered list, a rerun of the day keeps it resolved, and a reader can neither see a form nor
 act by posting one."""
 
-import os
 import re
-import shutil
 from datetime import date
 
 import pytest
@@ -15,31 +13,15 @@ from pipelines.cli import main
 from recon.reconcile import reconcile_partition
 from recon.warehouse import connect
 from testdata.synthetic import generate_landing
-from tests.recon.reports.test_browser import CHROMIUM_ARGS
+from tests.browser import launched_chromium
 from tests.recon.web.conftest import PASSWORDS, running_recon_web
 
 DAY = date(2026, 2, 10)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _missing(reason: str):
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the browser test must run; `make test` installs it)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        _missing("chromium is not installed (Debian package `chromium`)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from launched_chromium()
 
 
 def run_the_day(landing, warehouse) -> str:
