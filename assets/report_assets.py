@@ -8,12 +8,13 @@ import polars as pl
 from assets.resources import ReconConfig, Warehouse
 from recon.reports.build import BUILDERS, ReportFiles, build_index
 
-# The marts each report reads, as asset keys (its dependencies).
+# The assets each report reads (its dependencies).
 REPORT_INPUTS = {
-    "finance": ["finance_daily", "discrepancies"],
-    "marketing": ["marketing_funnel", "marketing_attribution"],
-    "revenue_bridge": ["revenue_bridge"],
-    "discrepancies": ["discrepancies"],
+    "finance": [("marts", "finance_daily"), ("marts", "discrepancies")],
+    "marketing": [("marts", "marketing_funnel"), ("marts", "marketing_attribution")],
+    "revenue_bridge": [("marts", "revenue_bridge")],
+    "discrepancies": [("marts", "discrepancies"), ("marts", "discrepancy_evidence")],
+    "cases": [("cases", "sync")],
 }
 
 
@@ -43,7 +44,7 @@ def _metadata(name: str, files: ReportFiles) -> dict:
         ]
         metadata["bridge"] = dg.MetadataValue.md(_markdown(pl.DataFrame(rows), limit=100))
         metadata["closes"] = all(figures["closes"].values())
-    elif name == "discrepancies" and figures:
+    elif name in ("discrepancies", "cases") and figures:
         metadata.update({k: int(v) for k, v in figures.items()})
     return metadata
 
@@ -53,7 +54,7 @@ def _report_asset(name: str, partitions_def: dg.PartitionsDefinition) -> dg.Asse
 
     @dg.asset(
         key=["reports", name],
-        deps=[dg.AssetKey(["marts", mart]) for mart in REPORT_INPUTS[name]],
+        deps=[dg.AssetKey(list(key)) for key in REPORT_INPUTS[name]],
         group_name="reports",
         partitions_def=partitions_def,
         pool="duckdb",

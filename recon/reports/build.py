@@ -2,7 +2,7 @@
 
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -11,7 +11,7 @@ import polars as pl
 
 from recon.currencies import format_money
 from recon.discrepancy_types import SEVERITIES
-from recon.reports import charts, data
+from recon.reports import cases_data, charts, data
 from recon.revenue_bridge import unclosed_totals
 
 BRIDGE_EXPLANATIONS = {
@@ -375,6 +375,56 @@ def build_discrepancies(con, day: date, files: ReportFiles) -> None:
     )
 
 
+def build_cases(con, day: date, files: ReportFiles) -> None:
+    """The cases page: every case of the warehouse as of now (cases span dates)."""
+    now = datetime.now(UTC)
+    found = cases_data.cases(con, now)
+    exports = [
+        _export(files, "cases_open_by_age", found.open_by_age),
+        _export(files, "cases_time_to_resolve", found.time_to_resolve),
+        _export(files, "cases_resolvers", found.resolvers),
+    ]
+    unresolved = dict(found.open_by_age.group_by("severity").agg(pl.col("total").sum()).iter_rows())
+    cards = [
+        {"label": "not resolved", "key": "unresolved", "value": sum(unresolved.values())},
+        *(
+            {"label": s, "key": f"unresolved-{s}", "value": unresolved.get(s, 0)}
+            for s in SEVERITIES
+        ),
+    ]
+    files.figures["cases"] = {"unresolved": sum(unresolved.values()), **unresolved}
+    ages = [Col(name.replace("_", " "), name, numeric=True) for name, _ in cases_data.AGE_BUCKETS]
+    _page(
+        files,
+        "cases",
+        "Cases",
+        day,
+        exports,
+        as_of=f"{now:%Y-%m-%d %H:%M} UTC",
+        cards=cards,
+        open_rows=found.open_by_age.to_dicts(),
+        open_columns=[
+            Col("severity", "severity"),
+            Col("status", "status"),
+            *ages,
+            Col("total", "total", numeric=True),
+        ],
+        resolve_rows=found.time_to_resolve.to_dicts(),
+        resolve_columns=[
+            Col("severity", "severity"),
+            Col("resolved", "resolved", numeric=True),
+            Col("median (hours)", "median_hours", numeric=True),
+            Col("90th percentile (hours)", "p90_hours", numeric=True),
+        ],
+        resolver_rows=found.resolvers.to_dicts(),
+        resolver_columns=[
+            Col("resolved by", "resolved_by"),
+            Col("resolution", "resolution"),
+            Col("cases", "cases", numeric=True),
+        ],
+    )
+
+
 def build_index(con, day: date, files: ReportFiles) -> None:
     finance = data.finance(con, day).daily
     cards = [
@@ -405,6 +455,7 @@ BUILDERS = {
     "marketing": build_marketing,
     "revenue_bridge": build_bridge,
     "discrepancies": build_discrepancies,
+    "cases": build_cases,
 }
 
 
