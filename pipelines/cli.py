@@ -42,6 +42,7 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     lazy_commands={
+        "adapters": "pipelines.adapters_command:adapters",
         "alerts": "pipelines.alerts.command:alerts",
         "cases": "pipelines.cases.command:cases",
         "chaos": "pipelines.service_cli:chaos",

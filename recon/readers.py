@@ -101,7 +101,10 @@ _BYTE_ORDER_MARKS = (
 _READ_CHUNK = 1 << 24
 
 
-def _decode(path: Path, max_bytes: int) -> str:
+def decode_text(path: Path, max_bytes: int) -> str:
+    """A text file's content (a landing file, or a provider's export for the adapters):
+    decompressed by its extension, at most `max_bytes`, UTF-8 required, a byte order mark
+    dropped."""
     data = _read_bytes(path, max_bytes)
     _require_utf8(path, data)
     # surrogateescape keeps undecodable bytes visible per line instead of failing the whole file.
@@ -183,7 +186,7 @@ def read_jsonl(
     rows = TextRows(source)
     keys_seen: set[str] = set()
     known = set(source.column_names)
-    for number, line in enumerate(_decode(path, max_bytes).split("\n"), start=1):
+    for number, line in enumerate(decode_text(path, max_bytes).split("\n"), start=1):
         line = line.rstrip("\r")
         if not line.strip():
             continue
@@ -225,7 +228,7 @@ def read_csv(
 ) -> tuple[pa.Table, int]:
     """A header line, then one row per record (quoted fields may span lines)."""
     rows = TextRows(source)
-    text = _decode(path, max_bytes)
+    text = decode_text(path, max_bytes)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)

@@ -1,0 +1,283 @@
+"""A mapping file (YAML): how one provider export becomes rows of one contract source, validated
+by pydantic. docs/adapters.md describes every key; `apply.py` turns a mapping into SQL.
+
+Values in a mapping are data, never SQL: names are quoted as identifiers and values as literals
+when the query is built, so a column called `a"; drop table x` is only an odd column name."""
+
+import re
+import string
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from recon.contract import SOURCES, Kind, Source
+
+
+def _as_text(value: object) -> object:
+    """YAML reads `true`, `1` and `2.5` as bool and numbers; the provider's values are text (JSON
+    `true` is read as the text `true`, as the contract's readers do), so compare as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_as_text)]
+Names = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+
+
+class _Strict(BaseModel):
+    # A misspelt key would silently map nothing: fail instead.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Condition(_Strict):
+    """One test on a provider column; a row passes a list of conditions when it passes all."""
+
+    column: str
+    equals: Text | None = None
+    in_: list[Text] | None = Field(default=None, alias="in")
+    not_in: list[Text] | None = None
+    present: bool | None = Field(default=None, description="true: the value is not blank")
+
+    @model_validator(mode="after")
+    def _one_test(self) -> "Condition":
+        tests = [self.equals, self.in_, self.not_in, self.present]
+        if sum(t is not None for t in tests) != 1:
+            raise ValueError("a condition needs exactly one of equals, in, not_in, present")
+        return self
+
+
+Conditions = Annotated[
+    list[Condition], BeforeValidator(lambda v: [v] if isinstance(v, dict) else v)
+]
+
+
+class Case(_Strict):
+    when: Conditions
+    then: Text | None = None
+    from_: str | None = Field(default=None, alias="from")
+
+    @model_validator(mode="after")
+    def _one_value(self) -> "Case":
+        if (self.then is None) == (self.from_ is None):
+            raise ValueError("a case needs exactly one of then (a value) or from (a column)")
+        return self
+
+
+# Forms a timestamp may take besides a strptime format (which contains a `%`).
+TIMESTAMP_FORMS = ("iso", "unix_seconds", "unix_milliseconds")
+
+
+class TimestampParse(_Strict):
+    formats: Names = Field(
+        min_length=1,
+        description="tried in order: iso, unix_seconds, unix_milliseconds or a strptime format",
+    )
+    timezone: str = Field(default="UTC", description="for values that carry no offset")
+
+    @field_validator("formats")
+    @classmethod
+    def _known_forms(cls, value: list[str]) -> list[str]:
+        for form in value:
+            if form not in TIMESTAMP_FORMS and "%" not in form:
+                raise ValueError(
+                    f"unknown timestamp format {form!r}: use {', '.join(TIMESTAMP_FORMS)} or a "
+                    "strptime format such as '%Y-%m-%d %H:%M:%S %z'"
+                )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name: Europe/Berlin)") from None
+        return value
+
+
+class MinorUnits(_Strict):
+    currency: str = Field(description="the mapped column whose currency gives the exponent")
+
+
+class ColumnSpec(_Strict):
+    """Where one value comes from (exactly one of from, const, template, cases), then what is
+    done to it (url_param, map, timestamp, minor_units)."""
+
+    from_: Names | None = Field(default=None, alias="from")
+    const: Text | None = None
+    template: str | None = None
+    cases: list[Case] | None = None
+    else_: Text | None = Field(default=None, alias="else")
+    url_param: str | None = None
+    map: dict[Text, Text] | None = None
+    timestamp: TimestampParse | None = None
+    minor_units: MinorUnits | None = None
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> "ColumnSpec":
+        origins = [self.from_, self.const, self.template, self.cases]
+        if sum(o is not None for o in origins) != 1:
+            raise ValueError("a column needs exactly one of from, const, template, cases")
+        if self.else_ is not None and self.cases is None:
+            raise ValueError("else only goes with cases")
+        if self.timestamp and self.minor_units:
+            raise ValueError("a value is a timestamp or an amount, not both")
+        return self
+
+    @property
+    def references(self) -> list[str]:
+        """The mapped names a template reads."""
+        if self.template is None:
+            return []
+        return [name for _, name, _, _ in string.Formatter().parse(self.template) if name]
+
+
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+class Mapping(_Strict):
+    name: str = Field(description="the adapter's name: lower-case letters, digits, _")
+    target: Literal[tuple(SOURCES)]
+    provider: str
+    document: str = Field(description="the provider's document the columns come from (URL)")
+    description: str = ""
+    format: Literal["csv", "jsonl", "parquet", "auto"] = Field(
+        default="auto", description="auto: by the file's extension (.csv, .jsonl, .parquet)"
+    )
+    pattern: str = Field(default="*", description="the files of a folder this mapping reads")
+    filter: Conditions = []
+    group_by: Names = Field(default=[], description="collapse rows sharing these columns")
+    let: dict[str, ColumnSpec] = Field(default={}, description="named values for templates")
+    columns: dict[str, ColumnSpec]
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(f"{value!r}: lower-case letters, digits and _, starting with a letter")
+        return value
+
+    @property
+    def source(self) -> Source:
+        return SOURCES[self.target]
+
+    @model_validator(mode="after")
+    def _fits_the_contract(self) -> "Mapping":
+        kinds = {c.name: c.kind for c in self.source.columns}
+        unknown = sorted(set(self.columns) - set(kinds))
+        if unknown:
+            raise ValueError(
+                f"columns.{unknown[0]}: not a {self.target} column; the contract's: "
+                f"{', '.join(kinds)}"
+            )
+        missing = [c.name for c in self.source.columns if c.required and c.name not in self.columns]
+        if missing:
+            raise ValueError(f"columns: required {self.target} column(s) not mapped: {missing}")
+        clash = sorted(set(self.let) & set(kinds))
+        if clash:
+            raise ValueError(f"let.{clash[0]}: a contract column's name; name it differently")
+        for name, spec in self.columns.items():
+            _check_column(name, spec, kinds[name], self)
+        for name, spec in self.let.items():
+            if spec.timestamp or spec.minor_units or spec.template:
+                raise ValueError(f"let.{name}: a let value is plain text (no template, parsing)")
+        return self
+
+
+def _check_column(name: str, spec: ColumnSpec, kind: Kind, mapping: Mapping) -> None:
+    if spec.timestamp and kind is not Kind.TIMESTAMP:
+        raise ValueError(f"columns.{name}: timestamp parsing on a {kind} column")
+    if spec.minor_units:
+        if kind is not Kind.INTEGER:
+            raise ValueError(f"columns.{name}: minor_units on a {kind} column")
+        currency = mapping.columns.get(spec.minor_units.currency)
+        if currency is None or currency.template or currency.minor_units:
+            raise ValueError(
+                f"columns.{name}: minor_units.currency must name a mapped column that is not a "
+                f"template: {spec.minor_units.currency!r}"
+            )
+    # Templates read plain values (other columns' text, lets), never other templates.
+    plain = {n for n, s in mapping.columns.items() if not s.template and not s.minor_units}
+    for reference in spec.references:
+        if reference not in plain | set(mapping.let):
+            raise ValueError(
+                f"columns.{name}: template names {reference!r}, which is neither a let nor a "
+                "mapped column without a template or unit conversion"
+            )
+
+
+class MappingError(ValueError):
+    """A mapping file that does not validate; the message names the file and line of each
+    problem."""
+
+
+def load_mapping(path: Path) -> Mapping:
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise MappingError(f"{path}{line}: not valid YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise MappingError(f"{path}:1: a mapping file is a YAML mapping of keys")
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for problem in error.errors():
+            loc, message = _located(problem)
+            shown = ".".join(map(str, loc)) or "(top)"
+            problems.append(f"{path}:{_line_of(root, loc)}: {shown}: {message}")
+        raise MappingError("\n".join(problems)) from None
+
+
+# The mapping's own checks say where the problem is: `columns.kind: ...`.
+_PATH_PREFIX = re.compile(r"Value error, ([a-z_]+(?:\.[^:\s]+)?): (.*)", re.DOTALL)
+
+
+def _located(problem: dict) -> tuple[tuple, str]:
+    """A pydantic error's location and message; a whole-mapping check (no location of its own)
+    is located by the path its message starts with."""
+    match = _PATH_PREFIX.fullmatch(problem["msg"])
+    if problem["loc"] == () and match:
+        return tuple(match.group(1).split(".")), match.group(2)
+    return problem["loc"], problem["msg"].removeprefix("Value error, ")
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int:
+    """The 1-based line of the deepest YAML node along a pydantic error location (a model's own
+    check points at the model; a missing key at the mapping that lacks it)."""
+    line = node.start_mark.line + 1 if node else 1
+    for part in loc:
+        # A key's line, not its value's: `columns:` rather than the first column below it.
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == _alias(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            pair = (node.value[part], node.value[part]) if part < len(node.value) else None
+        else:
+            pair = None
+        if pair is None:
+            break
+        line, node = pair[0].start_mark.line + 1, pair[1]
+    return line
+
+
+def _alias(part: object) -> object:
+    # Field names pydantic reports for YAML keys spelled differently.
+    return {"from_": "from", "in_": "in", "else_": "else"}.get(part, part)

@@ -1,0 +1,221 @@
+"""A validated mapping as one DuckDB query over the provider's rows (a table of text columns named
+`provider`, see `provider_files.py`). Every name is quoted as an identifier and every value as a
+literal; nothing from a mapping or a file reaches the SQL unquoted.
+
+The query runs in stages: `picked` (filter, then collapse the rows of a `group_by`), `plain` (each
+column's and let's text: from, const, cases, url_param, map), `mapped` (timestamps parsed,
+amounts converted to minor units, templates filled in, and `_map_error` for the first value that
+would not convert), then the contract's own checks (`recon.validation.reason_columns`)."""
+
+import re
+import string
+
+from recon.adapters.mapping import ColumnSpec, Condition, Mapping, TimestampParse
+from recon.adapters.provider_files import META
+from recon.contract import Kind
+from recon.currencies import ISO_4217, exponent
+from recon.validation import quote_ident, reason_columns
+
+# Mapped columns a stage produces natively (not as text), for the contract's checks.
+NATIVE = {Kind.TIMESTAMP: "timestamp", Kind.INTEGER: "integer"}
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _value(column: str) -> str:
+    return f"nullif(trim({quote_ident(column)}), '')"
+
+
+def condition_sql(condition: Condition) -> str:
+    value = _value(condition.column)
+    if condition.equals is not None:
+        return f"coalesce({value} = {literal(condition.equals)}, false)"
+    if condition.in_ is not None:
+        return f"coalesce({value} in ({', '.join(map(literal, condition.in_))}), false)"
+    if condition.not_in is not None:
+        return f"coalesce({value} not in ({', '.join(map(literal, condition.not_in))}), true)"
+    return f"{value} is {'not ' if condition.present else ''}null"
+
+
+def conditions_sql(conditions: list[Condition]) -> str:
+    return " and ".join(condition_sql(c) for c in conditions) or "true"
+
+
+def picked_sql(mapping: Mapping, provider_columns: list[str]) -> str:
+    """The rows that map: parsed, passing the filter and, with `group_by`, one per group (each
+    column its first non-blank value in file order, the group's lines joined as its raw text)."""
+    where = f"_error is null and {conditions_sql(mapping.filter)}"
+    if not mapping.group_by:
+        return f"select * from provider where {where}"
+    keys = ", ".join(_value(k) for k in mapping.group_by)
+    firsts = ", ".join(
+        f"first({quote_ident(c)} order by _line) filter (where {_value(c)} is not null) "
+        f"as {quote_ident(c)}"
+        for c in provider_columns
+        if c not in META
+    )
+    return (
+        "select min(_line) as _line, string_agg(_raw, chr(10) order by _line) as _raw, "
+        f"null::varchar as _error, null::varchar as _error_detail, {firsts} "
+        f"from provider where {where} group by {keys}"
+    )
+
+
+def plain_sql(spec: ColumnSpec) -> str:
+    """The text a column or let starts from (before parsing and templates)."""
+    if spec.from_ is not None:
+        values = [_value(c) for c in spec.from_]
+        text = values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
+    elif spec.const is not None:
+        text = literal(spec.const)
+    elif spec.cases is not None:
+        whens = " ".join(
+            f"when {conditions_sql(case.when)} then "
+            f"{literal(case.then) if case.then is not None else _value(case.from_)}"
+            for case in spec.cases
+        )
+        fallback = literal(spec.else_) if spec.else_ is not None else "null"
+        text = f"case {whens} else {fallback} end"
+    else:
+        return "null::varchar"  # a template: filled in by `mapped`
+    if spec.url_param is not None:
+        pattern = literal(f"[?&]{re.escape(spec.url_param)}=([^&#]*)")
+        text = f"nullif(url_decode(regexp_extract({text}, {pattern}, 1)), '')"
+    if spec.map:
+        pairs = " ".join(f"when {literal(k)} then {literal(v)}" for k, v in spec.map.items())
+        text = f"(case {text} {pairs} else {text} end)"
+    return text
+
+
+def timestamp_sql(text: str, parse: TimestampParse) -> str:
+    """UTC `timestamp` (naive) from text in the first form that parses, else null. Values without
+    an offset are wall-clock time in `parse.timezone`."""
+    zone = literal(parse.timezone)
+    tries = []
+    for form in parse.formats:
+        if form == "iso":
+            has_offset = rf"regexp_matches({text}, '(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')"
+            naive = f"timezone({zone}, try_cast({text} as timestamp))"
+            tries.append(
+                f"case when {has_offset} then try_cast({text} as timestamptz) else {naive} end"
+            )
+        elif form in ("unix_seconds", "unix_milliseconds"):
+            # At most 11 digits of seconds (or 14 of milliseconds): up to the year 5138, and
+            # no bigint overflow in microseconds.
+            scale, width = (1_000_000, 11) if form == "unix_seconds" else (1_000, 14)
+            digits = f"case when regexp_full_match({text}, '[0-9]{{1,{width}}}') then {text} end"
+            tries.append(f"to_timestamp(0) + to_microseconds(cast({digits} as bigint) * {scale})")
+        elif "%z" in form or "%Z" in form:
+            tries.append(f"try_strptime({text}, {literal(form)})")
+        else:
+            tries.append(f"timezone({zone}, try_strptime({text}, {literal(form)}))")
+    parsed = tries[0] if len(tries) == 1 else f"coalesce({', '.join(tries)})"
+    return f"cast(({parsed}) at time zone 'UTC' as timestamp)"
+
+
+def _exponent_sql(currency: str) -> str:
+    others = {}
+    for code in sorted(ISO_4217):
+        if exponent(code) != 2:
+            others.setdefault(exponent(code), []).append(literal(code))
+    whens = " ".join(
+        f"when upper({currency}) in ({', '.join(codes)}) then {digits}"
+        for digits, codes in sorted(others.items())
+    )
+    return f"case {whens} else 2 end"
+
+
+def minor_sql(amount: str, currency: str) -> str:
+    """Integer minor units of a decimal major amount (`49.90` EUR → 4990), exact; null when the
+    text is no plain decimal or has more decimals than the currency has (`0.5` JPY)."""
+    decimal = (
+        f"case when regexp_full_match({amount}, '[+-]?[0-9]{{1,15}}(\\.[0-9]{{1,9}})?') "
+        f"then cast({amount} as decimal(38, 9)) end"
+    )
+    scaled = f"({decimal} * cast(10 ** ({_exponent_sql(currency)}) as bigint))"
+    return f"case when {scaled} = trunc({scaled}) then cast({scaled} as bigint) end"
+
+
+def _mapped_column(name: str, spec: ColumnSpec, kind: Kind) -> tuple[str, str | None]:
+    """(expression, failure condition) of a contract column, from the `plain` stage's values."""
+    text = quote_ident(name)
+    if spec.template is not None:
+        return _template_sql(spec.template), None
+    if spec.timestamp is not None:
+        expr = timestamp_sql(text, spec.timestamp)
+        return expr, f"{text} is not null and {expr} is null"
+    if spec.minor_units is not None:
+        expr = minor_sql(text, quote_ident(spec.minor_units.currency))
+        return expr, f"{text} is not null and {expr} is null"
+    return text, None
+
+
+def _template_sql(template: str) -> str:
+    parts = []
+    names = []
+    for prefix, name, _, _ in string.Formatter().parse(template):
+        if prefix:
+            parts.append(literal(prefix))
+        if name:
+            parts.append(quote_ident(name))
+            names.append(quote_ident(name))
+    missing = " or ".join(f"{n} is null" for n in names) or "false"
+    return f"case when {missing} then null else concat({', '.join(parts)}) end"
+
+
+def _failure(name: str, spec: ColumnSpec) -> tuple[str, str]:
+    origin = ", ".join(spec.from_ or []) or "its value"
+    label = f"column {name} (from {origin}): "
+    if spec.timestamp is not None:
+        forms = " or ".join(spec.timestamp.formats)
+        return "unparseable_timestamp", literal(f"{label}not a timestamp in {forms}: ")
+    return "invalid_integer", literal(f"{label}not an amount in major units of its currency: ")
+
+
+def mapping_sql(mapping: Mapping, provider_columns: list[str]) -> str:
+    """The whole query: one row per picked row, `_line`, `_raw`, the contract's columns (typed
+    where the mapping parsed them, text otherwise), `_reason` and `_detail` (null: it loads)."""
+    source = mapping.source
+    plain = [f"{plain_sql(spec)} as {quote_ident(name)}" for name, spec in mapping.let.items()]
+    plain += [
+        f"{plain_sql(mapping.columns[c.name]) if c.name in mapping.columns else 'null::varchar'}"
+        f" as {quote_ident(c.name)}"
+        for c in source.columns
+    ]
+    mapped, failures, natives = [], [], {}
+    for col in source.columns:
+        spec = mapping.columns.get(col.name)
+        if spec is None:
+            mapped.append(quote_ident(col.name))
+            continue
+        expr, failed = _mapped_column(col.name, spec, col.kind)
+        mapped.append(f"{expr} as {quote_ident(col.name)}")
+        if spec.timestamp or spec.minor_units:
+            natives[col.name] = NATIVE[col.kind]
+        if failed:
+            reason, label = _failure(col.name, spec)
+            failures.append((failed, reason, f"{label} || left({quote_ident(col.name)}, 80)"))
+    error = " ".join(f"when {f} then {literal(r)}" for f, r, _ in failures)
+    detail = " ".join(f"when {f} then {d}" for f, _, d in failures)
+    map_error = f"case {error} end" if failures else "null::varchar"
+    map_detail = f"case {detail} end" if failures else "null::varchar"
+    checks = reason_columns(source, "_map_error", "_map_detail", natives)
+    return (
+        f"with picked as ({picked_sql(mapping, provider_columns)}), "
+        f"plain as (select _line, _raw, {', '.join(plain)} from picked), "
+        f"mapped as (select _line, _raw, {', '.join(mapped)}, {map_error} as _map_error, "
+        f"{map_detail} as _map_detail from plain) "
+        f"select _line, _raw, {', '.join(quote_ident(c.name) for c in source.columns)}, {checks} "
+        "from mapped order by _line"
+    )
+
+
+def natives_of(mapping: Mapping) -> dict[str, str]:
+    kinds = {c.name: c.kind for c in mapping.source.columns}
+    return {
+        name: NATIVE[kinds[name]]
+        for name, spec in mapping.columns.items()
+        if spec.timestamp or spec.minor_units
+    }

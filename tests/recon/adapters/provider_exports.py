@@ -1,0 +1,178 @@
+"""Provider exports written by the tests, in each provider's documented columns (never
+downloaded): the column lists below are the providers' own, see docs/adapters.md for the
+documents. A test gives the values it cares about; every other documented column is present and
+blank (CSV) or absent (JSON), as in a real export."""
+
+import csv
+import json
+from pathlib import Path
+
+# Stripe's Charge object (https://docs.stripe.com/api/charges/object), flattened as its CSV
+# exports show it; metadata keys are columns named `<key> (metadata)`.
+STRIPE_CHARGE_COLUMNS = (
+    "id", "object", "amount", "amount_captured", "amount_refunded", "balance_transaction",
+    "captured", "created", "currency", "customer", "description", "disputed", "failure_code",
+    "failure_message", "livemode", "paid", "payment_intent", "payment_method", "receipt_email",
+    "refunded", "statement_descriptor", "status", "checkout_id (metadata)",
+)  # fmt: skip
+
+# Stripe's Refund object (https://docs.stripe.com/api/refunds/object).
+STRIPE_REFUND_COLUMNS = (
+    "id", "object", "amount", "balance_transaction", "charge", "created", "currency",
+    "failure_reason", "payment_intent", "reason", "receipt_number", "status",
+    "checkout_id (metadata)",
+)  # fmt: skip
+
+# Shopify's orders export CSV (help.shopify.com, "Exporting orders"), one row per line item;
+# `Landing Site` and `Referring Site` as the issue names them (the Order's landing_site and
+# referring_site).
+SHOPIFY_ORDER_COLUMNS = (
+    "Name", "Email", "Financial Status", "Paid at", "Fulfillment Status", "Fulfilled at",
+    "Accepts Marketing", "Currency", "Subtotal", "Shipping", "Taxes", "Total", "Discount Code",
+    "Discount Amount", "Shipping Method", "Created at", "Lineitem quantity", "Lineitem name",
+    "Lineitem price", "Lineitem compare at price", "Lineitem sku", "Lineitem requires shipping",
+    "Lineitem taxable", "Lineitem fulfillment status", "Billing Name", "Billing Street",
+    "Billing Address1", "Billing Address2", "Billing Company", "Billing City", "Billing Zip",
+    "Billing Province", "Billing Country", "Billing Phone", "Shipping Name", "Shipping Street",
+    "Shipping Address1", "Shipping Address2", "Shipping Company", "Shipping City", "Shipping Zip",
+    "Shipping Province", "Shipping Country", "Shipping Phone", "Notes", "Note Attributes",
+    "Cancelled at", "Payment Method", "Payment Reference", "Refunded Amount", "Vendor",
+    "Outstanding Balance", "Employee", "Location", "Device ID", "Id", "Tags", "Risk Level",
+    "Source", "Lineitem discount", "Tax 1 Name", "Tax 1 Value", "Phone", "Receipt Number",
+    "Duties", "Billing Province Name", "Shipping Province Name", "Payment ID",
+    "Payment Terms Name", "Next Payment Due At", "Payment References", "Landing Site",
+    "Referring Site",
+)  # fmt: skip
+
+# Order-level columns Shopify fills on an order's first line-item row only.
+SHOPIFY_FIRST_ROW_ONLY = (
+    "Financial Status", "Paid at", "Fulfillment Status", "Fulfilled at", "Accepts Marketing",
+    "Currency", "Subtotal", "Shipping", "Taxes", "Total", "Created at", "Cancelled at",
+    "Payment Method", "Refunded Amount", "Id", "Landing Site", "Referring Site",
+)  # fmt: skip
+
+
+def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> Path:
+    unknown = {key for row in rows for key in row} - set(columns)
+    assert not unknown, f"not documented columns: {unknown}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return path
+
+
+def stripe_charge(charge_id: str, checkout_id: str | None, amount: int, created: int, **kw):
+    """A succeeded, captured card charge (Stripe's defaults), overridable field by field."""
+    return {
+        "id": charge_id,
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount if kw.get("captured", "true") == "true" else 0,
+        "amount_refunded": 0,
+        "balance_transaction": f"txn_{charge_id[3:]}",
+        "captured": "true",
+        "created": created,
+        "currency": "eur",
+        "livemode": "false",
+        "paid": "true",
+        "payment_intent": f"pi_{charge_id[3:]}",
+        "payment_method": f"pm_{charge_id[3:]}",
+        "refunded": "false",
+        "status": "succeeded",
+        "checkout_id (metadata)": checkout_id,
+        **kw,
+    }
+
+
+def stripe_refund(refund_id: str, charge_id: str, checkout_id: str, amount: int, created: int):
+    return {
+        "id": refund_id,
+        "object": "refund",
+        "amount": amount,
+        "charge": charge_id,
+        "created": created,
+        "currency": "eur",
+        "payment_intent": f"pi_{charge_id[3:]}",
+        "reason": "requested_by_customer",
+        "status": "succeeded",
+        "checkout_id (metadata)": checkout_id,
+    }
+
+
+def shopify_order(name: str, order_id: str, created_at: str, items: list[tuple[str, int, str]],
+                  *, subtotal: str, taxes: str, total: str, currency: str = "EUR",
+                  landing_site: str | None = None, referring_site: str | None = None,
+                  cancelled_at: str | None = None) -> list[dict]:  # fmt: skip
+    """The export's rows of one order: one per (sku, quantity, price) line item, order-level
+    columns on the first row only, as Shopify writes them."""
+    first = {
+        "Financial Status": "refunded" if cancelled_at else "paid",
+        "Paid at": created_at,
+        "Fulfillment Status": "unfulfilled",
+        "Accepts Marketing": "no",
+        "Currency": currency,
+        "Subtotal": subtotal,
+        "Shipping": "0.00",
+        "Taxes": taxes,
+        "Total": total,
+        "Created at": created_at,
+        "Cancelled at": cancelled_at,
+        "Payment Method": "Stripe",
+        "Refunded Amount": total if cancelled_at else "0.00",
+        "Id": order_id,
+        "Landing Site": landing_site,
+        "Referring Site": referring_site,
+    }
+    rows = []
+    for number, (sku, quantity, price) in enumerate(items):
+        row = {
+            "Name": name,
+            "Email": "shopper@example.com",
+            "Lineitem quantity": quantity,
+            "Lineitem name": f"Product {sku}",
+            "Lineitem price": price,
+            "Lineitem sku": sku,
+            "Lineitem requires shipping": "true",
+            "Lineitem taxable": "true",
+            "Lineitem fulfillment status": "pending",
+            "Billing Country": "DE",
+            "Vendor": "Example Shop",
+        }
+        rows.append({**row, **first} if number == 0 else row)
+    return rows
+
+
+def segment_track(message_id: str, event: str, timestamp: str, received_at: str,
+                  properties: dict, *, campaign: dict | None = None,
+                  referrer: str | None = None, anonymous_id: str = "anon-1") -> dict:  # fmt: skip
+    """A track call with Segment's common fields
+    (https://segment.com/docs/connections/spec/common/)."""
+    context = {"library": {"name": "analytics.js", "version": "2.11.1"}, "ip": "203.0.113.7"}
+    if campaign:
+        context["campaign"] = campaign
+    context["page"] = {"path": "/checkout", "referrer": referrer, "url": "https://shop.example/"}
+    return {
+        "anonymousId": anonymous_id,
+        "context": context,
+        "event": event,
+        "integrations": {},
+        "messageId": message_id,
+        "originalTimestamp": timestamp,
+        "properties": properties,
+        "receivedAt": received_at,
+        "sentAt": timestamp,
+        "timestamp": timestamp,
+        "type": "track",
+        "userId": None,
+        "version": 2,
+    }
+
+
+def write_jsonl(path: Path, records: list[dict | str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

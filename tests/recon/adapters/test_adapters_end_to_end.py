@@ -1,0 +1,91 @@
+"""A day whose orders, payments and events are a Shopify orders export, a Stripe charges export
+and Segment track calls, converted by the adapters and reconciled by the real ingestion and SQL
+models: the findings are the ones the exports hold."""
+
+from datetime import UTC, date, datetime
+
+from recon.adapters.convert import convert_file
+from recon.adapters.registry import load_adapter
+from recon.landing_writer import write_rows
+from recon.reconcile import discrepancies, reconcile_partition
+from recon.warehouse import connect
+from tests.recon.adapters.provider_exports import (
+    SHOPIFY_ORDER_COLUMNS,
+    STRIPE_CHARGE_COLUMNS,
+    segment_track,
+    shopify_order,
+    stripe_charge,
+    write_csv,
+    write_jsonl,
+)
+
+DAY = date(2026, 3, 10)
+CAMPAIGN = {"name": "spring", "source": "newsletter", "medium": "email"}
+LANDING_SITE = "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring"
+AT_10 = 1773136800  # 2026-03-10 10:00:00 UTC
+
+
+def exports(folder):
+    """#1001 paid once; #1002 never charged; #1003 charged twice (a retried payment)."""
+    orders = []
+    for name, order_id, clock in (("#1001", "5001", "10:00"), ("#1002", "5002", "10:10"),
+                                  ("#1003", "5003", "10:20")):  # fmt: skip
+        orders += shopify_order(
+            name, order_id, f"2026-03-10 {clock}:30 +0000", [("SKU-TEE", 1, "49.90")],
+            subtotal="49.90", taxes="7.97", total="49.90", landing_site=LANDING_SITE,
+        )  # fmt: skip
+    charges = [
+        stripe_charge("ch_1", "5001", 4990, AT_10 + 10),
+        stripe_charge("ch_3a", "5003", 4990, AT_10 + 1210),
+        stripe_charge("ch_3b", "5003", 4990, AT_10 + 1250),
+    ]
+    events = [
+        segment_track(f"m-{checkout}", "Order Completed", f"2026-03-10T{clock}:40Z",
+                      f"2026-03-10T{clock}:41Z",
+                      {"checkout_id": checkout, "total": 49.9, "currency": "EUR"},
+                      campaign=CAMPAIGN)
+        for checkout, clock in (("5001", "10:00"), ("5002", "10:10"), ("5003", "10:20"))
+    ]  # fmt: skip
+    return (
+        write_csv(folder / "orders_export_1.csv", SHOPIFY_ORDER_COLUMNS, orders),
+        write_csv(folder / "charges.csv", STRIPE_CHARGE_COLUMNS, charges),
+        write_jsonl(folder / "segment.jsonl", events),
+    )
+
+
+def test_a_day_of_provider_exports_reconciles_to_the_findings_they_hold(tmp_path):
+    landing = tmp_path / "landing"
+    shopify, stripe, segment = exports(tmp_path / "exports")
+    for adapter, export in (("shopify_orders", shopify), ("stripe_charges", stripe),
+                            ("segment_track", segment)):  # fmt: skip
+        conversion = convert_file(load_adapter(adapter), export, landing)
+        assert conversion.quarantine_file is None, conversion.describe()
+    # The project's own inventory export beside them: #1001's stock, reserved and committed.
+    reserved = datetime(2026, 3, 10, 10, 0, 5, tzinfo=UTC)
+    write_rows(landing, {"inventory_moves": [
+        {"move_id": f"mv_{kind}", "checkout_id": "5001", "reservation_id": "res_1",
+         "idempotency_key": f"5001:inventory.{kind}", "sku": "SKU-TEE", "quantity": 1,
+         "kind": kind, "created_at": reserved.replace(second=5 + n)}
+        for n, kind in enumerate(("reserve", "commit"))
+    ]})  # fmt: skip
+
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        reports = reconcile_partition(con, landing, DAY)
+        found = discrepancies(con, DAY)
+        # Every converted row loaded: the adapters' rows meet the contract.
+        quarantined = con.execute("select count(*) from raw.quarantine").fetchone()[0]
+        origins = con.execute(
+            "select _extra from raw.payments where payment_id = 'ch_3b'"
+        ).fetchone()[0]
+
+    assert quarantined == 0
+    assert {name: report.rows_loaded for name, report in reports.items()} == {
+        "orders": 3, "payments": 3, "inventory_moves": 2, "fulfillments": 0,
+        "analytics_events": 3,
+    }  # fmt: skip
+    assert sorted((d["type"], d["checkout_id"], d["amount_minor"]) for d in found) == [
+        ("duplicate_charge", "5003", 4990),
+        ("order_without_payment", "5002", 4990),
+    ]
+    # A finding's payment row still says where in Stripe's export it came from.
+    assert "charges.csv:4" in origins
