@@ -65,7 +65,7 @@ def _report_asset(name: str, partitions_def: dg.PartitionsDefinition) -> dg.Asse
         context: dg.AssetExecutionContext, warehouse: Warehouse, recon: ReconConfig
     ) -> dg.MaterializeResult:
         day = date.fromisoformat(context.partition_key)
-        files = ReportFiles(recon.out_for(day) / "reports")
+        files = ReportFiles(recon.out_for(day) / "reports", case_url=recon.web_url)
         files.root.mkdir(parents=True, exist_ok=True)
         with warehouse.session() as con:
             build(con, day, files)

@@ -79,6 +79,7 @@ class ReconConfig(dg.ConfigurableResource):
     amount_tolerance_minor: int = 0
     idempotency_warn_rate: float = 0.01
     read_in_place: bool = True
+    web_url: str | None = None  # where `recon web` serves the case pages the reports link to
     # services mode (see ReconSettings): the service databases replace the landing files.
     source_mode: str = "landing"
     services_database_url: str | None = None

@@ -332,6 +332,7 @@ def report(day: date, out: Path, warehouse: Path | None) -> None:
     Writes <out>/reports/index.html and the finance, marketing, revenue bridge and discrepancy
     pages (self-contained HTML that opens from disk), with CSV and Parquet of every table."""
     from recon.reports.build import build_reports
+    from recon.settings import ReconSettings
     from recon.warehouse import connect
 
     path = existing_warehouse(warehouse)
@@ -347,7 +348,7 @@ def report(day: date, out: Path, warehouse: Path | None) -> None:
             ).fetchone()[0]
         ):
             raise click.ClickException(f"{day} has not been reconciled in {path}: run `recon run`")
-        files = build_reports(con, day, out)
+        files = build_reports(con, day, out, ReconSettings().web_url)
     click.echo(f"reports: {files.pages['index']}")
 
 

@@ -54,6 +54,11 @@ class ReconSettings(BaseSettings):
         description="`recon web`: the key that signs session cookies; none means a new random key "
         "at each start (everyone signs in again after a restart).",
     )
+    web_url: str | None = Field(
+        None,
+        description="Where `recon web` is served (https://recon.example.com): the reports link "
+        "each listed discrepancy to its case page there; none means no links.",
+    )
     partitions_start: date = Field(
         date(2025, 1, 1), description="First business date of the daily partitions."
     )
@@ -103,6 +108,15 @@ class ReconSettings(BaseSettings):
         "none means 4g for a local master (the driver is the executor there), Spark's "
         "default otherwise.",
     )
+
+    @field_validator("web_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")) or any(c in value for c in "\"'<> "):
+            raise ValueError(f"web_url must be an http(s) URL, not {value!r}")
+        return value.rstrip("/")
 
     @field_validator("out_dir")
     @classmethod

@@ -1,5 +1,6 @@
 """Writing the reports of one business date: HTML pages, their charts, and an export per table."""
 
+import html
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -53,6 +54,8 @@ class ReportFiles:
     """Where one date's reports go, and what was written (pages, exports, key figures)."""
 
     root: Path
+    # Where `recon web` serves case pages: each listed discrepancy links to its case there.
+    case_url: str | None = None
     pages: dict[str, Path] = field(default_factory=dict)
     exports: list[str] = field(default_factory=list)
     figures: dict[str, object] = field(default_factory=dict)
@@ -323,7 +326,7 @@ def build_discrepancies(con, day: date, files: ReportFiles) -> None:
     per_type = dict(found.items.group_by("type").len().iter_rows())
     groups: dict[str, dict] = {}
     for row in _money_rows(found.items.filter("listed"), ["amount_minor"]):
-        row["anchor"] = f'<span id="d-{row["discrepancy_id"]}">{row["checkout_id"]}</span>'
+        row["anchor"] = _anchor(row, files.case_url)
         group = groups.setdefault(
             row["type"],
             {
@@ -425,6 +428,16 @@ def build_cases(con, day: date, files: ReportFiles) -> None:
     )
 
 
+def _anchor(row: dict, case_url: str | None) -> str:
+    """A discrepancy's cell: its checkout, the target of the finance page's links, and a link to
+    its case page when the web page's address is known."""
+    discrepancy_id = row["discrepancy_id"]
+    cell = f'<span id="d-{discrepancy_id}">{html.escape(row["checkout_id"] or "–")}</span>'
+    if case_url:
+        cell += f' <a href="{html.escape(case_url)}/cases/{discrepancy_id}">case</a>'
+    return cell
+
+
 def build_index(con, day: date, files: ReportFiles) -> None:
     finance = data.finance(con, day).daily
     cards = [
@@ -459,9 +472,11 @@ BUILDERS = {
 }
 
 
-def build_reports(con: duckdb.DuckDBPyConnection, day: date, out: Path) -> ReportFiles:
+def build_reports(
+    con: duckdb.DuckDBPyConnection, day: date, out: Path, case_url: str | None = None
+) -> ReportFiles:
     """Every report of `day` under `<out>/reports/`, with the index page last."""
-    files = ReportFiles(out / "reports")
+    files = ReportFiles(out / "reports", case_url=case_url)
     files.root.mkdir(parents=True, exist_ok=True)
     for build in BUILDERS.values():
         build(con, day, files)

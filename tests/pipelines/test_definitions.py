@@ -75,6 +75,20 @@ def test_bad_settings_are_refused_with_the_field_named(monkeypatch):
         ReconSettings()
 
 
+def test_the_web_pages_address_is_an_http_url_and_reaches_the_reports(monkeypatch, tmp_path):
+    import pydantic
+    import pytest
+
+    from pipelines.resources import build_resources
+
+    monkeypatch.setenv("RECON_WEB_URL", "https://recon.example.com/")
+    settings = settings_for(tmp_path)
+    assert build_resources(settings)["recon"].web_url == "https://recon.example.com"
+    monkeypatch.setenv("RECON_WEB_URL", "javascript:alert(1)")
+    with pytest.raises(pydantic.ValidationError, match="web_url must be an http"):
+        ReconSettings()
+
+
 def _touch(landing, source: str, day: str, name: str = "part.jsonl") -> None:
     folder = landing / source / day
     folder.mkdir(parents=True, exist_ok=True)

@@ -114,6 +114,18 @@ def test_each_listed_discrepancy_shows_its_evidence_rows_per_source(day_of_repor
         assert f"{source} {found}" in rows[discrepancy_id], discrepancy_id
 
 
+def test_with_the_web_pages_address_each_listed_discrepancy_links_to_its_case(
+    day_of_reports, tmp_path
+):
+    with duckdb.connect(str(day_of_reports.warehouse), read_only=True) as con:
+        files = build_reports(con, DAY, tmp_path, case_url="https://recon.example.com")
+    page = (files.root / "discrepancies.html").read_text()
+    anchors = re.findall(r'id="d-([0-9a-f]+)"', page)
+    links = re.findall(r'href="https://recon.example.com/cases/([0-9a-f]+)"', page)
+    assert anchors and links == anchors
+    assert "recon.example.com" not in (day_of_reports.files.root / "discrepancies.html").read_text()
+
+
 def test_pages_list_a_bounded_number_of_rows_and_export_them_all(
     day_of_reports, monkeypatch, tmp_path
 ):
