@@ -13,8 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recon.readers import MAX_TEXT_FILE_BYTES, UnreadableFileError
-from recon.readers import decode_text
+from recon.readers import MAX_TEXT_FILE_BYTES, UnreadableFileError, decode_text
 
 META = ("_line", "_raw", "_error", "_error_detail")
 
