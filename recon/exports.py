@@ -21,10 +21,11 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
     target = str(tmp).replace("'", "''")
-    con.execute(f"copy ({query}) to '{target}' (format parquet)")
+    # COPY answers with the rows it wrote: the query runs once.
+    [(written,)] = con.execute(f"copy ({query}) to '{target}' (format parquet)").fetchall()
     # Readers never see a half-written file.
     tmp.replace(path)
-    return con.execute(f"select count(*) from ({query})").fetchone()[0]
+    return int(written)
 
 
 def write_exports(con: duckdb.DuckDBPyConnection, day: date, out: Path) -> dict[str, int]:
