@@ -8,7 +8,9 @@ import click
 
 from pipelines.cli_params import examples
 
-ADAPTER_HELP = "A built-in adapter's name (`recon adapters list`) or a mapping file's path (.yaml)."
+ADAPTER_HELP = (
+    "A built-in adapter's name (`recon adapters list`) or a mapping file's path (.yaml, .toml)."
+)
 
 
 def _adapter_option():
@@ -30,8 +32,8 @@ def _file_option(help: str):
     ),
 )
 def adapters() -> None:
-    """Map providers' exports (Stripe, Shopify, Segment, or any file a mapping describes) into
-    the landing contract, as a step before `recon run`."""
+    """Map providers' exports (Stripe, Adyen, Shopify, Segment, GA4, or any file a mapping
+    describes) into the landing contract, as a step before `recon run`."""
 
 
 @adapters.command(name="list", epilog=examples("recon adapters list"))
@@ -39,14 +41,20 @@ def list_adapters() -> None:
     """The built-in adapters: name, the source they feed, the provider and its document."""
     from recon.adapters.registry import builtin_mappings
 
-    for mapping in builtin_mappings():
-        click.echo(f"{mapping.name:<16} -> {mapping.target:<16} {mapping.provider}")
-        click.echo(f"{'':<20}{mapping.document}")
-        click.echo(f"{'':<20}{mapping.description}")
+    mappings = builtin_mappings()
+    # Aligned on the longest name and source, whatever adapters there are.
+    name_width = max(len(m.name) for m in mappings)
+    target_width = max(len(m.target) for m in mappings)
+    for mapping in mappings:
+        click.echo(
+            f"{mapping.name:<{name_width}} -> {mapping.target:<{target_width}} {mapping.provider}"
+        )
+        click.echo(f"{'':<4}{mapping.document}")
+        click.echo(f"{'':<4}{mapping.description}")
 
 
 def _load(adapter: str):
-    from recon.adapters.mapping import MappingError
+    from recon.adapters.mapping_files import MappingError
     from recon.adapters.registry import UnknownAdapterError, load_adapter
 
     try:
@@ -82,7 +90,7 @@ def _map(mapping, path: Path, action):
     epilog=examples(
         "recon adapters check --adapter stripe_charges --file charges.csv",
         "recon adapters check --adapter segment_track --file exports/ --show 3",
-        "recon adapters check --adapter my_mapping.yaml --file export.csv",
+        "recon adapters check --adapter my_mapping.toml --file export.csv",
     ),
 )
 @_adapter_option()

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from recon.adapters.mapping import Mapping
+from recon.adapters.mapping import Mapping, base_column
 from recon.adapters.mapping_sql import conditions_sql, mapping_sql, natives_of
 from recon.adapters.provider_files import read_provider_file
 from recon.landing import ACCEPTED, landing_kind
@@ -46,7 +46,8 @@ class MappedFile:
 
 def provider_columns(mapping: Mapping) -> list[list[str]]:
     """The provider columns the mapping reads, in first-use order: each entry a list of
-    alternatives (a `from` list takes the first non-blank), most a single column."""
+    alternatives (a `from` list takes the first non-blank), most a single column. A
+    `col[key=k]` reference reads the column `col`."""
     names: list[list[str]] = [[name] for name in mapping.group_by]
     conditions = list(mapping.filter)
     for spec in [*mapping.let.values(), *mapping.columns.values()]:
@@ -56,8 +57,11 @@ def provider_columns(mapping: Mapping) -> list[list[str]]:
             conditions.extend(case.when)
             if case.from_:
                 names.append([case.from_])
+        conditions.extend(spec.negate_when or [])
+        if spec.timestamp and spec.timestamp.timezone_from:
+            names.append([spec.timestamp.timezone_from])
     names += [[c.column] for c in conditions]
-    return names
+    return [list(dict.fromkeys(base_column(n) for n in alternatives)) for alternatives in names]
 
 
 class UnknownFormatError(ValueError):

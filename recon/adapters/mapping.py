@@ -1,22 +1,20 @@
-"""A mapping file (YAML): how one provider export becomes rows of one contract source, validated
-by pydantic. docs/adapters.md describes every key; `apply.py` turns a mapping into SQL.
+"""A mapping: how one provider export becomes rows of one contract source, validated by pydantic.
+docs/adapters.md describes every key; `mapping_files.py` reads one from YAML or TOML and
+`mapping_sql.py` turns it into SQL.
 
 Values in a mapping are data, never SQL: names are quoted as identifiers and values as literals
 when the query is built, so a column called `a"; drop table x` is only an odd column name."""
 
 import re
 import string
-from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -78,7 +76,33 @@ class Case(_Strict):
 
 
 # Forms a timestamp may take besides a strptime format (which contains a `%`).
-TIMESTAMP_FORMS = ("iso", "unix_seconds", "unix_milliseconds")
+TIMESTAMP_FORMS = ("iso", "unix_seconds", "unix_milliseconds", "unix_microseconds")
+
+# A fixed UTC offset, as a `zones` entry may give one: `+01:00`.
+OFFSET = re.compile(r"[+-](0[0-9]|1[0-4]):[0-5][0-9]")
+
+# One value of a repeated key/value record (GA4's `event_params`): `event_params[key=currency]`.
+PARAM = re.compile(r"(?P<column>[^\[\]]+)\[key=(?P<key>[^\[\]]+)\]")
+
+
+def param_of(name: str) -> tuple[str, str] | None:
+    """(column, key) of a `column[key=...]` reference, None for a plain column name."""
+    match = PARAM.fullmatch(name)
+    return (match["column"], match["key"]) if match else None
+
+
+def base_column(name: str) -> str:
+    """The provider column a reference reads: `event_params` for `event_params[key=value]`."""
+    param = param_of(name)
+    return param[0] if param else name
+
+
+def _is_zone(value: str) -> bool:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 class TimestampParse(_Strict):
@@ -87,6 +111,12 @@ class TimestampParse(_Strict):
         description="tried in order: iso, unix_seconds, unix_milliseconds or a strptime format",
     )
     timezone: str = Field(default="UTC", description="for values that carry no offset")
+    timezone_from: str | None = Field(
+        default=None, description="a provider column naming each row's zone (else `timezone`)"
+    )
+    zones: dict[str, str] = Field(
+        default={}, description="that column's values as IANA names or offsets: {CET: '+01:00'}"
+    )
 
     @field_validator("formats")
     @classmethod
@@ -102,11 +132,28 @@ class TimestampParse(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (an IANA name: Europe/Berlin)") from None
+        if not _is_zone(value):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name: Europe/Berlin)")
         return value
+
+    @field_validator("zones")
+    @classmethod
+    def _known_zones(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, zone in value.items():
+            # Region/City names only: abbreviations (CET, BST) are what `zones` translates.
+            region = ("/" in zone or zone == "UTC") and _is_zone(zone)
+            if not (OFFSET.fullmatch(zone) or region):
+                raise ValueError(
+                    f"{name}: {zone!r} is neither an IANA Region/City time zone (Europe/Berlin) "
+                    "nor a UTC offset (+01:00)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _zones_need_a_column(self) -> "TimestampParse":
+        if self.zones and self.timezone_from is None:
+            raise ValueError("zones translate the values of timezone_from: name that column")
+        return self
 
 
 class MinorUnits(_Strict):
@@ -115,7 +162,7 @@ class MinorUnits(_Strict):
 
 class ColumnSpec(_Strict):
     """Where one value comes from (exactly one of from, const, template, cases), then what is
-    done to it (url_param, map, timestamp, minor_units)."""
+    done to it (url_param, map, blank, negate_when, timestamp, minor_units)."""
 
     from_: Names | None = Field(default=None, alias="from")
     const: Text | None = None
@@ -124,8 +171,17 @@ class ColumnSpec(_Strict):
     else_: Text | None = Field(default=None, alias="else")
     url_param: str | None = None
     map: dict[Text, Text] | None = None
+    blank: list[Text] | None = Field(
+        default=None, description="values that mean no value: `(not set)`, `(direct)`"
+    )
+    negate_when: Conditions | None = Field(
+        default=None, description="rows whose amount the export signs the other way (a refund)"
+    )
     timestamp: TimestampParse | None = None
     minor_units: MinorUnits | None = None
+    missing: str | None = Field(
+        default=None, description="why the export may lack the value: added to its quarantine"
+    )
 
     @model_validator(mode="after")
     def _one_origin(self) -> "ColumnSpec":
@@ -136,6 +192,8 @@ class ColumnSpec(_Strict):
             raise ValueError("else only goes with cases")
         if self.timestamp and self.minor_units:
             raise ValueError("a value is a timestamp or an amount, not both")
+        if self.negate_when is not None and (self.timestamp or self.template):
+            raise ValueError("negate_when changes an amount's sign: not on a timestamp or template")
         return self
 
     @property
@@ -193,7 +251,7 @@ class Mapping(_Strict):
         for name, spec in self.columns.items():
             _check_column(name, spec, kinds[name], self)
         for name, spec in self.let.items():
-            if spec.timestamp or spec.minor_units or spec.template:
+            if spec.timestamp or spec.minor_units or spec.template or spec.negate_when:
                 raise ValueError(f"let.{name}: a let value is plain text (no template, parsing)")
         return self
 
@@ -201,6 +259,8 @@ class Mapping(_Strict):
 def _check_column(name: str, spec: ColumnSpec, kind: Kind, mapping: Mapping) -> None:
     if spec.timestamp and kind is not Kind.TIMESTAMP:
         raise ValueError(f"columns.{name}: timestamp parsing on a {kind} column")
+    if spec.negate_when is not None and kind is not Kind.INTEGER:
+        raise ValueError(f"columns.{name}: negate_when on a {kind} column")
     if spec.minor_units:
         if kind is not Kind.INTEGER:
             raise ValueError(f"columns.{name}: minor_units on a {kind} column")
@@ -218,66 +278,3 @@ def _check_column(name: str, spec: ColumnSpec, kind: Kind, mapping: Mapping) -> 
                 f"columns.{name}: template names {reference!r}, which is neither a let nor a "
                 "mapped column without a template or unit conversion"
             )
-
-
-class MappingError(ValueError):
-    """A mapping file that does not validate; the message names the file and line of each
-    problem."""
-
-
-def load_mapping(path: Path) -> Mapping:
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise MappingError(f"{path}{line}: not valid YAML: {error}") from error
-    if not isinstance(data, dict):
-        raise MappingError(f"{path}:1: a mapping file is a YAML mapping of keys")
-    try:
-        return Mapping.model_validate(data)
-    except ValidationError as error:
-        problems = []
-        for problem in error.errors():
-            loc, message = _located(problem)
-            shown = ".".join(map(str, loc)) or "(top)"
-            problems.append(f"{path}:{_line_of(root, loc)}: {shown}: {message}")
-        raise MappingError("\n".join(problems)) from None
-
-
-# The mapping's own checks say where the problem is: `columns.kind: ...`.
-_PATH_PREFIX = re.compile(r"Value error, ([a-z_]+(?:\.[^:\s]+)?): (.*)", re.DOTALL)
-
-
-def _located(problem: dict) -> tuple[tuple, str]:
-    """A pydantic error's location and message; a whole-mapping check (no location of its own)
-    is located by the path its message starts with."""
-    match = _PATH_PREFIX.fullmatch(problem["msg"])
-    if problem["loc"] == () and match:
-        return tuple(match.group(1).split(".")), match.group(2)
-    return problem["loc"], problem["msg"].removeprefix("Value error, ")
-
-
-def _line_of(node: yaml.Node | None, loc: tuple) -> int:
-    """The 1-based line of the deepest YAML node along a pydantic error location (a model's own
-    check points at the model; a missing key at the mapping that lacks it)."""
-    line = node.start_mark.line + 1 if node else 1
-    for part in loc:
-        # A key's line, not its value's: `columns:` rather than the first column below it.
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if k.value == _alias(part)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            pair = (node.value[part], node.value[part]) if part < len(node.value) else None
-        else:
-            pair = None
-        if pair is None:
-            break
-        line, node = pair[0].start_mark.line + 1, pair[1]
-    return line
-
-
-def _alias(part: object) -> object:
-    # Field names pydantic reports for YAML keys spelled differently.
-    return {"from_": "from", "in_": "in", "else_": "else"}.get(part, part)

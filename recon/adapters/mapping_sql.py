@@ -3,14 +3,16 @@
 literal; nothing from a mapping or a file reaches the SQL unquoted.
 
 The query runs in stages: `picked` (filter, then collapse the rows of a `group_by`), `plain` (each
-column's and let's text: from, const, cases, url_param, map), `mapped` (timestamps parsed,
-amounts converted to minor units, templates filled in, and `_map_error` for the first value that
-would not convert), then the contract's own checks (`recon.validation.reason_columns`)."""
+column's and let's text: from, const, cases, url_param, map, blank, negate_when; and each row's
+time zone for a timestamp read with `timezone_from`), `mapped` (timestamps parsed, amounts
+converted to minor units, templates filled in, and `_map_error` for the first value that would not
+convert), `checked` (the contract's own checks, `recon.validation.reason_columns`), then each
+quarantine detail with its column's `missing` note."""
 
 import re
 import string
 
-from recon.adapters.mapping import ColumnSpec, Condition, Mapping, TimestampParse
+from recon.adapters.mapping import ColumnSpec, Condition, Mapping, TimestampParse, param_of
 from recon.adapters.provider_files import META
 from recon.contract import Kind
 from recon.currencies import ISO_4217, exponent
@@ -24,8 +26,31 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# A repeated key/value record as BigQuery exports GA4's `event_params` (JSON text after
+# `provider_files.flatten`): each value in the one of its typed fields that is set.
+_PARAMS = (
+    '[{"key": "VARCHAR", "value": {"string_value": "VARCHAR", "int_value": "VARCHAR", '
+    '"float_value": "VARCHAR", "double_value": "VARCHAR"}}]'
+)
+
+
 def _value(column: str) -> str:
-    return f"nullif(trim({quote_ident(column)}), '')"
+    """A provider value as trimmed text, null when blank; `col[key=k]` is the value of the
+    record with key `k` in the list `col` holds (null when none has it, or it is no such list)."""
+    param = param_of(column)
+    if param is None:
+        return f"nullif(trim({quote_ident(column)}), '')"
+    name, key = param
+    text = quote_ident(name)
+    records = f"from_json({text}, {literal(_PARAMS)})"
+    found = f"list_filter({records}, lambda _p: _p.key = {literal(key)})"
+    typed = (
+        "coalesce(_p.value.string_value, _p.value.int_value, _p.value.float_value, "
+        "_p.value.double_value)"
+    )
+    # from_json fails on text that is not JSON: read it only when it is.
+    value = f"case when json_valid({text}) then list_transform({found}, lambda _p: {typed})[1] end"
+    return f"nullif(trim({value}), '')"
 
 
 def condition_sql(condition: Condition) -> str:
@@ -63,10 +88,17 @@ def picked_sql(mapping: Mapping, provider_columns: list[str]) -> str:
     )
 
 
+def _unblank(text: str, blank: list[str] | None) -> str:
+    if not blank:
+        return text
+    return f"(case when {text} in ({', '.join(map(literal, blank))}) then null else {text} end)"
+
+
 def plain_sql(spec: ColumnSpec) -> str:
     """The text a column or let starts from (before parsing and templates)."""
     if spec.from_ is not None:
-        values = [_value(c) for c in spec.from_]
+        # A value the provider writes for "none" is blank: a `from` list moves on to the next.
+        values = [_unblank(_value(c), spec.blank) for c in spec.from_]
         text = values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
     elif spec.const is not None:
         text = literal(spec.const)
@@ -77,7 +109,7 @@ def plain_sql(spec: ColumnSpec) -> str:
             for case in spec.cases
         )
         fallback = literal(spec.else_) if spec.else_ is not None else "null"
-        text = f"case {whens} else {fallback} end"
+        text = _unblank(f"case {whens} else {fallback} end", spec.blank)
     else:
         return "null::varchar"  # a template: filled in by `mapped`
     if spec.url_param is not None:
@@ -86,31 +118,89 @@ def plain_sql(spec: ColumnSpec) -> str:
     if spec.map:
         pairs = " ".join(f"when {literal(k)} then {literal(v)}" for k, v in spec.map.items())
         text = f"(case {text} {pairs} else {text} end)"
+    if spec.negate_when is not None:
+        flipped = (
+            f"case when starts_with({text}, '-') then substr({text}, 2) else '-' || {text} end"
+        )
+        text = f"(case when {conditions_sql(spec.negate_when)} then {flipped} else {text} end)"
     return text
 
 
-def timestamp_sql(text: str, parse: TimestampParse) -> str:
+def zone_sql(parse: TimestampParse) -> str:
+    """Each row's time zone for values without an offset: the `timezone_from` column's value
+    (through `zones`), else the mapping's `timezone`."""
+    assert parse.timezone_from is not None
+    zone = _value(parse.timezone_from)
+    if parse.zones:
+        pairs = " ".join(f"when {literal(k)} then {literal(v)}" for k, v in parse.zones.items())
+        zone = f"(case {zone} {pairs} else {zone} end)"
+    return f"coalesce({zone}, {literal(parse.timezone)})"
+
+
+def zone_column(name: str) -> str:
+    """The `plain` stage's column holding a timestamp column's per-row zone."""
+    return quote_ident(f"_zone_{name}")
+
+
+_OFFSET = "'[+-][0-9]{2}:[0-9]{2}'"
+
+
+def zone_known_sql(zone: str) -> str:
+    """A zone this query can apply: a UTC offset or a Region/City name (or UTC). Abbreviations
+    are ambiguous (BST, IST, CST each name several zones), so a mapping declares the ones its
+    export uses in `zones`."""
+    name = f"(contains({zone}, '/') or {zone} = 'UTC')"
+    return (
+        f"(regexp_full_match({zone}, {_OFFSET}) or ({name} and "
+        f"{zone} in (select name from pg_timezone_names())))"
+    )
+
+
+def _local_sql(naive: str, zone: str, per_row: bool) -> str:
+    """A wall-clock `timestamp` in `zone` as a timestamptz."""
+    if not per_row:
+        return f"timezone({zone}, {naive})"
+    minutes = (
+        f"(case when left({zone}, 1) = '-' then -1 else 1 end) * "
+        f"(cast(substr({zone}, 2, 2) as integer) * 60 + cast(substr({zone}, 5, 2) as integer))"
+    )
+    # `timezone` fails on an unknown name, so it only ever sees a known one.
+    known = f"case when {zone_known_sql(zone)} then {zone} else 'UTC' end"
+    return (
+        f"case when regexp_full_match({zone}, {_OFFSET}) "
+        f"then timezone('UTC', {naive} - to_minutes({minutes})) "
+        f"when {zone_known_sql(zone)} then timezone({known}, {naive}) end"
+    )
+
+
+def timestamp_sql(text: str, parse: TimestampParse, zone: str | None = None) -> str:
     """UTC `timestamp` (naive) from text in the first form that parses, else null. Values without
-    an offset are wall-clock time in `parse.timezone`."""
-    zone = literal(parse.timezone)
+    an offset are wall-clock time in `zone` (an expression: each row's zone), else in
+    `parse.timezone`."""
+    per_row = zone is not None
+    zone = zone or literal(parse.timezone)
     tries = []
     for form in parse.formats:
         if form == "iso":
             has_offset = rf"regexp_matches({text}, '(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')"
-            naive = f"timezone({zone}, try_cast({text} as timestamp))"
+            naive = _local_sql(f"try_cast({text} as timestamp)", zone, per_row)
             tries.append(
                 f"case when {has_offset} then try_cast({text} as timestamptz) else {naive} end"
             )
-        elif form in ("unix_seconds", "unix_milliseconds"):
-            # At most 11 digits of seconds (or 14 of milliseconds): up to the year 5138, and
-            # no bigint overflow in microseconds.
-            scale, width = (1_000_000, 11) if form == "unix_seconds" else (1_000, 14)
+        elif form.startswith("unix_"):
+            # At most 11 digits of seconds (14 of milliseconds, 17 of microseconds): up to the
+            # year 5138, and no bigint overflow in microseconds.
+            scale, width = {
+                "unix_seconds": (1_000_000, 11),
+                "unix_milliseconds": (1_000, 14),
+                "unix_microseconds": (1, 17),
+            }[form]
             digits = f"case when regexp_full_match({text}, '[0-9]{{1,{width}}}') then {text} end"
             tries.append(f"to_timestamp(0) + to_microseconds(cast({digits} as bigint) * {scale})")
         elif "%z" in form or "%Z" in form:
             tries.append(f"try_strptime({text}, {literal(form)})")
         else:
-            tries.append(f"timezone({zone}, try_strptime({text}, {literal(form)}))")
+            tries.append(_local_sql(f"try_strptime({text}, {literal(form)})", zone, per_row))
     parsed = tries[0] if len(tries) == 1 else f"coalesce({', '.join(tries)})"
     return f"cast(({parsed}) at time zone 'UTC' as timestamp)"
 
@@ -144,7 +234,8 @@ def _mapped_column(name: str, spec: ColumnSpec, kind: Kind) -> tuple[str, str | 
     if spec.template is not None:
         return _template_sql(spec.template), None
     if spec.timestamp is not None:
-        expr = timestamp_sql(text, spec.timestamp)
+        zone = zone_column(name) if spec.timestamp.timezone_from else None
+        expr = timestamp_sql(text, spec.timestamp, zone)
         return expr, f"{text} is not null and {expr} is null"
     if spec.minor_units is not None:
         expr = minor_sql(text, quote_ident(spec.minor_units.currency))
@@ -170,7 +261,17 @@ def _failure(name: str, spec: ColumnSpec) -> tuple[str, str]:
     label = f"column {name} (from {origin}): "
     if spec.timestamp is not None:
         forms = " or ".join(spec.timestamp.formats)
-        return "unparseable_timestamp", literal(f"{label}not a timestamp in {forms}: ")
+        parsing = literal(f"{label}not a timestamp in {forms}: ")
+        if spec.timestamp.timezone_from:
+            zone = zone_column(name)
+            source = spec.timestamp.timezone_from
+            # The zone, not the value, is then what failed: say which zone.
+            parsing = (
+                f"case when not {zone_known_sql(zone)} then {literal(label + 'unknown time zone ')}"
+                f" || {zone} || {literal(f' (from {source}; name an abbreviation in zones): ')} "
+                f"else {parsing} end"
+            )
+        return "unparseable_timestamp", parsing
     return "invalid_integer", literal(f"{label}not an amount in major units of its currency: ")
 
 
@@ -179,6 +280,11 @@ def mapping_sql(mapping: Mapping, provider_columns: list[str]) -> str:
     where the mapping parsed them, text otherwise), `_reason` and `_detail` (null: it loads)."""
     source = mapping.source
     plain = [f"{plain_sql(spec)} as {quote_ident(name)}" for name, spec in mapping.let.items()]
+    plain += [
+        f"{zone_sql(spec.timestamp)} as {zone_column(name)}"
+        for name, spec in mapping.columns.items()
+        if spec.timestamp and spec.timestamp.timezone_from
+    ]
     plain += [
         f"{plain_sql(mapping.columns[c.name]) if c.name in mapping.columns else 'null::varchar'}"
         f" as {quote_ident(c.name)}"
@@ -202,14 +308,28 @@ def mapping_sql(mapping: Mapping, provider_columns: list[str]) -> str:
     map_error = f"case {error} end" if failures else "null::varchar"
     map_detail = f"case {detail} end" if failures else "null::varchar"
     checks = reason_columns(source, "_map_error", "_map_detail", natives)
+    names = ", ".join(quote_ident(c.name) for c in source.columns)
     return (
         f"with picked as ({picked_sql(mapping, provider_columns)}), "
         f"plain as (select _line, _raw, {', '.join(plain)} from picked), "
         f"mapped as (select _line, _raw, {', '.join(mapped)}, {map_error} as _map_error, "
-        f"{map_detail} as _map_detail from plain) "
-        f"select _line, _raw, {', '.join(quote_ident(c.name) for c in source.columns)}, {checks} "
-        "from mapped order by _line"
+        f"{map_detail} as _map_detail from plain), "
+        f"checked as (select _line, _raw, {names}, {checks} from mapped) "
+        f"select _line, _raw, {names}, _reason, {_detail_sql(mapping)} as _detail "
+        "from checked order by _line"
     )
+
+
+def _detail_sql(mapping: Mapping) -> str:
+    """The quarantine detail, with a column's `missing` note when it is the missing value."""
+    notes = " ".join(
+        f"when _reason in ('missing_key', 'missing_value') and "
+        f"_detail = {literal(f'column {name}: is missing')} "
+        f"then _detail || {literal(f' ({spec.missing})')}"
+        for name, spec in mapping.columns.items()
+        if spec.missing
+    )
+    return f"case {notes} else _detail end" if notes else "_detail"
 
 
 def natives_of(mapping: Mapping) -> dict[str, str]:

@@ -1,8 +1,10 @@
-"""The built-in adapters (`builtin/*.yaml`, shipped as package data) and custom mapping files."""
+"""The built-in adapters (`builtin/*.yaml`, shipped as package data) and custom mapping files
+(YAML or TOML)."""
 
 from pathlib import Path
 
-from recon.adapters.mapping import Mapping, load_mapping
+from recon.adapters.mapping import Mapping
+from recon.adapters.mapping_files import SUFFIXES, load_mapping
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
@@ -20,9 +22,9 @@ def builtin_mappings() -> list[Mapping]:
 
 
 def load_adapter(name_or_path: str) -> Mapping:
-    """A built-in adapter by name, or a mapping file by its path (`.yaml`, `.yml`)."""
+    """A built-in adapter by name, or a mapping file by its path (`.yaml`, `.yml`, `.toml`)."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml"):
+    if path.suffix in SUFFIXES:
         if not path.is_file():
             raise UnknownAdapterError(f"{path}: no such mapping file")
         return load_mapping(path)

@@ -4,7 +4,6 @@ discrepancy's cause clears its case; an edited event in the warehouse makes `rec
 verify` fail naming it."""
 
 import random
-from datetime import timedelta
 
 import duckdb
 import pytest

@@ -26,13 +26,23 @@ def run(*args):
 def test_list_names_each_adapter_its_source_and_document():
     result = run("list")
     assert result.exit_code == 0, result.output
-    for line in (
-        "stripe_charges   -> payments",
-        "shopify_orders   -> orders",
-        "segment_track    -> analytics_events",
-        "https://docs.stripe.com/api/charges",
-    ):
-        assert line in result.output
+    listed = {}
+    for line in result.output.splitlines():
+        if " -> " in line:
+            name, rest = line.split(" -> ")
+            listed[name.strip()] = rest.split()[0]
+    assert listed == {
+        "adyen_settlement_details": "payments",
+        "ga4_events": "analytics_events",
+        "segment_track": "analytics_events",
+        "shopify_orders": "orders",
+        "stripe_balance_transactions": "payments",
+        "stripe_charges": "payments",
+        "stripe_refunds": "payments",
+    }
+    assert "https://docs.stripe.com/api/charges" in result.output
+    # One column for the arrows, however long the names.
+    assert len({line.index(" -> ") for line in result.output.splitlines() if " -> " in line}) == 1
 
 
 def test_check_prints_what_would_load_and_exits_0_when_every_row_maps(tmp_path):
@@ -86,3 +96,23 @@ def test_a_folder_maps_the_files_matching_the_adapters_pattern(tmp_path):
     assert result.exit_code == 0, result.output
     assert "charges-1.csv: stripe_charges" in result.output
     assert "refunds-1.csv" not in result.output
+
+
+def test_a_toml_mapping_file_is_an_adapter_and_its_errors_name_a_line(tmp_path):
+    mapping = tmp_path / "mine.toml"
+    mapping.write_text(
+        'name = "mine"\ntarget = "payments"\nprovider = "P"\ndocument = "d"\n\n[columns]\n'
+        'payment_id = {from = "id"}\ncheckout_id = {from = "checkout_id (metadata)"}\n'
+        'idempotency_key = {template = "{checkout_id}:payment.capture"}\n'
+        'kind = {const = "capture"}\nstatus = {from = "status"}\n'
+        'amount_minor = {from = "amount"}\ncurrency = {from = "currency"}\n'
+        'created_at = {from = "created", timestamp = {formats = ["unix_seconds"]}}\n',
+        encoding="utf-8",
+    )
+    result = run("check", "--adapter", mapping, "--file", charges(tmp_path / "c.csv"))
+    assert result.exit_code == 0, result.output
+    assert "c.csv: mine -> payments: 1 record(s) read" in result.output
+    mapping.write_text(mapping.read_text().replace('"capture"}', '"capture", from = "x"}'))
+    result = run("check", "--adapter", mapping, "--file", tmp_path / "c.csv")
+    assert result.exit_code == 2
+    assert f"{mapping}:10: columns.kind:" in result.output

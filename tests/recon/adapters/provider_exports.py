@@ -176,3 +176,119 @@ def write_jsonl(path: Path, records: list[dict | str]) -> Path:
     lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+# Stripe's BalanceTransaction object (https://docs.stripe.com/api/balance_transactions/object),
+# flattened as a CSV shows it, with the source's `checkout_id` metadata as its own column.
+STRIPE_BALANCE_TRANSACTION_COLUMNS = (
+    "id", "object", "amount", "available_on", "balance_type", "created", "currency",
+    "description", "exchange_rate", "fee", "fee_details", "net", "reporting_category", "source",
+    "status", "type", "checkout_id (metadata)",
+)  # fmt: skip
+
+
+def stripe_balance_transaction(txn_id: str, source: str, kind: str, amount: int, created: int,
+                               checkout_id: str | None = None, **kw) -> dict:  # fmt: skip
+    """A balance transaction of `kind` (its `type`); `fee` is Stripe's 1.5% + 25 on charges."""
+    fee = round(abs(amount) * 0.015) + 25 if kind in ("charge", "payment") else 0
+    category = {"payment": "charge", "payment_refund": "refund", "stripe_fee": "fee"}
+    return {
+        "id": txn_id,
+        "object": "balance_transaction",
+        "amount": amount,
+        "available_on": created + 2 * 86400,
+        "balance_type": "payments",
+        "created": created,
+        "currency": "eur",
+        "fee": fee,
+        "net": amount - fee,
+        "reporting_category": category.get(kind, kind),
+        "source": source,
+        "status": "pending",
+        "type": kind,
+        "checkout_id (metadata)": checkout_id,
+        **kw,
+    }
+
+
+# Adyen's Settlement details report
+# (https://docs.adyen.com/reporting/settlement-reconciliation/transaction-level/settlement-details-report):
+# the documented columns in their order; Reserved4 to Reserved10 are the report's empty trailing
+# columns (its sample lines have 30 fields).
+ADYEN_SETTLEMENT_COLUMNS = (
+    "Company Account", "Merchant Account", "Psp Reference", "Merchant Reference",
+    "Payment Method", "Creation Date", "TimeZone", "Type", "Modification Reference",
+    "Gross Currency", "Gross Debit (GC)", "Gross Credit (GC)", "Exchange Rate", "Net Currency",
+    "Net Debit (NC)", "Net Credit (NC)", "Commission (NC)", "Markup (NC)", "Scheme Fees (NC)",
+    "Interchange (NC)", "Payment Method Variant", "Modification Merchant Reference",
+    "Batch Number", *(f"Reserved{n}" for n in range(4, 11)),
+)  # fmt: skip
+
+
+def adyen_line(record_type: str, psp: str | None, reference: str | None, created: str,
+               zone: str, *, gross: str | None = None, currency: str = "EUR",
+               modification: str | None = None) -> dict:  # fmt: skip
+    """One line of the report. `gross` is the shopper's amount: a credit for Settled, a debit for
+    Refunded; fee and payout lines have no payment columns."""
+    line = {
+        "Company Account": "ExampleCompany",
+        "Merchant Account": "ExampleShopECOM",
+        "Creation Date": created,
+        "TimeZone": zone,
+        "Type": record_type,
+        "Batch Number": "42",
+        "Net Currency": currency,
+    }
+    if psp is None:
+        return line | {"Modification Reference": modification or "Transaction Fees",
+                       "Net Debit (NC)": gross}  # fmt: skip
+    debit = record_type in ("Refunded", "Chargeback")
+    return line | {
+        "Psp Reference": psp,
+        "Merchant Reference": reference,
+        "Payment Method": "visa",
+        "Modification Reference": modification,
+        "Gross Currency": currency,
+        "Gross Debit (GC)" if debit else "Gross Credit (GC)": gross,
+        "Exchange Rate": "1",
+        "Net Debit (NC)" if debit else "Net Credit (NC)": gross,
+        "Payment Method Variant": "visaclassic",
+    }
+
+
+def ga4_event(name: str, micros: int, params: dict, *, pseudo_id: str = "1234.5678",
+              ecommerce: dict | None = None, collected: dict | None = None) -> dict:  # fmt: skip
+    """One row of GA4's BigQuery export (https://support.google.com/analytics/answer/7029846) as
+    BigQuery's JSON export writes it: INT64 as strings, event_params as {key, value} records with
+    the one typed value set."""
+
+    def value(v):
+        if isinstance(v, str):
+            return {"string_value": v}
+        if isinstance(v, int):
+            return {"int_value": str(v)}
+        return {"double_value": v}
+
+    row = {
+        "event_date": "20260310",
+        "event_timestamp": str(micros),
+        "event_name": name,
+        "event_params": [{"key": k, "value": value(v)} for k, v in params.items()],
+        "event_bundle_sequence_id": "7",
+        "event_server_timestamp_offset": "1200",
+        "user_pseudo_id": pseudo_id,
+        "privacy_info": {"analytics_storage": "Yes", "ads_storage": "Yes"},
+        "user_first_touch_timestamp": str(micros - 86_400_000_000),
+        "device": {"category": "desktop", "web_info": {"browser": "Chrome"}},
+        "geo": {"country": "Germany"},
+        "traffic_source": {"name": "(direct)", "medium": "(none)", "source": "(direct)"},
+        "stream_id": "4321",
+        "platform": "WEB",
+        "items": [],
+        "is_active_user": True,
+    }
+    if ecommerce is not None:
+        row["ecommerce"] = ecommerce
+    if collected is not None:
+        row["collected_traffic_source"] = collected
+    return row

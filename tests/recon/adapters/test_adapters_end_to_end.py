@@ -10,8 +10,11 @@ from recon.landing_writer import write_rows
 from recon.reconcile import discrepancies, reconcile_partition
 from recon.warehouse import connect
 from tests.recon.adapters.provider_exports import (
+    ADYEN_SETTLEMENT_COLUMNS,
     SHOPIFY_ORDER_COLUMNS,
     STRIPE_CHARGE_COLUMNS,
+    adyen_line,
+    ga4_event,
     segment_track,
     shopify_order,
     stripe_charge,
@@ -89,3 +92,51 @@ def test_a_day_of_provider_exports_reconciles_to_the_findings_they_hold(tmp_path
     ]
     # A finding's payment row still says where in Stripe's export it came from.
     assert "charges.csv:4" in origins
+
+
+def test_adyen_settlements_and_ga4_events_reconcile_to_the_same_findings(tmp_path):
+    """The same day with the payments from Adyen's Settlement details report (Berlin time) and
+    the events from GA4's BigQuery export."""
+    landing = tmp_path / "landing"
+    shopify, _, _ = exports(tmp_path / "exports")
+    settled = [
+        adyen_line("Settled", f"88150000000000{n}", checkout, f"2026-03-10 {clock}", "CET",
+                   gross="49.90", modification=f"88160000000000{n}")
+        for n, checkout, clock in ((10, "5001", "11:00:10"), (30, "5003", "11:20:10"),
+                                   (31, "5003", "11:20:50"))
+    ]  # fmt: skip
+    adyen = write_csv(
+        tmp_path / "exports" / "settlement_detail_report_batch_1.csv",
+        ADYEN_SETTLEMENT_COLUMNS,
+        [*settled, adyen_line("Fee", None, None, "2026-03-11 04:00:00", "CET", gross="1.20")],
+    )
+    ga4 = write_jsonl(
+        tmp_path / "exports" / "events_20260310.jsonl",
+        [
+            ga4_event("purchase", (AT_10 + 40 + 600 * n) * 1_000_000,
+                      {"checkout_id": checkout, "currency": "EUR", "value": 49.9},
+                      ecommerce={"transaction_id": f"#100{n + 1}", "purchase_revenue": 49.9},
+                      collected={"manual_source": "newsletter", "manual_medium": "email",
+                                 "manual_campaign_name": "spring"})
+            for n, checkout in enumerate(("5001", "5002", "5003"))
+        ],
+    )  # fmt: skip
+    for adapter, export in (("shopify_orders", shopify), ("adyen_settlement_details", adyen),
+                            ("ga4_events", ga4)):  # fmt: skip
+        conversion = convert_file(load_adapter(adapter), export, landing)
+        assert conversion.quarantine_file is None, conversion.describe()
+
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        reports = reconcile_partition(con, landing, DAY)
+        found = discrepancies(con, DAY)
+        quarantined = con.execute("select count(*) from raw.quarantine").fetchone()[0]
+
+    assert quarantined == 0
+    assert {name: report.rows_loaded for name, report in reports.items()} == {
+        "orders": 3, "payments": 3, "inventory_moves": 0, "fulfillments": 0,
+        "analytics_events": 3,
+    }  # fmt: skip
+    assert sorted((d["type"], d["checkout_id"], d["amount_minor"]) for d in found) == [
+        ("duplicate_charge", "5003", 4990),
+        ("order_without_payment", "5002", 4990),
+    ]

@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 
 from recon.adapters.apply import apply_mapping
-from recon.adapters.mapping import MappingError, load_mapping
+from recon.adapters.mapping_files import MappingError, load_mapping
 from tests.recon.adapters.provider_exports import write_csv
 
 HEADER = """\
