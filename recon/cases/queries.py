@@ -57,6 +57,35 @@ def _case(row: tuple) -> Case:
     )
 
 
+# The work list's filters over the current states (`_CURRENT`); each empty one matches all.
+_FILTERED = f"""
+select * from ({_CURRENT}) c
+where (len($statuses) = 0 or list_contains($statuses, status))
+  and (len($types) = 0 or list_contains($types, type))
+  and (len($severities) = 0 or list_contains($severities, severity))
+  and ($older_than is null or opened_at < $now - $older_than)
+"""
+
+# The assignee filter's value for the cases nobody holds.
+NOBODY = ""
+
+
+def _filters(
+    statuses: Sequence[str],
+    types: Sequence[str],
+    severities: Sequence[str],
+    older_than: timedelta | None,
+    now: datetime | None,
+) -> dict:
+    return {
+        "statuses": list(statuses),
+        "types": list(types),
+        "severities": list(severities),
+        "older_than": older_than,
+        "now": now or datetime.now(UTC),
+    }
+
+
 def list_cases(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -65,33 +94,55 @@ def list_cases(
     severities: Sequence[str] = (),
     older_than: timedelta | None = None,
     now: datetime | None = None,
+    assignee: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> CaseList:
-    """Cases whose current state matches every filter given (an empty filter matches all), the
-    most severe first and, within a severity, the oldest first (age: from opened_at to `now`)."""
+    """Cases whose current state matches every filter given (an empty filter matches all;
+    `assignee` NOBODY matches the cases nobody holds), the most severe first and, within a
+    severity, the oldest first (age: from opened_at to `now`); `limit` of them from `offset`."""
     if not cases_schema_exists(con):
         return CaseList([], 0)
-    now = now or datetime.now(UTC)
     rows = con.execute(
         f"""
-        select *, count(*) over () as total from ({_CURRENT}) c
-        where (len($statuses) = 0 or list_contains($statuses, status))
-          and (len($types) = 0 or list_contains($types, type))
-          and (len($severities) = 0 or list_contains($severities, severity))
-          and ($older_than is null or opened_at < $now - $older_than)
+        select *, count(*) over () as total from ({_FILTERED}) c
+        where $assignee is null or coalesce(assignee, '') = $assignee
         order by {severity_rank_sql("severity")}, opened_at, case_id
-        limit $limit
+        limit $limit offset $offset
         """,
-        {
-            "statuses": list(statuses),
-            "types": list(types),
-            "severities": list(severities),
-            "older_than": older_than,
-            "now": now,
-            "limit": limit,
-        },
+        _filters(statuses, types, severities, older_than, now)
+        | {"assignee": assignee, "limit": limit, "offset": offset},
     ).fetchall()
-    return CaseList([_case(row[:-1]) for row in rows], rows[0][-1] if rows else 0)
+    if rows:
+        return CaseList([_case(row[:-1]) for row in rows], rows[0][-1])
+    if not offset:
+        return CaseList([], 0)
+    # Past the last page: the total still says how many match.
+    [(total,)] = con.execute(
+        f"select count(*) from ({_FILTERED}) c "
+        "where $assignee is null or coalesce(assignee, '') = $assignee",
+        _filters(statuses, types, severities, older_than, now) | {"assignee": assignee},
+    ).fetchall()
+    return CaseList([], total)
+
+
+def assignees(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    statuses: Sequence[str] = (),
+    types: Sequence[str] = (),
+    severities: Sequence[str] = (),
+    older_than: timedelta | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Whoever holds a case matching the filters, by name: the choices of an assignee filter."""
+    if not cases_schema_exists(con):
+        return []
+    rows = con.execute(
+        f"select distinct assignee from ({_FILTERED}) c where assignee is not null order by 1",
+        _filters(statuses, types, severities, older_than, now),
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def find_case(con: duckdb.DuckDBPyConnection, id_or_prefix: str) -> str:

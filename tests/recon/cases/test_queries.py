@@ -7,7 +7,7 @@ import pytest
 
 from recon.cases.actions import acknowledge, assign, resolve
 from recon.cases.errors import AmbiguousCase, UnknownCase
-from recon.cases.queries import find_case, get_case, list_cases
+from recon.cases.queries import NOBODY, assignees, find_case, get_case, list_cases
 from tests.recon.cases.conftest import (
     CHARGE,
     DAY,
@@ -53,6 +53,24 @@ def test_the_most_severe_first_then_the_oldest(worklist):
         1234,
     )
     assert found.cases[0].age(NOW) == timedelta(days=7)
+
+
+def test_pages_come_from_the_query_with_the_total_of_all_pages(worklist):
+    everything = ids(list_cases(worklist.con, now=NOW))
+    pages = [list_cases(worklist.con, now=NOW, limit=2, offset=n) for n in (0, 2, 4)]
+    assert [ids(page) for page in pages] == [everything[0:2], everything[2:4], everything[4:]]
+    assert {page.total for page in pages} == {5}
+    past = list_cases(worklist.con, now=NOW, limit=2, offset=10)  # a stale link
+    assert (past.cases, past.total) == ([], 5)
+
+
+def test_the_assignee_filter_and_its_choices(worklist):
+    con = worklist.con
+    assert ids(list_cases(con, assignee="bob", now=NOW)) == [MISMATCH.id]
+    assert MISMATCH.id not in ids(list_cases(con, assignee=NOBODY, now=NOW))
+    assert list_cases(con, assignee=NOBODY, now=NOW).total == 4
+    assert assignees(con, now=NOW) == ["bob"]
+    assert assignees(con, statuses=["open"], now=NOW) == []
 
 
 def test_filters_combine(worklist):
