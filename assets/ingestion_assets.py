@@ -82,10 +82,19 @@ def _ingestion_asset(
             claim(con, engine.kind)
             where = (source, recon.landing, day, recon.lookback_days)
             how = {"progress": context.log.info, "services": recon.services}
+            adapter = recon.adapters.get(source.name)
             if engine.is_spark:
+                if adapter is not None:
+                    # Settings refuse this too; a config built by hand might not.
+                    raise ValueError(
+                        f"{source.name}: adapter {adapter} configured, but the spark engine "
+                        "reads no provider exports: run with the duckdb engine"
+                    )
                 report = spark_ingest.ingest_source(engine.spark_tables(), con, *where, **how)
             else:
-                report = ingest_source(con, *where, **how, read_in_place=recon.read_in_place)
+                report = ingest_source(
+                    con, *where, **how, read_in_place=recon.read_in_place, adapter=adapter
+                )
             checks_started = time.perf_counter()
             if engine.is_spark:
                 facts = landing_facts(engine.spark_tables(), source, day, recon.lookback_days)

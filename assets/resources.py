@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from checkout_service.db import DatabaseSettings
 from recon.run_params import RunParams
@@ -85,6 +86,9 @@ class ReconConfig(dg.ConfigurableResource):
     services_database_url: str | None = None
     services_data_dir: str = "data/services"
     services_schema_prefix: str = ""
+    # landing source -> adapter (built-in name or mapping file): that source's files are a
+    # provider's exports, read through the adapter (Dagster's config takes a str->str dict).
+    adapters: dict[str, str] = Field(default_factory=dict)
 
     @property
     def landing(self) -> Path:

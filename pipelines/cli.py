@@ -13,6 +13,7 @@ from pipelines.cli_params import (
     existing_warehouse,
     landing_option,
     seed_option,
+    source_adapters,
     warehouse_option,
 )
 from recon.discrepancy_types import SEVERITIES
@@ -78,6 +79,8 @@ def main() -> None:
         "recon run --source services --landing data/landing --date 2026-03-10 --out out",
         "recon run --engine spark --warehouse spark.duckdb --landing data/landing "
         "--date 2026-03-10 --out out",
+        "recon run --landing data/landing --date 2026-03-10 --out out "
+        "--adapter payments=stripe_charges --adapter orders=shopify_orders",
     )
 )
 @landing_option("Landing directory: <landing>/<source>/<YYYY-MM-DD>/*.parquet|jsonl|csv.")
@@ -128,6 +131,16 @@ def main() -> None:
     "RECON_SPARK_MASTER (default local[*]) [default: RECON_ENGINE or duckdb]. A warehouse "
     "belongs to one engine.",
 )
+@click.option(
+    "--adapter",
+    "adapters",
+    multiple=True,
+    callback=source_adapters,
+    metavar="SOURCE=ADAPTER",
+    help="Read SOURCE's landing files as a provider's exports through ADAPTER (a built-in "
+    "adapter's name or a mapping file's path); repeatable [default: RECON_ADAPTERS, which any "
+    "--adapter replaces].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-step progress, only the summary.")
 def run(
     landing: Path,
@@ -140,12 +153,15 @@ def run(
     services_data_dir: Path | None,
     services_database_url: str | None,
     engine: str | None,
+    adapters: dict[str, str] | None,
     quiet: bool,
 ) -> None:
     """Reconcile one business date through the Dagster job, in this process.
 
     Prints one line per step, then the discrepancies by type. Rerunning a date replaces its rows:
     the same files give the same output."""
+    from pydantic import ValidationError
+
     from pipelines.local_run import run_partition
     from recon.settings import ReconSettings
 
@@ -161,10 +177,15 @@ def run(
         ("services_data_dir", services_data_dir),
         ("services_database_url", services_database_url),
         ("engine", engine),
+        ("adapters", adapters),
     ):
         if value is not None:
             overrides[name] = value
-    settings = ReconSettings(**overrides)
+    try:
+        settings = ReconSettings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
+        raise click.UsageError(f"settings: {problems}") from None
     outcome = run_partition(settings, day, progress=None if quiet else sys.stderr)
     click.echo(outcome.report())
     if not outcome.success:

@@ -16,6 +16,24 @@ def parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) 
         raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc
 
 
+def source_adapters(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str] | None:
+    """Repeated `SOURCE=ADAPTER` options as a dict (None when none is given: the setting holds);
+    the settings check that each source exists and each adapter loads and feeds it."""
+    if not values:
+        return None
+    adapters: dict[str, str] = {}
+    for value in values:
+        source, sep, adapter = value.partition("=")
+        if not sep or not source.strip() or not adapter.strip():
+            raise click.BadParameter(f"{value!r} is not SOURCE=ADAPTER")
+        if source.strip() in adapters:
+            raise click.BadParameter(f"{source.strip()} is given two adapters")
+        adapters[source.strip()] = adapter.strip()
+    return adapters
+
+
 def examples(*commands: str) -> str:
     """A command's epilog: example invocations, shown as written (`\\b` stops click rewrapping
     the paragraph). tests/pipelines/test_cli.py parses every one of them."""

@@ -6,6 +6,10 @@ pass proves it (`profile.check_parquet_file`), the ledger records it with its si
 time, and the models read it where it lands (`raw_rows.raw_rows_sql`). Every other file is validated
 row by row: its valid rows are stored in `raw.<source>`, the others quarantined with their reason.
 
+A source with an adapter (`ReconSettings.adapters`) holds a provider's exports instead: every file
+of its window is read through the adapter (`recon.adapters.landing_reader`), never in place, and
+validated and quarantined the same way.
+
 Everything for a (source, partition) happens in one transaction: the partition's old rows are
 deleted and the new ones inserted, so a rerun replaces rather than duplicates, and a failure (a
 file missing a required column, an unreadable file) leaves the warehouse exactly as it was.
@@ -20,8 +24,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from checkout_service.db import DatabaseSettings
+from recon.adapters.landing_reader import read_through_adapter
+from recon.adapters.mapping import Mapping
+from recon.adapters.registry import load_adapter
 from recon.contract import Source
 from recon.landing import (
     LandingFile,
@@ -79,6 +87,8 @@ class IngestReport:
 
 
 Progress = Callable[[str], None]
+# A text reader: a landing file's rows as text with the META columns, and how many were read.
+Reader = Callable[[Path, Source], tuple[pa.Table, int]]
 
 
 def ingest_source(
@@ -92,19 +102,43 @@ def ingest_source(
     progress: Progress | None = None,
     services: DatabaseSettings | None = None,
     read_in_place: bool = True,
+    adapter: str | None = None,
 ) -> IngestReport:
     """Replace `business_date`'s rows of `source` with what its landing window holds now: its
     landing files, or with `services`, the service database that holds the source.
 
-    `read_in_place` False stores every row, for landing files that will not stay where they are."""
+    `read_in_place` False stores every row, for landing files that will not stay where they are.
+    `adapter` (a built-in adapter's name or a mapping file's path): the landing files are that
+    provider's exports, each read through the adapter."""
+    mapping = _source_adapter(source, adapter, services)
     with window_files(source, landing, business_date, lookback_days, services) as files:
         report = _ingest_files(
-            con, source, files, business_date, loaded_at, progress, read_in_place
+            con, source, files, business_date, loaded_at, progress, read_in_place, mapping
         )
     report.unrecognised = unrecognised_in_window(
         source, landing, business_date, lookback_days, services
     )
     return report
+
+
+def _source_adapter(
+    source: Source, adapter: str | None, services: DatabaseSettings | None
+) -> Mapping | None:
+    """The adapter's mapping, checked to feed `source` (settings check this too, but callers
+    of the library may pass anything)."""
+    if adapter is None:
+        return None
+    if services is not None and source.name in SERVICE_SOURCES:
+        raise ValueError(
+            f"{source.name}: adapter {adapter} configured, but services mode reads "
+            f"{source.name} from the service database, not landing files"
+        )
+    mapping = load_adapter(adapter)
+    if mapping.target != source.name:
+        raise ValueError(
+            f"{source.name}: adapter {adapter} feeds {mapping.target}, not {source.name}"
+        )
+    return mapping
 
 
 @contextmanager
@@ -150,6 +184,7 @@ def _ingest_files(
     loaded_at: datetime | None,
     progress: Progress | None,
     read_in_place: bool,
+    mapping: Mapping | None = None,
 ) -> IngestReport:
     ensure_schema(con)
     loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
@@ -158,12 +193,14 @@ def _ingest_files(
         _delete_partition(con, source, business_date)
         for landing_file in files:
             counts, summary, why_stored = _load_file(
-                con, source, landing_file, business_date, loaded_at, read_in_place
+                con, source, landing_file, business_date, loaded_at, read_in_place, mapping
             )
             report.files.append(counts)
             report.summary.merge(summary)
             if progress:
                 where = "read in place" if counts.read_in_place else "stored"
+                if mapping is not None:
+                    where = f"through adapter {mapping.name}, {where}"
                 progress(
                     f"{source.name}: {landing_file.name} ({landing_file.landing_date}) "
                     f"{counts.rows_loaded} loaded ({where}"
@@ -191,13 +228,17 @@ def _load_file(
     partition: date,
     loaded_at: datetime,
     read_in_place: bool,
+    mapping: Mapping | None = None,
 ) -> tuple[FileCounts, Summary, str | None]:
     """Load one file; returns its counts, the summary of its rows when read in place, and why a
-    Parquet file was stored rather than read in place."""
+    Parquet file was stored rather than read in place. With `mapping`, the file is a provider's
+    export: read through the adapter, whatever its format (never in place: its rows are not the
+    contract's as stored)."""
     rel_name = "_landing_rows"
     natives: dict[str, str | None] = {}
     why_stored = None
-    if landing_file.format == "parquet":
+    registered_view = landing_file.format == "parquet" and mapping is None
+    if registered_view:
         described, rows_read = describe_parquet(con, source, landing_file.path)
         if landing_file.origin is not None:
             why_stored = "a snapshot, gone after the load"
@@ -212,15 +253,14 @@ def _load_file(
             why_stored = check.why_not
         natives = _register_parquet(con, source, landing_file.path, described, rel_name)
     else:
-        reader = read_csv if landing_file.format == "csv" else read_jsonl
-        table, rows_read = reader(landing_file.path, source)
+        table, rows_read = _reader(landing_file, mapping)(landing_file.path, source)
         con.register(rel_name, table)
     try:
         loaded, quarantined = _insert(
             con, source, landing_file, rel_name, partition, loaded_at, natives, rows_read
         )
     finally:
-        if landing_file.format == "parquet":
+        if registered_view:
             con.execute(f"drop view if exists {rel_name}")
         else:
             con.unregister(rel_name)
@@ -232,6 +272,12 @@ def _load_file(
     counts = _counts(landing_file, rows_read, loaded, quarantined, read_in_place=False)
     _record(con, source, landing_file, partition, loaded_at, counts)
     return counts, Summary(), why_stored
+
+
+def _reader(landing_file: LandingFile, mapping: Mapping | None) -> Reader:
+    if mapping is not None:
+        return lambda path, source: read_through_adapter(mapping, path, source)
+    return read_csv if landing_file.format == "csv" else read_jsonl
 
 
 def _counts(

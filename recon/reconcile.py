@@ -22,11 +22,14 @@ def reconcile_partition(
     params: RunParams | None = None,
     services: DatabaseSettings | None = None,
     read_in_place: bool = True,
+    adapters: dict[str, str] | None = None,
 ) -> dict[str, IngestReport]:
     """`services`: read orders, payments, inventory moves and fulfillments from the service
     databases instead of `landing` (analytics events always come from `landing`).
-    `read_in_place` False stores every landing row (see `ingest_source`)."""
+    `read_in_place` False stores every landing row (see `ingest_source`). `adapters`: landing
+    source -> adapter whose provider exports that source's landing files are."""
     params = params or RunParams()
+    adapters = adapters or {}
     reports = {
         name: ingest_source(
             con,
@@ -36,6 +39,7 @@ def reconcile_partition(
             params.lookback_days,
             services=services,
             read_in_place=read_in_place,
+            adapter=adapters.get(name),
         )
         for name, source in SOURCES.items()
     }

@@ -5,8 +5,12 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from recon.adapters.registry import load_adapter
+from recon.contract import SOURCES
+from recon.service_source import SERVICE_SOURCES
 
 
 class ReconSettings(BaseSettings):
@@ -84,6 +88,12 @@ class ReconSettings(BaseSettings):
         "lands instead of copying its rows into the warehouse. Set false when landing files are "
         "deleted or rewritten after ingestion: the models read them again later.",
     )
+    adapters: dict[str, str] = Field(
+        default_factory=dict,
+        description="Landing source -> adapter (a built-in adapter's name or a mapping file's "
+        "path), as JSON: that source's landing files are the provider's exports, read through "
+        'the adapter (docs/adapters.md). E.g. {"payments": "stripe_charges"}.',
+    )
     duckdb_memory_limit: str | None = Field(
         None, description="DuckDB memory_limit (e.g. '4GB'); DuckDB spills to disk beyond it."
     )
@@ -127,6 +137,37 @@ class ReconSettings(BaseSettings):
             raise ValueError(f"out_dir may only use the {{date}} placeholder: {exc}") from exc
         return value
 
+    @field_validator("adapters")
+    @classmethod
+    def _adapters(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = [
+            p for source, adapter in value.items() if (p := _adapter_problem(source, adapter))
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @model_validator(mode="after")
+    def _adapters_fit_the_run(self) -> "ReconSettings":
+        if not self.adapters:
+            return self
+        # The Spark engine reads landing files itself and has no adapter reader.
+        if self.engine == "spark":
+            raise ValueError(
+                "adapters are read by the duckdb engine only: convert the exports with "
+                "`recon adapters convert` for the spark engine, or run with engine duckdb "
+                f"(adapters configured: {_listed(self.adapters)})"
+            )
+        served = [
+            s for s in self.adapters if self.source_mode == "services" and s in SERVICE_SOURCES
+        ]
+        if served:
+            raise ValueError(
+                f"adapters for {', '.join(served)}: services mode reads those sources from the "
+                "service databases, not landing files"
+            )
+        return self
+
     def out_for(self, day: date) -> Path:
         return Path(self.out_dir.format(date=day.isoformat()))
 
@@ -136,3 +177,24 @@ class ReconSettings(BaseSettings):
         if self.spark_warehouse_dir:
             return self.spark_warehouse_dir
         return str(self.warehouse_path.with_name(self.warehouse_path.name + ".spark").absolute())
+
+
+def _listed(adapters: dict[str, str]) -> str:
+    return ", ".join(f"{source}={adapter}" for source, adapter in adapters.items())
+
+
+def _adapter_problem(source: str, adapter: str) -> str | None:
+    """What is wrong with `source` read through `adapter`, naming both; None when it fits."""
+    if source not in SOURCES:
+        known = ", ".join(SOURCES)
+        return f"adapters: {source}={adapter}: no landing source {source!r} (sources: {known})"
+    try:
+        mapping = load_adapter(adapter)
+    except ValueError as exc:
+        return f"adapters: {source}={adapter}: {exc}"
+    if mapping.target != source:
+        return (
+            f"adapters: {source}={adapter}: the adapter {mapping.name} feeds {mapping.target}, "
+            f"not {source}"
+        )
+    return None

@@ -80,7 +80,9 @@ def file_format(mapping: Mapping, path: Path) -> str:
     return kind[0]
 
 
-def apply_mapping(mapping: Mapping, path: Path) -> MappedFile:
+def provider_table(mapping: Mapping, path: Path) -> tuple[pa.Table, list[str]]:
+    """The file's records as text, with every provider column the mapping reads (a column the
+    file lacks is empty), and the columns it lacks entirely (worth a warning)."""
     table = read_provider_file(path, file_format(mapping, path))
     present = set(table.column_names)
     read = provider_columns(mapping)
@@ -89,11 +91,23 @@ def apply_mapping(mapping: Mapping, path: Path) -> MappedFile:
         table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
     # Worth a warning when no alternative is there: an export without the column, or a typo.
     missing = list(dict.fromkeys(" or ".join(n) for n in read if absent.issuperset(n)))
-    with duckdb.connect() as con:
-        # Values without an offset are UTC (or the mapping's zone), never the machine's.
-        con.execute("set TimeZone = 'UTC'")
-        con.register("provider", table)
-        con.execute(f"create temp table checked as {mapping_sql(mapping, table.column_names)}")
+    return table, missing
+
+
+def mapping_session(mapping: Mapping, table: pa.Table) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB session holding the provider's records as `provider` and the mapped,
+    contract-checked rows as `checked` (see `mapping_sql`); the caller closes it."""
+    con = duckdb.connect()
+    # Values without an offset are UTC (or the mapping's zone), never the machine's.
+    con.execute("set TimeZone = 'UTC'")
+    con.register("provider", table)
+    con.execute(f"create temp table checked as {mapping_sql(mapping, table.column_names)}")
+    return con
+
+
+def apply_mapping(mapping: Mapping, path: Path) -> MappedFile:
+    table, missing = provider_table(mapping, path)
+    with mapping_session(mapping, table) as con:
         rows = _valid_rows(con, mapping, path)
         quarantine = _quarantine(con, mapping, path)
         passed = con.execute(
