@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,32 +224,49 @@ def _scalar_text(value: object) -> str | None:
     return str(value)
 
 
+def csv_records(
+    text: str,
+) -> tuple[list[str] | None, Iterator[tuple[int, list[str], str | None]]]:
+    """CSV text's header (stripped names; None for an empty text) and its records after it, each
+    with the line it starts on (quoted fields may span lines): `(line, fields, None)`, or
+    `(line, [], error)` for a record the csv module cannot parse. Blank lines are skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        return None, iter(())
+
+    def records() -> Iterator[tuple[int, list[str], str | None]]:
+        first_line = reader.line_num + 1
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield first_line, [], f"CSV parse error: {exc}"
+                first_line = reader.line_num + 1
+                continue
+            number, first_line = first_line, reader.line_num + 1
+            if fields and fields != [""]:
+                yield number, fields, None
+
+    return header, records()
+
+
 def read_csv(
     path: Path, source: Source, max_bytes: int = MAX_TEXT_FILE_BYTES
 ) -> tuple[pa.Table, int]:
     """A header line, then one row per record (quoted fields may span lines)."""
     rows = TextRows(source)
-    text = decode_text(path, max_bytes)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
+    header, records = csv_records(decode_text(path, max_bytes))
+    if header is None:
         return rows.to_arrow(), 0
-    header = [h.strip() for h in header]
     _require_header(path, source, header)
     known = set(source.column_names)
-    first_line = reader.line_num + 1
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            rows.reject(first_line, "", "malformed_csv_row", f"CSV parse error: {exc}")
-            first_line = reader.line_num + 1
-            continue
-        number, first_line = first_line, reader.line_num + 1
-        if not fields or fields == [""]:
+    for number, fields, error in records:
+        if error is not None:
+            rows.reject(number, "", "malformed_csv_row", error)
             continue
         raw = _printable(",".join(fields))
         if any(_has_bad_bytes(f) for f in fields):

@@ -5,15 +5,13 @@ that cannot be parsed, `_error` and `_error_detail`.
 Text is decoded as the landing readers do (UTF-8, a byte-order mark ignored, .gz and .zst
 decompressed, the same size cap), so an export fails or quarantines for the same reasons."""
 
-import csv
-import io
 import json
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recon.readers import MAX_TEXT_FILE_BYTES, UnreadableFileError, decode_text
+from recon.readers import MAX_TEXT_FILE_BYTES, UnreadableFileError, csv_records, decode_text
 
 META = ("_line", "_raw", "_error", "_error_detail")
 
@@ -105,20 +103,11 @@ def _read_jsonl(path: Path, max_bytes: int) -> pa.Table:
 
 def _read_csv(path: Path, max_bytes: int) -> pa.Table:
     rows = ProviderRows()
-    reader = csv.reader(io.StringIO(decode_text(path, max_bytes), newline=""))
-    header = [h.strip() for h in next(reader, [])]
-    first_line = reader.line_num + 1
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            rows.reject(first_line, "", "malformed_csv_row", f"CSV parse error: {exc}")
-            first_line = reader.line_num + 1
-            continue
-        number, first_line = first_line, reader.line_num + 1
-        if not fields or fields == [""]:
+    header, records = csv_records(decode_text(path, max_bytes))
+    header = header or []
+    for number, fields, error in records:
+        if error is not None:
+            rows.reject(number, "", "malformed_csv_row", error)
             continue
         raw = ",".join(fields).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         if len(fields) != len(header):

@@ -103,15 +103,15 @@ def list_cases(
     severity, the oldest first (age: from opened_at to `now`); `limit` of them from `offset`."""
     if not cases_schema_exists(con):
         return CaseList([], 0)
+    params = _filters(statuses, types, severities, older_than, now) | {"assignee": assignee}
+    held = "$assignee is null or coalesce(assignee, '') = $assignee"
     rows = con.execute(
         f"""
-        select *, count(*) over () as total from ({_FILTERED}) c
-        where $assignee is null or coalesce(assignee, '') = $assignee
+        select *, count(*) over () as total from ({_FILTERED}) c where {held}
         order by {severity_rank_sql("severity")}, opened_at, case_id
         limit $limit offset $offset
         """,
-        _filters(statuses, types, severities, older_than, now)
-        | {"assignee": assignee, "limit": limit, "offset": offset},
+        params | {"limit": limit, "offset": offset},
     ).fetchall()
     if rows:
         return CaseList([_case(row[:-1]) for row in rows], rows[0][-1])
@@ -119,9 +119,7 @@ def list_cases(
         return CaseList([], 0)
     # Past the last page: the total still says how many match.
     [(total,)] = con.execute(
-        f"select count(*) from ({_FILTERED}) c "
-        "where $assignee is null or coalesce(assignee, '') = $assignee",
-        _filters(statuses, types, severities, older_than, now) | {"assignee": assignee},
+        f"select count(*) from ({_FILTERED}) c where {held}", params
     ).fetchall()
     return CaseList([], total)
 
