@@ -187,21 +187,14 @@ def read_jsonl(
     rows = TextRows(source)
     keys_seen: set[str] = set()
     known = set(source.column_names)
-    for number, line in enumerate(decode_text(path, max_bytes).split("\n"), start=1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
+    for number, line in jsonl_lines(decode_text(path, max_bytes)):
         raw = _printable(line)
         if _has_bad_bytes(line):
             rows.reject(number, raw, "invalid_encoding", "line is not valid UTF-8")
             continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            rows.reject(number, raw, "malformed_json", f"not valid JSON: {exc.msg}")
-            continue
-        if not isinstance(record, dict):
-            rows.reject(number, raw, "malformed_json", "line is JSON but not an object")
+        record, error = json_object(line)
+        if error is not None:
+            rows.reject(number, raw, "malformed_json", error)
             continue
         keys_seen.update(record)
         nested = [k for k in source.column_names if isinstance(record.get(k), dict | list)]
@@ -222,6 +215,25 @@ def _scalar_text(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def jsonl_lines(text: str) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of JSON-lines text with their 1-based numbers, a trailing CR dropped."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if line.strip():
+            yield number, line
+
+
+def json_object(line: str) -> tuple[dict | None, str | None]:
+    """The line's JSON object, or None and why it is not one (a `malformed_json` detail)."""
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        return None, f"not valid JSON: {exc.msg}"
+    if not isinstance(record, dict):
+        return None, "line is JSON but not an object"
+    return record, None
 
 
 def csv_records(

@@ -11,7 +11,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recon.readers import MAX_TEXT_FILE_BYTES, UnreadableFileError, csv_records, decode_text
+from recon.readers import (
+    MAX_TEXT_FILE_BYTES,
+    UnreadableFileError,
+    csv_records,
+    decode_text,
+    json_object,
+    jsonl_lines,
+)
 
 META = ("_line", "_raw", "_error", "_error_detail")
 
@@ -84,18 +91,11 @@ def flatten(record: dict, prefix: str = "") -> dict[str, str | None]:
 
 def _read_jsonl(path: Path, max_bytes: int) -> pa.Table:
     rows = ProviderRows()
-    for number, line in enumerate(decode_text(path, max_bytes).split("\n"), start=1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
+    for number, line in jsonl_lines(decode_text(path, max_bytes)):
         raw = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            rows.reject(number, raw, "malformed_json", f"not valid JSON: {exc.msg}")
-            continue
-        if not isinstance(record, dict):
-            rows.reject(number, raw, "malformed_json", "line is JSON but not an object")
+        record, error = json_object(line)
+        if error is not None:
+            rows.reject(number, raw, "malformed_json", error)
             continue
         rows.add(number, raw, flatten(record))
     return rows.to_arrow()

@@ -22,14 +22,13 @@ from tests.recon.cases.conftest import (
     CHARGE,
     DAY,
     MISMATCH,
+    OLD_CHARGE,
     RESERVATION,
     UNATTRIBUTED,
     Finding,
     copied,
     open_shop,
 )
-
-OLD_CHARGE = Finding("duplicate_charge", "chk_0", 900, "USD")
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,7 @@ CHARGE = Finding("duplicate_charge", "chk_1", 5000, "USD")  # critical
 MISMATCH = Finding("amount_mismatch", "ord_2", 1234, "EUR")  # high
 RESERVATION = Finding("orphaned_reservation", "res_3", None, None)  # medium
 UNATTRIBUTED = Finding("unattributed_revenue", "ord_4", 2200, "GBP")  # low
+OLD_CHARGE = Finding("duplicate_charge", "chk_0", 900, "USD")  # critical, for a week-old case
 
 
 @dataclass

@@ -13,14 +13,13 @@ from tests.recon.cases.conftest import (
     DAY,
     MISMATCH,
     NOW,
+    OLD_CHARGE,
     RESERVATION,
     UNATTRIBUTED,
     Finding,
     Shop,
     open_shop,
 )
-
-OLD_CHARGE = Finding("duplicate_charge", "chk_0", 900, "USD")  # critical, opened a week earlier
 
 
 @pytest.fixture(scope="module")

@@ -30,14 +30,13 @@ from tests.recon.cases.conftest import (
     CHARGE,
     DAY,
     MISMATCH,
+    OLD_CHARGE,
     RESERVATION,
     UNATTRIBUTED,
-    Finding,
     copied,
     open_shop,
 )
 
-OLD_CHARGE = Finding("duplicate_charge", "chk_0", 900, "USD")
 PASSWORDS = {"alice": "alice-password", "rita": "rita-password"}
 API_KEY = "bot-api-key-0123456789"
 
