@@ -15,7 +15,7 @@ from checks.landing import (
     landing_check_specs,
     late_result,
 )
-from recon.contract import SOURCES, Source
+from recon.contract import SOURCES, Source, source_in_use
 from recon.contract_suites import validate_contract
 from recon.ingest import IngestReport, ingest_source
 from recon.landing import unrecognised_warning
@@ -107,7 +107,7 @@ def _ingestion_asset(
             checks = [
                 rows_conserved(con, key, source.name, day, stored),
                 contract_result(key, contract),
-                fresh_result(con, key, source, day, report.unrecognised),
+                fresh_result(con, key, source, day, report.unrecognised, recon.landing),
             ]
             if has_late_columns(source):
                 checks.append(late_result(key, contract))
@@ -116,7 +116,7 @@ def _ingestion_asset(
             check_seconds = time.perf_counter() - checks_started
         if report.unrecognised:
             context.log.warning(unrecognised_warning(source.name, report.unrecognised))
-        if not report.files:
+        if not report.files and source_in_use(source, recon.landing):
             context.log.warning(_no_files(source, day, report))
         metadata = {**ingest_metadata(report), "check_seconds": check_seconds}
         return dg.MaterializeResult(metadata=metadata, check_results=checks)

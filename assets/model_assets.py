@@ -40,8 +40,9 @@ def run_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         pool="duckdb",
         kinds={"duckdb"},
         description=(
-            "Settings this partition is reconciled with (lookback, TTL, SLA, tolerance) "
-            "and the run that reconciled it."
+            "Settings this partition is reconciled with (lookback, TTL, SLAs, tolerances, fee "
+            "schedule) and the run that reconciled it: meta.run_params, meta.tolerances and "
+            "meta.fee_schedule."
         ),
     )
     def run_params(
@@ -50,7 +51,7 @@ def run_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         params = replace(recon.run_params, run_id=context.run.run_id)
         with warehouse.session() as con:
             write_run_params(con, date.fromisoformat(context.partition_key), params)
-        return dg.MaterializeResult(metadata=dict(vars(params)))
+        return dg.MaterializeResult(metadata=params.as_metadata())
 
     return run_params
 

@@ -10,7 +10,12 @@ from recon.reports.build import BUILDERS, ReportFiles, build_index
 
 # The assets each report reads (its dependencies).
 REPORT_INPUTS = {
-    "finance": [("marts", "finance_daily"), ("marts", "discrepancies")],
+    "finance": [
+        ("marts", "finance_daily"),
+        ("marts", "discrepancies"),
+        ("marts", "cash_daily"),
+        ("marts", "cash_waiting_captures"),
+    ],
     "marketing": [("marts", "marketing_funnel"), ("marts", "marketing_attribution")],
     "revenue_bridge": [("marts", "revenue_bridge")],
     "discrepancies": [("marts", "discrepancies"), ("marts", "discrepancy_evidence")],

@@ -78,6 +78,11 @@ class ReconConfig(dg.ConfigurableResource):
     reservation_ttl_minutes: int = 30
     capture_sla_hours: int = 24
     amount_tolerance_minor: int = 0
+    settlement_sla_days: int = 3
+    # The cash settings as JSON (`recon.cash_settings`): currency -> fee rule, rule -> currency
+    # -> tolerance.
+    fee_schedule: str = "{}"
+    tolerances: str = "{}"
     idempotency_warn_rate: float = 0.01
     read_in_place: bool = True
     web_url: str | None = None  # where `recon web` serves the case pages the reports link to

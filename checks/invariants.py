@@ -140,6 +140,8 @@ def discrepancy_ids_unique(
 
 
 BRIDGE_CLOSES = "bridge_closes"
+# The bridge's totals of the provider's side: present where the provider's reports were landed.
+CASH_ANCHORS = ("settled_gross", "paid_out")
 
 
 def bridge_closes_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
@@ -149,8 +151,8 @@ def bridge_closes_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
         blocking=True,
         description=(
             "Per currency, every total of the revenue bridge equals the previous total plus the "
-            "steps between, and the client-reported, ordered, gross and net totals equal the same "
-            "sums computed straight from staging."
+            "steps between, and the client-reported, ordered, gross, net, settled gross and paid "
+            "out totals equal the same sums computed straight from staging."
         ),
     )
 
@@ -176,15 +178,24 @@ def _bridge_problems(relations: PartitionRows, day: date) -> list[tuple[str, str
     )
     expected = _independent_totals(relations, day)
     problems = unclosed_totals(lines)
+    shown = set()
     for currency, line, kind, amount in lines:
+        shown.add((currency, line))
         want = expected.get((currency, line)) if kind == "total" else None
+        if want is None and line in CASH_ANCHORS:
+            want = 0  # staging has no such line in this currency: nothing was settled or paid
         if want is not None and want != amount:
             problems.append((currency, line, f"staging says {want}, bridge says {amount}"))
+    for (currency, line), want in expected.items():
+        # Money settled or paid that the bridge does not show (it stopped at net revenue).
+        if line in CASH_ANCHORS and want and (currency, line) not in shown:
+            problems.append((currency, line, f"staging says {want}, bridge has no such line"))
     return problems
 
 
 def _independent_totals(relations: PartitionRows, day: date) -> dict[tuple[str, str], int]:
-    """The bridge's anchor totals recomputed from staging, without the bridge's own models."""
+    """The bridge's anchor totals recomputed from staging, without the bridge's own models
+    (settled_gross and paid_out without int_settlement_lines either)."""
     rows = relations.rows(
         """
         with checkouts as (
@@ -210,11 +221,49 @@ def _independent_totals(relations: PartitionRows, day: date) -> dict[tuple[str, 
             from stg_payments p join checkouts using (checkout_key)
             where p.status = 'succeeded'
             group by p.currency
+        ),
+        -- The cash side, from the provider's rows and ours alone: a charge (refund) line is the
+        -- day's when it names a succeeded capture (refund) of the day's checkouts, a chargeback
+        -- or its reversal when it names such a capture; a line of the business date naming no
+        -- succeeded payment of ours is the provider's own and counts on that date.
+        window_payments as (
+            select p.psp_reference, p.kind, c.checkout_key is not null as of_day
+            from stg_payments p left join checkouts c on p.checkout_key = c.checkout_key
+            where p.status = 'succeeded' and p.kind in ('capture', 'refund')
+                and p.psp_reference is not null
+        ),
+        lines as (
+            select
+                s.currency, s.line_type, s.gross_minor, s.net_minor, s.payout_id, s.settled_on,
+                coalesce(p.of_day, false) as of_day, p.psp_reference is not null as names_payment
+            from stg_settlements s
+            left join window_payments p
+                on s.psp_reference = p.psp_reference
+                and p.kind = case
+                    when s.line_type in ('charge', 'chargeback', 'chargeback_reversal')
+                        then 'capture'
+                    when s.line_type = 'refund' then 'refund'
+                end
+        ),
+        cash as (
+            select
+                l.currency,
+                sum(case when l.of_day and l.line_type in ('charge', 'refund')
+                    then l.gross_minor else 0 end) as settled_gross,
+                sum(case when po.payout_id is not null
+                    and (l.of_day or (not l.names_payment and l.settled_on = $day))
+                    then l.net_minor else 0 end) as paid_out
+            from lines l
+            left join (select payout_id from stg_payouts where status = 'paid') po
+                on l.payout_id = po.payout_id
+            group by l.currency
         )
         select * from client
         union all select * from ordered
         union all select currency, 'gross_revenue', captured from payments
         union all select currency, 'net_revenue', captured - refunded from payments
+        union all select currency, 'settled_gross', settled_gross from cash
+        union all select currency, 'paid_out', paid_out from cash
         """,
         {"day": day},
         origin=BRIDGE_CLOSES,

@@ -3,11 +3,12 @@ day's export arrived at all, and how many idempotency keys break the `{checkout_
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from recon.contract import Kind, Source
+from recon.contract import Kind, Source, source_in_use
 from recon.contract_suites import ContractResult, Failure
 from recon.landing import ACCEPTED, UnrecognisedFile
 from recon.profile import WINDOW_CHECKED
@@ -93,9 +94,20 @@ def fresh_result(
     source: Source,
     day: date,
     unrecognised: Sequence[UnrecognisedFile] = (),
+    landing: Path | None = None,
 ) -> dg.AssetCheckResult:
     """`unrecognised`: the files ingestion did not read (`IngestReport.unrecognised`); those of
-    the day's own folder are named when no rows landed, as they are the likely export."""
+    the day's own folder are named when no rows landed, as they are the likely export. An
+    optional source with no folder under `landing` is not in use and passes; so does any day of
+    a source that is not daily (payouts)."""
+    if landing is not None and not source_in_use(source, landing):
+        return dg.AssetCheckResult(
+            check_name=FRESH,
+            asset_key=asset_key,
+            passed=True,
+            description=f"not in use: the landing directory has no {source.name}/ folder",
+            metadata={"in_use": False},
+        )
     [(files, rows)] = con.execute(
         """
         select count(*), coalesce(sum(rows_read), 0) from meta.ingested_files
@@ -107,9 +119,9 @@ def fresh_result(
     return dg.AssetCheckResult(
         check_name=FRESH,
         asset_key=asset_key,
-        passed=rows > 0,
+        passed=rows > 0 or not source.daily,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=None if rows else _no_rows(source, day, files, unread),
+        description=None if rows or not source.daily else _no_rows(source, day, files, unread),
         metadata={
             "files_for_the_day": int(files),
             "rows_for_the_day": int(rows),

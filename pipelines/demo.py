@@ -20,6 +20,7 @@ from pipelines.local_run import run_partition
 from recon.landing_writer import COLUMNS
 from recon.settings import ReconSettings
 from testdata.scoring import score
+from testdata.settlement import REFERENCE_FEE_SCHEDULE
 from testdata.synthetic import GROUND_TRUTH_FILE, generate_landing
 
 GENERATORS = ("simulator", "synthetic")
@@ -67,6 +68,8 @@ def run_demo(
         landing_dir=landing,
         warehouse_path=root / "warehouse.duckdb",
         out_dir=str(root / "out" / "{date}"),
+        # The generated data is the reference provider's: reconcile its fees by its schedule.
+        fee_schedule=REFERENCE_FEE_SCHEDULE,
     )
     outcome = run_partition(settings, day, progress=progress)
     print(outcome.report())

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import Engine, ReconConfig, Warehouse
+from recon.cash_settings import FeeSchedule, Tolerances
 from recon.settings import ReconSettings
 
 
@@ -30,4 +31,13 @@ def build_resources(settings: ReconSettings) -> dict[str, dg.ConfigurableResourc
 def _recon_config(settings: ReconSettings) -> ReconConfig:
     # Every field of the config is the setting of the same name; paths travel as text.
     values = {name: getattr(settings, name) for name in ReconConfig.model_fields}
-    return ReconConfig(**{name: str(v) if isinstance(v, Path) else v for name, v in values.items()})
+    return ReconConfig(**{name: _config_value(v) for name, v in values.items()})
+
+
+def _config_value(value: object) -> object:
+    """Paths travel as text, the cash settings as JSON."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, FeeSchedule | Tolerances):
+        return value.to_json()
+    return value

@@ -4,6 +4,7 @@ same shape as DDL (a test keeps the two in step)."""
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 
 class Kind(StrEnum):
@@ -25,6 +26,9 @@ class Column:
     max_bytes: int = 2048
     # SQL condition (on the raw text columns) under which a nullable column must have a value.
     required_when: str | None = None
+    # SQL condition (on the raw columns, text or native) a present value must meet, and what it
+    # says when it does not: a rule across columns (a line's net is its gross less its fee).
+    consistent_when: tuple[str, str] | None = None
 
     @property
     def sql_type(self) -> str:
@@ -40,6 +44,12 @@ class Source:
     # D+1's folder), and client events are exported by the collector as it receives them.
     landing_time: str
     columns: tuple[Column, ...]
+    # An optional source is reconciled only where the landing directory has its folder: the
+    # cash side (settlements, payouts) is for those who receive the provider's reports.
+    optional: bool = False
+    # Whether every business date has rows: `export_arrived` fails on an empty day's folder of a
+    # daily source; payouts are not made every day.
+    daily: bool = True
     column_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -176,8 +186,76 @@ ANALYTICS_EVENTS = Source(
     ),
 )
 
+
+def _integer(name: str) -> str:
+    return f"try_cast(trim(cast({name} as varchar)) as bigint)"
+
+
+_LINE_TYPE = "lower(trim(cast(line_type as varchar)))"
+_LINE_OF_A_PAYMENT = f"{_LINE_TYPE} in ('charge', 'refund', 'chargeback', 'chargeback_reversal')"
+_NET_IS_GROSS_LESS_FEE = (
+    f"{_integer('net_minor')} = {_integer('gross_minor')} - {_integer('fee_minor')}",
+    "is not gross_minor - fee_minor",
+)
+
+SETTLEMENTS = Source(
+    "settlements",
+    key="settlement_line_id",
+    landing_time="settled_at",
+    optional=True,
+    columns=(
+        _id("settlement_line_id"),
+        _id("payout_id"),
+        # The payment the line settles: a charge or chargeback names the capture's reference, a
+        # refund the refund's. The provider's own fee and adjustment lines may name none.
+        Column("psp_reference", required_when=_LINE_OF_A_PAYMENT),
+        _enum(
+            "line_type",
+            "charge",
+            "refund",
+            "chargeback",
+            "chargeback_reversal",
+            "fee",
+            "adjustment",
+        ),
+        # Signed: money to the merchant is positive.
+        Column("gross_minor", Kind.INTEGER, required=True),
+        _money("fee_minor", 0),
+        Column("net_minor", Kind.INTEGER, required=True, consistent_when=_NET_IS_GROSS_LESS_FEE),
+        _CURRENCY,
+        _ts("settled_at"),
+    ),
+)
+
+PAYOUTS = Source(
+    "payouts",
+    key="payout_id",
+    landing_time="created_at",
+    optional=True,
+    daily=False,
+    columns=(
+        _id("payout_id"),
+        # Signed: a negative payout is a debit from the bank account.
+        Column("amount_minor", Kind.INTEGER, required=True),
+        _CURRENCY,
+        _enum("status", "paid", "failed"),
+        # A date; a timestamp is read as its UTC date.
+        _ts("arrival_date"),
+        _ts("created_at"),
+    ),
+)
+
 SOURCES: dict[str, Source] = {
-    s.name: s for s in (ORDERS, PAYMENTS, INVENTORY_MOVES, FULFILLMENTS, ANALYTICS_EVENTS)
+    s.name: s
+    for s in (
+        ORDERS,
+        PAYMENTS,
+        INVENTORY_MOVES,
+        FULFILLMENTS,
+        ANALYTICS_EVENTS,
+        SETTLEMENTS,
+        PAYOUTS,
+    )
 }
 
 # The steps of an idempotency key `{checkout_id}:{step}` (docs/contract.md, "Idempotency keys").
@@ -197,3 +275,9 @@ IDEMPOTENCY_STEPS = (
 
 # The columns ingestion adds to every raw row, ahead of the contract's own.
 LINEAGE_COLUMNS = ("_partition_date", "_landing_date", "_source_file", "_line", "_loaded_at")
+
+
+def source_in_use(source: Source, landing: Path) -> bool:
+    """Whether the pipeline reconciles `source`: always, unless it is optional and the landing
+    directory has no folder for it."""
+    return not source.optional or (Path(landing) / source.name).is_dir()

@@ -10,8 +10,8 @@ from recon.discrepancy_types import severity_rank_sql
 
 # The run's ID is left out (it is in the warehouse): the same input gives byte-identical files.
 DISCREPANCY_COLUMNS = (
-    "discrepancy_id, type, severity, checkout_id, amount_minor, currency, business_date, details, "
-    "rule_version"
+    "discrepancy_id, type, severity, checkout_id, subject_id, amount_minor, currency, "
+    "business_date, details, rule_version"
 )
 # _loaded_at is left out so the same input always gives byte-identical files.
 QUARANTINE_COLUMNS = "source, _source_file as file, _line as line, reason, detail, raw_text"

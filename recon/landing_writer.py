@@ -36,6 +36,9 @@ DEFAULT_FORMATS: dict[str, str] = {
     "inventory_moves": "csv",
     "fulfillments": "parquet_text",
     "analytics_events": "jsonl",
+    # Providers send settlement reports as CSV files; payouts come from their API as JSON.
+    "settlements": "csv",
+    "payouts": "jsonl",
 }
 # Orders arrive as a multi-file export, so ingestion has to union files of one day.
 DEFAULT_PARTS: dict[str, int] = {"orders": 2}

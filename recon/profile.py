@@ -26,7 +26,7 @@ from recon.validation import quote_ident as _q
 
 # Server-side instants must fall inside the partition's read window; the browser's own clock
 # (occurred_at) is not held to it.
-WINDOW_CHECKED = ("created_at", "updated_at", "received_at")
+WINDOW_CHECKED = ("created_at", "updated_at", "received_at", "settled_at")
 READER_COLUMNS = ("filename", "file_row_number")
 
 

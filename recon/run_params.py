@@ -10,6 +10,7 @@ from datetime import date
 
 import duckdb
 
+from recon.cash_settings import FeeSchedule, Tolerances, tolerance_rows
 from recon.warehouse import transaction
 
 
@@ -23,19 +24,37 @@ class RunParams:
     reservation_ttl_minutes: int = _param(30)
     capture_sla_hours: int = _param(24)
     amount_tolerance_minor: int = _param(0, "bigint")
+    settlement_sla_days: int = _param(3)
     # `string`: the one spelling of text both engines accept in a cast (Spark wants a length
     # with varchar).
     run_id: str = field(default="", metadata={"sql": "string"})
+    fee_schedule: FeeSchedule = field(default_factory=FeeSchedule)
+    tolerances: Tolerances = field(default_factory=Tolerances)
 
     @classmethod
     def of(cls, settings: object, run_id: str = "") -> "RunParams":
         """The parameters of settings (or config) that have attributes of the same names."""
         named = {f.name: getattr(settings, f.name) for f in fields(cls) if f.name != "run_id"}
+        # Dagster's config carries the cash settings as JSON text.
+        named["fee_schedule"] = FeeSchedule.parse(named["fee_schedule"])
+        named["tolerances"] = Tolerances.parse(named["tolerances"])
         return cls(**named, run_id=run_id)
+
+    def as_metadata(self) -> dict[str, int | str]:
+        """The parameters as plain values (the cash settings as their JSON)."""
+        return {
+            f.name: value.to_json() if isinstance(value, FeeSchedule | Tolerances) else value
+            for f in fields(self)
+            if (value := getattr(self, f.name)) is not None
+        }
+
+
+def _column_fields():
+    return [f for f in fields(RunParams) if "sql" in f.metadata]
 
 
 def _columns() -> list[tuple[str, str]]:
-    return [("business_date", "date")] + [(f.name, f.metadata["sql"]) for f in fields(RunParams)]
+    return [("business_date", "date")] + [(f.name, f.metadata["sql"]) for f in _column_fields()]
 
 
 DDL = (
@@ -50,9 +69,62 @@ def run_params_sql(day: date, params: RunParams) -> str:
     both engines read: what the Spark engine's models read, and what is stored here."""
     values = [f"date '{day.isoformat()}' as business_date"] + [
         f"cast({_literal(getattr(params, f.name))} as {f.metadata['sql']}) as {f.name}"
-        for f in fields(RunParams)
+        for f in _column_fields()
     ]
     return "select " + ", ".join(values)
+
+
+# name -> (columns with their SQL types, the rows of a partition's settings)
+_TABLE_COLUMNS = {
+    "meta.fee_schedule": (
+        ("currency", "string"),
+        ("rate_ppm", "bigint"),
+        ("fixed_minor", "bigint"),
+        ("chargeback_fee_minor", "bigint"),
+    ),
+    "meta.tolerances": (
+        ("rule", "string"),
+        ("currency", "string"),
+        ("absolute_minor", "bigint"),
+        ("relative_ppm", "bigint"),
+    ),
+}
+PARAM_TABLES = ("meta.run_params", *_TABLE_COLUMNS)
+
+
+def _table_rows(table: str, params: RunParams) -> list[tuple]:
+    if table == "meta.fee_schedule":
+        return [
+            (currency, rule.rate_ppm, rule.fixed_minor, rule.chargeback_fee_minor)
+            for currency, rule in sorted(params.fee_schedule.rules.items())
+        ]
+    return tolerance_rows(params.tolerances, params.fee_schedule, params.amount_tolerance_minor)
+
+
+def param_table_sql(table: str, day: date, params: RunParams) -> str:
+    """A settings table's rows for the partition as a query both engines read (no rows: a query
+    of the right columns that returns none)."""
+    if table == "meta.run_params":
+        return run_params_sql(day, params)
+    columns = _TABLE_COLUMNS[table]
+    rows = _table_rows(table, params) or [tuple(None for _ in columns)]
+    selects = [
+        "select "
+        + ", ".join(
+            f"cast({'null' if value is None else _literal(value)} as {sql_type}) as {name}"
+            for value, (name, sql_type) in zip(row, columns, strict=True)
+        )
+        for row in rows
+    ]
+    query = " union all ".join(selects)
+    return query if _table_rows(table, params) else f"select * from ({query}) where false"
+
+
+def _ddl(table: str) -> str:
+    columns = ",\n".join(
+        f"    {name} {sql_type} not null" for name, sql_type in _TABLE_COLUMNS[table]
+    )
+    return f"create table if not exists {table} (\n    _partition_date date not null,\n{columns}\n)"
 
 
 def _literal(value: int | str) -> str:
@@ -65,12 +137,15 @@ def write_run_params(con: duckdb.DuckDBPyConnection, day: date, params: RunParam
     con.execute("create schema if not exists meta")
     con.execute(DDL)
     _add_missing_columns(con)
+    for table in _TABLE_COLUMNS:
+        con.execute(_ddl(table))
     with transaction(con):
-        con.execute("delete from meta.run_params where _partition_date = ?", [day])
-        con.execute(
-            f"insert into meta.run_params by name select date '{day.isoformat()}' "
-            f"as _partition_date, * from ({run_params_sql(day, params)})"
-        )
+        for table in PARAM_TABLES:
+            con.execute(f"delete from {table} where _partition_date = ?", [day])
+            con.execute(
+                f"insert into {table} by name select date '{day.isoformat()}' "
+                f"as _partition_date, * from ({param_table_sql(table, day, params)})"
+            )
 
 
 def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:

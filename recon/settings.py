@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recon.adapters.registry import load_adapter
+from recon.cash_settings import FeeSchedule, Tolerances
 from recon.contract import SOURCES
 from recon.service_source import SERVICE_SOURCES
 
@@ -37,6 +38,24 @@ class ReconSettings(BaseSettings):
     )
     amount_tolerance_minor: int = Field(
         0, ge=0, description="Largest order-vs-capture difference that is not a mismatch."
+    )
+    settlement_sla_days: int = Field(
+        3,
+        gt=0,
+        description="A succeeded capture older than this (on the settlement report's clock) "
+        "with no charge line in the settlement report is capture_not_settled.",
+    )
+    fee_schedule: FeeSchedule = Field(
+        default_factory=FeeSchedule,
+        description="The payment provider's fees, as JSON: currency (or `*`) -> percent, "
+        "fixed_minor, chargeback_fee_minor, tolerance_minor (docs/settlement.md); none means "
+        'fees are not checked. E.g. {"EUR": {"percent": "1.4", "fixed_minor": 25}}.',
+    )
+    tolerances: Tolerances = Field(
+        default_factory=Tolerances,
+        description="Per rule and currency (or `*`), the differences that are not a finding, "
+        "as JSON: rule -> currency -> absolute_minor, relative (docs/settlement.md). E.g. "
+        '{"payout_mismatch": {"*": {"relative": "0.0001"}}}.',
     )
     idempotency_warn_rate: float = Field(
         0.01,
@@ -127,6 +146,16 @@ class ReconSettings(BaseSettings):
         if not value.startswith(("http://", "https://")) or any(c in value for c in "\"'<> "):
             raise ValueError(f"web_url must be an http(s) URL, not {value!r}")
         return value.rstrip("/")
+
+    @field_validator("fee_schedule", mode="before")
+    @classmethod
+    def _fee_schedule(cls, value: object) -> FeeSchedule:
+        return FeeSchedule.parse(value)
+
+    @field_validator("tolerances", mode="before")
+    @classmethod
+    def _tolerances(cls, value: object) -> Tolerances:
+        return Tolerances.parse(value)
 
     @field_validator("out_dir")
     @classmethod

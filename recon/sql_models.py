@@ -31,6 +31,7 @@ from recon.contract import SOURCES
 from recon.model_errors import ModelError
 from recon.model_macros import PREFIXES, expand, header_lines
 from recon.raw_rows import raw_rows_sql
+from recon.run_params import PARAM_TABLES
 from recon.warehouse import configure_keys, transaction
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -43,16 +44,7 @@ _DIRECTIVE = "-- materialized:"
 _UNION = "-- union of:"
 
 # Tables models may read that are not models: landing data (staging only) and run parameters.
-SOURCE_TABLES = frozenset(
-    {
-        "raw.orders",
-        "raw.payments",
-        "raw.inventory_moves",
-        "raw.fulfillments",
-        "raw.analytics_events",
-        "meta.run_params",
-    }
-)
+SOURCE_TABLES = frozenset({f"raw.{name}" for name in SOURCES} | set(PARAM_TABLES))
 
 
 @dataclass(frozen=True)
@@ -344,6 +336,9 @@ def stored_dependencies(model: Model, models: dict[str, Model]) -> list[str]:
         upstream = by_table.get(dep)
         if upstream is not None and not upstream.stored:
             found += stored_dependencies(upstream, models)
+        elif dep in PARAM_TABLES:
+            # The settings tables are written together, by the one step that writes run_params.
+            found.append(PARAM_TABLES[0])
         else:
             found.append(dep)
     return sorted(set(found))

@@ -129,7 +129,21 @@ def _rules(source: Source, col: Column, native: str | None = None) -> list[tuple
                 f"{label} || 'not a timestamp: ' || {shown}",
             )
         )
-    return rules
+    return rules + _consistency_rules(col, label, shown)
+
+
+def _consistency_rules(col: Column, label: str, shown: str) -> list[tuple[str, str, str]]:
+    """A rule across columns, after each column's own: it reads typed values of its columns."""
+    if col.consistent_when is None:
+        return []
+    condition, says = col.consistent_when
+    return [
+        (
+            f"{_text(col)} is not null and not coalesce({condition}, false)",
+            "inconsistent_value",
+            f"{label} || {shown} || ' {says}'",
+        )
+    ]
 
 
 def _native_rules(source: Source, col: Column, label: str) -> list[tuple[str, str, str]]:
@@ -151,7 +165,7 @@ def _native_rules(source: Source, col: Column, label: str) -> list[tuple[str, st
                 f"{label} || cast({name} as varchar) || ' is below {col.minimum}'",
             )
         )
-    return rules
+    return rules + _consistency_rules(col, label, f"cast({name} as varchar)")
 
 
 def reason_columns(

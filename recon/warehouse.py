@@ -32,6 +32,8 @@ RAW_DDL = (
     "raw_inventory_moves",
     "raw_fulfillments",
     "raw_analytics_events",
+    "raw_settlements",
+    "raw_payouts",
     "quarantine",
     "ingested_files",
 )

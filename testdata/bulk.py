@@ -3,8 +3,18 @@
 The per-checkout generator (`synthetic.py`) builds rows in Python and is right for tests and demos;
 this one writes the same contract files for millions of checkouts with set-based SQL. Every
 checkout follows one scenario chosen by a hash of (seed, index), so the data and its ground truth
-regenerate exactly. About 12 % of checkouts carry one anomaly each (1 % per discrepancy type), the
-rest are clean: happy paths (a tenth of them direct traffic), cancellations with a void, declines.
+regenerate exactly. About 17 % of checkouts carry one anomaly each (1 % per discrepancy type), the
+rest are clean: happy paths (a tenth of them direct traffic), cancellations with a void, declines,
+chargebacks the provider reversed.
+
+The payment provider's cash side follows the conventions of `testdata.settlement` (the same IDs,
+dates and fees `settle` would give, computed in SQL): every succeeded capture and refund settled
+at T+1 or T+2 by the reference fee schedule, a daily EUR account fee line from D-2 to D+2, one
+payout per settle date and currency. The five cash anomalies of a checkout are scenarios like the
+others (the checkout itself is a happy path); the two that no checkout owns are injected per
+generation and named in the ground truth by their subject (`subject_id`, checkout_id null): one
+charge line no capture explains per 1,000 checkouts (at least one), and the EUR payout arriving
+on D paid 500 short.
 """
 
 from dataclasses import dataclass
@@ -13,9 +23,28 @@ from pathlib import Path
 
 import duckdb
 
+from recon.cash_settings import PPM, FeeSchedule
+from testdata.settlement import (
+    ACCOUNT_FEE_CURRENCY,
+    ACCOUNT_FEE_DAYS,
+    ACCOUNT_FEE_MINOR,
+    LINE_COLUMNS,
+    PAYOUT_CLOCK,
+    PAYOUT_COLUMNS,
+    REFERENCE_FEE_SCHEDULE,
+    SETTLE_CLOCK,
+)
+
 # (scenario, first bucket, bucket count) out of 1000; anomalies name the discrepancy they cause.
 SCENARIOS = (
-    ("happy", 0, 850),
+    ("happy", 0, 790),
+    # The cash side: our records are a happy path, the provider's reports are not.
+    ("chargeback_reversed", 790, 10),
+    ("duplicate_settlement", 800, 10),
+    ("capture_not_settled", 810, 10),
+    ("settlement_amount_mismatch", 820, 10),
+    ("chargeback", 830, 10),
+    ("fee_mismatch", 840, 10),
     ("cancelled_with_void", 850, 20),
     ("declined", 870, 10),
     ("duplicate_charge", 880, 10),
@@ -32,11 +61,24 @@ SCENARIOS = (
     ("unattributed_no_client_event", 990, 5),
     ("unattributed_no_utm", 995, 5),
 )
-CLEAN = {"happy", "cancelled_with_void", "declined"}
+CLEAN = {"happy", "cancelled_with_void", "declined", "chargeback_reversed"}
 GROUND_TRUTH_TYPE = {
     "unattributed_no_client_event": "unattributed_revenue",
     "unattributed_no_utm": "unattributed_revenue",
 }
+# Checkouts whose own records are a plain happy path: the provider's reports make the difference.
+CASH_SCENARIOS = (
+    "chargeback_reversed", "duplicate_settlement", "capture_not_settled",
+    "settlement_amount_mismatch", "chargeback", "fee_mismatch",
+)  # fmt: skip
+HAPPY_PATH = ("happy", *CASH_SCENARIOS)
+# Anomalies of the provider's reports that no checkout owns (their cause is their type).
+PROVIDER_ANOMALIES = ("settlement_without_capture", "payout_mismatch")
+FOREIGN_CHARGE_EVERY = 1000  # checkouts per charge line no capture explains (at least one)
+FOREIGN_CHARGE_MINOR = 4_000  # EUR 40.00
+PAYOUT_SHORTFALL_MINOR = 500
+SETTLED_SHORT_MINOR = 100  # settlement_amount_mismatch: the charge line's gross below the capture
+FEE_OVERCHARGE_MINOR = 7  # fee_mismatch: the charge line's fee above the schedule's
 
 
 @dataclass(frozen=True)
@@ -77,7 +119,9 @@ def _checkouts_sql(n: int, seed: int, day: date) -> str:
         {_scenario_case()} as scenario,
         timestamp '{midnight}' + to_seconds(
             case
-                when {_scenario_case()} = 'uncaptured_authorization' then 1800 + h % 34200
+                -- Begun by 10:00: the capture-SLA and settlement-SLA rules depend on the hour.
+                when {_scenario_case()} in ('uncaptured_authorization', 'capture_not_settled')
+                    then 1800 + h % 34200
                 else 1800 + h % 70200
             end
         ) as t0,
@@ -152,7 +196,7 @@ def _in(*names: str) -> str:
 
 
 ORDERED = (
-    "happy", "duplicate_charge", "duplicate_order", "order_without_payment", "amount_mismatch",
+    *HAPPY_PATH, "duplicate_charge", "duplicate_order", "order_without_payment", "amount_mismatch",
     "orphaned_reservation", "uncaptured_authorization", "duplicate_analytics_event",
     "unattributed_no_client_event", "unattributed_no_utm",
 )  # fmt: skip
@@ -161,7 +205,7 @@ AUTHORIZED = (
     *ORDERED, *CANCELLED, "payment_without_order",
 )  # fmt: skip
 CAPTURED = (
-    "happy", "duplicate_charge", "duplicate_order", "amount_mismatch", "orphaned_reservation",
+    *HAPPY_PATH, "duplicate_charge", "duplicate_order", "amount_mismatch", "orphaned_reservation",
     "duplicate_analytics_event", "unattributed_no_client_event", "unattributed_no_utm",
     "refund_exceeds_capture", "payment_without_order",
 )  # fmt: skip
@@ -303,8 +347,180 @@ SOURCES_SQL = {
 }
 
 
+# -- the provider's cash side -----------------------------------------------------------------
+
+
+def _by_currency(schedule: FeeSchedule, currency: str, value) -> str:
+    """A CASE over the currency giving `value(rule)` (SQL text) for each rule of the schedule,
+    the `*` rule's for any other currency, and 0 where the schedule sets none."""
+    arms = " ".join(
+        f"when '{code}' then {value(rule)}"
+        for code, rule in sorted(schedule.rules.items())
+        if code != "*"
+    )
+    fallback = schedule.rules.get("*")
+    other = value(fallback) if fallback is not None else "0"
+    return f"case {currency} {arms} else {other} end" if arms else f"({other})"
+
+
+def charge_fee_sql(
+    gross: str, currency: str, schedule: FeeSchedule = REFERENCE_FEE_SCHEDULE
+) -> str:
+    """`expected_fee(schedule, "charge", gross, currency)` in SQL integers: the percentage in parts
+    per million, rounded half up to the minor unit, plus the fixed part."""
+    return _by_currency(
+        schedule,
+        currency,
+        lambda rule: f"(abs({gross}) * {rule.rate_ppm} + {PPM // 2}) // {PPM} + {rule.fixed_minor}",
+    )
+
+
+def chargeback_fee_sql(currency: str, schedule: FeeSchedule = REFERENCE_FEE_SCHEDULE) -> str:
+    return _by_currency(schedule, currency, lambda rule: str(rule.chargeback_fee_minor))
+
+
+def _lines_sql(payment_files: list[Path], day: date, n: int, tag: str) -> str:
+    """Every settlement line of the generation (testdata.settlement's conventions, the same IDs),
+    with its settle date and whether it is the foreign charge of the ground truth."""
+    files = ", ".join(f"'{f}'" for f in payment_files)
+    cash = _in(*CASH_SCENARIOS)
+    fee_days = ", ".join(f"({offset})" for offset in ACCOUNT_FEE_DAYS)
+    foreign = max(1, n // FOREIGN_CHARGE_EVERY)
+    settle_clock = SETTLE_CLOCK.isoformat()
+    return f"""
+    create or replace temp table bulk_lines as
+    with settled as (
+        -- Every succeeded capture and refund, settled T+1 or T+2 by the parity of the 8th hex
+        -- digit of sha256(payment_id), as settle_delay_days does. The cash scenarios' captures
+        -- carry their scenario (one capture each).
+        select
+            payments.psp_reference,
+            payments.kind,
+            payments.amount_minor,
+            upper(payments.currency) as currency,
+            cast(payments.created_at as date)
+                + case when position(substr(sha256(payments.payment_id), 8, 1) in '13579bdf') > 0
+                    then 2 else 1 end as settle_date,
+            coalesce(cash.scenario, '') as scenario
+        from read_parquet([{files}]) as payments
+        left join (
+            select checkout_id, scenario from bulk_checkouts where scenario in ({cash})
+        ) as cash on payments.checkout_id = cash.checkout_id and payments.kind = 'capture'
+        where payments.status = 'succeeded' and payments.kind in ('capture', 'refund')
+    ),
+
+    unpriced as (
+        -- A charge line per capture (none for capture_not_settled; 100 short for
+        -- settlement_amount_mismatch), a refund line per refund.
+        select
+            psp_reference,
+            case kind when 'capture' then 'charge' else 'refund' end as line_type,
+            1 as n,
+            case
+                when kind = 'refund' then -amount_minor
+                when scenario = 'settlement_amount_mismatch'
+                    then amount_minor - {SETTLED_SHORT_MINOR}
+                else amount_minor
+            end as gross_minor,
+            currency, settle_date, scenario, false as is_foreign
+        from settled where scenario <> 'capture_not_settled'
+        union all
+        -- duplicate_settlement: a second charge line, same gross (and so the same fee).
+        select psp_reference, 'charge', 2, amount_minor, currency, settle_date, scenario, false
+        from settled where scenario = 'duplicate_settlement'
+        union all
+        -- A chargeback of the whole charge the day after its charge line; reversed the same day
+        -- for the clean counterpart.
+        select psp_reference, 'chargeback', 1, -amount_minor, currency, settle_date + 1,
+            scenario, false
+        from settled where scenario in ('chargeback', 'chargeback_reversed')
+        union all
+        select psp_reference, 'chargeback_reversal', 1, amount_minor, currency,
+            settle_date + 1, scenario, false
+        from settled where scenario = 'chargeback_reversed'
+        union all
+        -- settlement_without_capture: charge lines settled on D no payment names.
+        select 'psp_' || substr(sha256('{tag}|foreign|' || j), 1, 16), 'charge', 1,
+            {FOREIGN_CHARGE_MINOR}, 'EUR', date '{day}', '', true
+        from range({foreign}) as foreign_charges(j)
+        union all
+        -- The provider's daily account fee, D-2 .. D+2: every settle date has a line.
+        select null, 'fee', 1, 0, '{ACCOUNT_FEE_CURRENCY}', date '{day}' + day_offset, '', false
+        from (values {fee_days}) as fee_days(day_offset)
+    ),
+
+    priced as (
+        select
+            *,
+            case line_type
+                when 'charge' then {charge_fee_sql("gross_minor", "currency")}
+                    + case when scenario = 'fee_mismatch' then {FEE_OVERCHARGE_MINOR} else 0 end
+                when 'chargeback' then {chargeback_fee_sql("currency")}
+                when 'fee' then {ACCOUNT_FEE_MINOR}
+                else 0
+            end as fee_minor
+        from unpriced
+    )
+
+    select
+        'sl_' || substr(sha256(concat_ws('|', '{tag}',
+            coalesce(psp_reference, 'account:' || settle_date), line_type, n)), 1, 20)
+            as settlement_line_id,
+        'po_{tag}_' || strftime(settle_date, '%Y%m%d') || '_' || lower(currency) as payout_id,
+        psp_reference, line_type, gross_minor::bigint as gross_minor,
+        fee_minor::bigint as fee_minor, (gross_minor - fee_minor)::bigint as net_minor,
+        currency, settle_date + time '{settle_clock}' as settled_at,
+        settle_date, is_foreign
+    from priced
+    """
+
+
+def _payouts_sql(day: date) -> str:
+    """One paid payout per (settle date, currency): the sum of its lines' net, created the next
+    day at 12:00, arriving the day after; the EUR payout arriving on D is paid short."""
+    short = day - timedelta(days=2)
+    return f"""
+    create or replace temp table bulk_payouts as
+    select
+        payout_id,
+        (sum(net_minor) - shortfall_minor)::bigint as amount_minor,
+        currency,
+        'paid' as status,
+        settle_date + 2 + time '00:00:00' as arrival_date,
+        settle_date + 1 + time '{PAYOUT_CLOCK.isoformat()}' as created_at,
+        shortfall_minor
+    from (
+        select
+            *,
+            case when settle_date = date '{short}' and currency = '{ACCOUNT_FEE_CURRENCY}'
+                then {PAYOUT_SHORTFALL_MINOR} else 0 end as shortfall_minor
+        from bulk_lines
+    )
+    group by payout_id, currency, settle_date, shortfall_minor
+    order by payout_id
+    """
+
+
+def _write_by_date(
+    con: duckdb.DuckDBPyConnection, landing: Path, source: str, table: str, landed_on: str,
+    columns: tuple[str, ...],
+) -> int:  # fmt: skip
+    """Each landing date's rows of `table` as `<source>/<date>/bulk.parquet`; the row count."""
+    query = f"select distinct {landed_on} from {table} order by 1"
+    dates = [d for (d,) in con.execute(query).fetchall()]
+    for landed in dates:
+        folder = landing / source / landed.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"copy (select {', '.join(columns)} from {table} where {landed_on} = date '{landed}')"
+            f" to '{folder / 'bulk.parquet'}' (format parquet, row_group_size 1000000)"
+        )
+    return con.execute(f"select count(*) from {table}").fetchone()[0]
+
+
 def generate_bulk(landing: Path, day: date, checkouts: int, seed: int = 1) -> BulkSummary:
-    """Write `checkouts` checkouts of `day` as Parquet landing files and `_ground_truth.parquet`."""
+    """Write `checkouts` checkouts of `day` as Parquet landing files (the provider's settlements
+    and payouts included) and `_ground_truth.parquet`."""
     import time as clock
 
     started = clock.perf_counter()
@@ -334,6 +550,19 @@ def generate_bulk(landing: Path, day: date, checkouts: int, seed: int = 1) -> Bu
         """
     )
     rows["payments"] += 1
+    # The provider settles what the payment files say succeeded (the anchor's refund included).
+    payment_files = [
+        landing / "payments" / day.isoformat() / "bulk.parquet",
+        anchor_refund / "bulk.parquet",
+    ]
+    con.execute(_lines_sql(payment_files, day, checkouts, tag=f"{day:%Y%m%d}"))
+    con.execute(_payouts_sql(day))
+    rows["settlements"] = _write_by_date(
+        con, landing, "settlements", "bulk_lines", "settle_date", LINE_COLUMNS
+    )
+    rows["payouts"] = _write_by_date(
+        con, landing, "payouts", "bulk_payouts", "cast(created_at as date)", PAYOUT_COLUMNS
+    )
     truth = _ground_truth_sql()
     con.execute(f"copy ({truth}) to '{landing / '_ground_truth.parquet'}' (format parquet)")
     anomalies = con.execute(f"select count(*) from ({truth})").fetchone()[0]
@@ -342,9 +571,21 @@ def generate_bulk(landing: Path, day: date, checkouts: int, seed: int = 1) -> Bu
 
 
 def _ground_truth_sql() -> str:
+    """(checkout_id, type, cause, subject_id): one row per checkout anomaly (subject_id null),
+    and the provider's anomalies no checkout owns, named by their line or payout."""
     clean = _in(*CLEAN)
     renamed = " ".join(f"when '{k}' then '{v}'" for k, v in GROUND_TRUTH_TYPE.items())
     return f"""
-        select checkout_id, case scenario {renamed} else scenario end as type, scenario as cause
-        from bulk_checkouts where scenario not in ({clean}) order by checkout_id
+        select
+            checkout_id, case scenario {renamed} else scenario end as type, scenario as cause,
+            null::varchar as subject_id
+        from bulk_checkouts where scenario not in ({clean})
+        union all
+        select null, 'settlement_without_capture', 'settlement_without_capture',
+            settlement_line_id
+        from bulk_lines where is_foreign
+        union all
+        select null, 'payout_mismatch', 'payout_mismatch', payout_id
+        from bulk_payouts where shortfall_minor <> 0
+        order by checkout_id nulls last, type, subject_id
     """

@@ -1,5 +1,7 @@
 """Scoring a run against a generator's ground truth: every injected anomaly found (recall) and
-nothing else reported (precision), compared as (checkout_id, type) pairs."""
+nothing else reported (precision), compared as (checkout_id, type) pairs. A finding that has no
+checkout (a settlement line or payout of the provider's that no capture explains) is named by its
+subject instead: the ground truth's `subject_id`, the finding's."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +42,9 @@ class Score:
 
 
 def _pairs(frame: pl.DataFrame) -> frozenset[tuple[str, str]]:
-    return frozenset(frame.select("checkout_id", "type").unique().iter_rows())
+    subject = pl.col("subject_id") if "subject_id" in frame.columns else pl.lit(None, pl.String)
+    named = pl.coalesce(pl.col("checkout_id"), subject).alias("checkout_id")
+    return frozenset(frame.select(named, "type").unique().iter_rows())
 
 
 def score(ground_truth: Path, discrepancies: Path) -> Score:

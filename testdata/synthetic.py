@@ -3,13 +3,20 @@
 `generate_landing` plays a day of checkouts through `CheckoutFlow`, most of them clean and a known
 set carrying one anomaly type each (see `SCENARIOS`), adds a few contract-breaking rows in
 checkouts of their own, and writes everything in the landing layout of docs/contract.md with
-`<landing>/_ground_truth.parquet` (checkout_id, type, cause). A reconciliation of the day should
-report exactly the ground truth: clean shapes break no rule of the discrepancy table and each
-anomaly shape breaks only its own (the tests check every shape against a reference
+`<landing>/_ground_truth.parquet` (checkout_id, type, cause, subject_id). A reconciliation of the
+day should report exactly the ground truth: clean shapes break no rule of the discrepancy table and
+each anomaly shape breaks only its own (the tests check every shape against a reference
 implementation of the rules).
 
+The payment provider's cash side comes with it (`testdata.settlement.settle`): every succeeded
+capture and refund settled at T+1 or T+2 by the reference fee schedule, and paid out. A scenario
+may have the provider misbehave on its checkout (`Scenario.provider`); the anomalies of the
+provider's reports that no checkout owns (`PROVIDER_ANOMALIES`) are injected once per generation
+and named in the ground truth by their subject (`subject_id`, checkout_id null).
+
 The clock of the whole dataset is fixed: its latest server-side record is a refund at D+1 12:00,
-which is the pipeline's "as of" instant for the TTL and capture-SLA rules.
+which is the pipeline's "as of" instant for the TTL and capture-SLA rules. The provider's clock is
+its latest payout, created at D+3 12:00 for the lines settled on D+2.
 """
 
 import json
@@ -31,6 +38,7 @@ from testdata.flows import (
     CheckoutFlow,
     combine_rows,
 )
+from testdata.settlement import SettlementReport, payout_id, settle
 
 GROUND_TRUTH_FILE = "_ground_truth.parquet"
 ANOMALY_SHARE = 0.15
@@ -75,6 +83,8 @@ class Scenario:
     anomalies: tuple[tuple[str, str], ...] = ()
     # Start window (time of day on D), narrower where a clock-based rule depends on it.
     window: tuple[time, time] = (time(0, 30), time(21, 0))
+    # What the provider does to the checkout's settlement after settling it normally.
+    provider: Callable[[SettlementReport, CheckoutFlow], object] | None = None
 
 
 def _new_flow(ctx: Context, *, direct: bool = False) -> CheckoutFlow:
@@ -381,6 +391,42 @@ def unattributed_no_utm(ctx: Context) -> CheckoutFlow:
     return flow
 
 
+# -- the provider's side of a checkout (a normal, shipped happy path on ours) -------------------
+
+
+def _captured(flow: CheckoutFlow) -> str:
+    """The psp_reference of the flow's first succeeded capture: what the provider settles."""
+    return next(
+        p["psp_reference"]
+        for p in flow.rows["payments"]
+        if p["kind"] == "capture" and p["status"] == "succeeded"
+    )
+
+
+def settled_twice(report: SettlementReport, flow: CheckoutFlow) -> None:
+    report.duplicate_charge(_captured(flow))
+
+
+def never_settled(report: SettlementReport, flow: CheckoutFlow) -> None:
+    report.drop_charge(_captured(flow))
+
+
+def settled_short(report: SettlementReport, flow: CheckoutFlow) -> None:
+    report.change_gross(_captured(flow), -100)
+
+
+def charged_back(report: SettlementReport, flow: CheckoutFlow) -> None:
+    report.add_chargeback(_captured(flow))
+
+
+def charged_back_and_reversed(report: SettlementReport, flow: CheckoutFlow) -> None:
+    report.add_chargeback(_captured(flow), reversed_=True)
+
+
+def fee_overcharged(report: SettlementReport, flow: CheckoutFlow) -> None:
+    report.change_fee(_captured(flow), 7)
+
+
 def _anomaly(type_: str, cause: str) -> tuple[tuple[str, str], ...]:
     return ((type_, cause),)
 
@@ -396,6 +442,8 @@ CLEAN_SCENARIOS = (
     Scenario("declined", 7, declined),
     Scenario("abandoned", 5, abandoned),
     Scenario("partial_refund", 2, partial_refund),
+    # Disputed, and the dispute won: the provider takes the money back and returns it.
+    Scenario("chargeback_reversed", 1, happy_path, provider=charged_back_and_reversed),
 )
 ANCHOR = Scenario("late_refund_anchor", 0, late_refund_anchor)
 
@@ -480,6 +528,73 @@ ANOMALY_SCENARIOS = (
         unattributed_no_utm,
         _anomaly("unattributed_revenue", "no_utm"),
     ),
+    Scenario(
+        "duplicate_settlement",
+        1,
+        happy_path,
+        _anomaly("duplicate_settlement", "provider settled the capture in two charge lines"),
+        provider=settled_twice,
+    ),
+    Scenario(
+        "capture_not_settled",
+        1,
+        happy_path,
+        _anomaly("capture_not_settled", "provider never settled the capture"),
+        # Captured before D 12:00, so more than 3 days old at the provider's clock (D+3 12:00).
+        window=_MORNING,
+        provider=never_settled,
+    ),
+    Scenario(
+        "settlement_amount_mismatch",
+        1,
+        happy_path,
+        _anomaly("settlement_amount_mismatch", "provider settled 100 less than captured"),
+        provider=settled_short,
+    ),
+    Scenario(
+        "chargeback",
+        1,
+        happy_path,
+        _anomaly("chargeback", "customer disputed the charge, not reversed"),
+        provider=charged_back,
+    ),
+    Scenario(
+        "fee_mismatch",
+        1,
+        happy_path,
+        _anomaly("fee_mismatch", "provider charged 7 above the fee schedule"),
+        provider=fee_overcharged,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ProviderAnomaly:
+    """An anomaly of the provider's reports that no checkout owns: injected once per generation,
+    named in the ground truth by the subject `inject` returns (a line or payout ID)."""
+
+    type: str
+    cause: str
+    inject: Callable[[SettlementReport], str]
+
+
+def _foreign_charge(report: SettlementReport) -> str:
+    # EUR 40.00 settled on D for a capture we never recorded as succeeded.
+    return report.add_foreign_charge(4_000, "EUR", report.business_date)["settlement_line_id"]
+
+
+def _short_payout(report: SettlementReport) -> str:
+    # The EUR payout of the lines settled on D-2: the one that arrives on D.
+    return report.short_payout(report.business_date - timedelta(days=2), "EUR", 500)
+
+
+PROVIDER_ANOMALIES = (
+    ProviderAnomaly(
+        "settlement_without_capture",
+        "provider settled a charge no capture of ours names",
+        _foreign_charge,
+    ),
+    ProviderAnomaly("payout_mismatch", "payout 500 short of its lines' net", _short_payout),
 )
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*CLEAN_SCENARIOS, ANCHOR, *ANOMALY_SCENARIOS)}
@@ -501,9 +616,14 @@ def as_of(business_date: date) -> datetime:
 
 @dataclass(frozen=True)
 class Expected:
-    checkout_id: str
+    checkout_id: str | None  # None for a finding of the provider's reports alone
     type: str
     cause: str
+    subject_id: str | None = None  # that finding's line or payout ID
+
+    @property
+    def sort_key(self) -> tuple[str, str, str]:
+        return (self.checkout_id or "", self.type, self.subject_id or "")
 
 
 @dataclass(frozen=True)
@@ -560,20 +680,29 @@ def generate_landing(
     landing = Path(landing)
     rng = random.Random(seed)
     planned = _plan(checkouts, business_date, rng)
-    flows, expected = [], []
+    built: list[tuple[CheckoutFlow, Scenario]] = []
+    expected = []
     for checkout_id, start, scenario in planned:
         ctx = Context(checkout_id, start, business_date, random.Random(f"{seed}:{checkout_id}"))
-        flows.append(scenario.build(ctx))
+        built.append((scenario.build(ctx), scenario))
         expected += [Expected(checkout_id, t, cause) for t, cause in scenario.anomalies]
-    flows.append(previous_day_checkout(business_date, seed))
+    flows = [flow for flow, _ in built] + [previous_day_checkout(business_date, seed)]
     rows = combine_rows(flow.rows for flow in flows)
+    report = provider_report(rows["payments"], built, business_date)
+    expected += [
+        Expected(None, anomaly.type, anomaly.cause, anomaly.inject(report))
+        for anomaly in PROVIDER_ANOMALIES
+    ]
+    # Payouts are read after every injection: each sums its lines but the one made short.
+    for source, cash_rows in report.rows.items():
+        rows[source].extend(cash_rows)
     bad = _bad_rows(business_date, rng) if bad_rows else {}
     for source, extra in bad.items():
         rows[source].extend(extra)
 
     # Named after the business date so generating several days into one landing never collides.
     files = write_rows(landing, rows, name=f"synthetic-{business_date:%Y%m%d}")
-    ground_truth = tuple(sorted(expected, key=lambda e: (e.checkout_id, e.type)))
+    ground_truth = tuple(sorted(expected, key=lambda e: e.sort_key))
     truth_path = landing / GROUND_TRUTH_FILE
     pq.write_table(_ground_truth_frame(ground_truth).to_arrow(), truth_path)
     return GenerationSummary(
@@ -591,10 +720,28 @@ def generate_landing(
     )
 
 
+def provider_report(
+    payments: list[dict], built: Iterable[tuple[CheckoutFlow, Scenario]], business_date: date
+) -> SettlementReport:
+    """The provider's settlement report for the day's payments (the previous day's checkout
+    included), with each scenario's misbehaviour of the provider applied to its checkout."""
+    # Tagged with the business date: IDs stay unique across days generated into one landing.
+    report = settle(payments, tag=f"{business_date:%Y%m%d}", business_date=business_date)
+    for flow, scenario in built:
+        if scenario.provider is not None:
+            scenario.provider(report, flow)
+    return report
+
+
 def _ground_truth_frame(ground_truth: Iterable[Expected]) -> pl.DataFrame:
     return pl.DataFrame(
-        [(e.checkout_id, e.type, e.cause) for e in ground_truth],
-        schema={"checkout_id": pl.String, "type": pl.String, "cause": pl.String},
+        [(e.checkout_id, e.type, e.cause, e.subject_id) for e in ground_truth],
+        schema={
+            "checkout_id": pl.String,
+            "type": pl.String,
+            "cause": pl.String,
+            "subject_id": pl.String,
+        },
         orient="row",
     )
 
@@ -631,7 +778,8 @@ def _start(day: date, scenario: Scenario, rng: random.Random) -> datetime:
 
 def previous_day_checkout(business_date: date, seed: int = 7) -> CheckoutFlow:
     """A clean checkout of D-1 begun at 23:50 whose capture (D 00:05) lands in D's folder: the
-    pipeline for D must count it as D-1's and report nothing for it."""
+    pipeline for D must count it as D-1's and report nothing for it. The provider settles that
+    capture like any other (on D+1 or D+2)."""
     day = business_date - timedelta(days=1)
     checkout_id = f"chk_{day:%Y%m%d}_eod"
     start = datetime.combine(day, time(23, 50), UTC)
@@ -694,4 +842,22 @@ def _bad_rows(day: date, rng: random.Random) -> dict[str, list[Row]]:
     negative = _bad_flow(day, "quantity", rng)
     negative.reserve(_SKUS[0], 1)
     bad["inventory_moves"].append({**negative.rows["inventory_moves"][0], "quantity": -1})
+
+    bad["settlements"] += _bad_settlement_lines(day)
     return {source: rows for source, rows in bad.items() if rows}
+
+
+def _bad_settlement_lines(day: date) -> list[Row]:
+    """Lines of the provider's report the ingestion must quarantine. Each names a payment no
+    capture has and is paid out in D's EUR payout (whose amount leaves them out): read as valid,
+    either would be a settlement_without_capture or a payout_mismatch."""
+    report = SettlementReport(tag=f"{day:%Y%m%d}_bad", business_date=day)
+    inconsistent = report.add_foreign_charge(2_500, "EUR", day, salt="net")
+    unknown_type = report.add_foreign_charge(1_200, "EUR", day, salt="type")
+    payout = payout_id(f"{day:%Y%m%d}", day, "EUR")
+    return [
+        # net_minor is not gross_minor - fee_minor: inconsistent_value.
+        {**inconsistent, "payout_id": payout, "net_minor": inconsistent["net_minor"] + 1},
+        # A line type the contract does not know.
+        {**unknown_type, "payout_id": payout, "line_type": "interest"},
+    ]

@@ -1,14 +1,11 @@
 -- amount_mismatch of the business date: a checkout with one open order and succeeded captures
 -- whose sum (in the order's currency) or currency differs from the order's total, beyond the
--- tolerance; never a checkout already reported as a duplicate_charge. A ledger row holds one
+-- tolerance (meta.tolerances: the order currency's, else `*`'s); never a checkout already reported
+-- as a duplicate_charge. A ledger row holds one
 -- currency's captures, so a checkout differs exactly when one of its rows is in another currency
 -- or holds a sum other than the total: those few rows are found first, then summed and the order
 -- looked up for their checkouts only.
-with context as (
-    select * from int_run_context
-),
-
-single_orders as (
+with single_orders as (
     select checkout_key, open_total_minor, open_currency
     from int_checkout_orders
     where open_order_count = 1
@@ -18,13 +15,11 @@ differing_checkouts as (
     select distinct orders.checkout_key
     from single_orders as orders
     inner join int_payment_ledger as ledger on orders.checkout_key = ledger.checkout_key
-    cross join context
     where
         ledger.capture_count > 0
         and (
             ledger.currency <> orders.open_currency
-            or abs(ledger.captured_minor - orders.open_total_minor)
-            > context.amount_tolerance_minor
+            or ledger.captured_minor <> orders.open_total_minor
         )
 ),
 
@@ -49,12 +44,20 @@ captured_vs_order as (
 differing as (
     select compared.*
     from captured_vs_order as compared
-    cross join context
+    left join meta.tolerances as exact
+        on exact.rule = 'amount_mismatch' and compared.open_currency = exact.currency
+    left join meta.tolerances as fallback
+        on fallback.rule = 'amount_mismatch' and fallback.currency = '*'
     where
         (
-            abs(compared.captured_minor - compared.open_total_minor)
-            > context.amount_tolerance_minor
-            or compared.foreign_currencies > 0
+            compared.foreign_currencies > 0
+            or (
+                abs(compared.captured_minor - compared.open_total_minor)
+                > coalesce(exact.absolute_minor, fallback.absolute_minor, 0)
+                and abs(compared.captured_minor - compared.open_total_minor) * 1000000
+                > coalesce(exact.relative_ppm, fallback.relative_ppm, 0)
+                * compared.open_total_minor
+            )
         )
         and not exists (
             select 1

@@ -1,34 +1,87 @@
--- The evidence of every discrepancy of the business date: the landed rows of its checkout in the
--- sources its type names (seeds/discrepancy_types.csv, column evidence), each with its file and
--- line, so that a finding can be checked against the landing files themselves. The rows of the
--- whole read window: a late capture that resolved nothing is evidence too.
+-- The evidence of every discrepancy of the business date: the landed rows in the sources its type
+-- names (seeds/discrepancy_types.csv, column evidence), each with its file and line, so that a
+-- finding can be checked against the landing files themselves. The rows of the whole read window:
+-- a late capture that resolved nothing is evidence too. A finding's rows are its checkout's, the
+-- settlement lines of its checkout's payments (by psp_reference), and, for a finding no checkout
+-- explains, its subject (a line or a payout) with a payout's lines.
 with findings as (
     select
         found.discrepancy_id,
         found.checkout_id,
+        found.subject_id,
         ' ' || types.evidence || ' ' as evidence_sources
     from discrepancies as found
     inner join seeds.discrepancy_types as types on found.type = types.type
-    where found.checkout_id is not null
+),
+
+checkout_rows as (
+    select
+        findings.discrepancy_id,
+        findings.evidence_sources,
+        records.*
+    from findings
+    inner join stg_landing_records as records on findings.checkout_id = records.checkout_id
+),
+
+checkout_references as (
+    select distinct
+        checkout_rows.discrepancy_id,
+        checkout_rows.evidence_sources,
+        checkout_rows.psp_reference
+    from checkout_rows
+    where
+        checkout_rows.source = 'payments'
+        and checkout_rows.psp_reference is not null
+        and checkout_rows.evidence_sources like '% settlements %'
+),
+
+settled_rows as (
+    select
+        checkout_references.discrepancy_id,
+        checkout_references.evidence_sources,
+        records.*
+    from checkout_references
+    inner join stg_landing_records as records
+        on
+            records.source = 'settlements'
+            and checkout_references.psp_reference = records.psp_reference
+),
+
+subject_rows as (
+    select
+        findings.discrepancy_id,
+        findings.evidence_sources,
+        records.*
+    from findings
+    inner join stg_landing_records as records
+        on
+            findings.subject_id = records.record_id
+            or (records.source = 'settlements' and findings.subject_id = records.related_id)
+    where findings.checkout_id is null
+),
+
+found_rows as (
+    select * from checkout_rows
+    union all
+    select * from settled_rows
+    union all
+    select * from subject_rows
 )
 
 select
-    findings.discrepancy_id,
-    records.source,
-    records.source_file,
-    records.line,
-    records.record_id,
-    records.checkout_id,
-    records.idempotency_key,
-    records.kind,
-    records.status,
-    records.amount_minor,
-    records.currency,
-    records.utm_source,
-    records.related_id,
-    records.recorded_at
-from findings
-inner join stg_landing_records as records
-    on
-        records.checkout_id = findings.checkout_id
-        and findings.evidence_sources like '% ' || records.source || ' %'
+    discrepancy_id,
+    source,
+    source_file,
+    line,
+    record_id,
+    checkout_id,
+    idempotency_key,
+    kind,
+    status,
+    amount_minor,
+    currency,
+    utm_source,
+    related_id,
+    recorded_at
+from found_rows
+where evidence_sources like '% ' || source || ' %'

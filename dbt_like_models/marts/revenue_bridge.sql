@@ -1,12 +1,13 @@
 -- The revenue bridge per currency for the business date: from marketing-attributed revenue
 -- (client events with a campaign) to what clients reported, to ordered, to captured (finance
--- gross) and to net revenue. Every difference is a named step; totals are the running sums, so
--- the bridge closes to the minor unit (an asset check recomputes the totals independently).
--- Each line sums one side's amounts over checkouts whose facts (int_checkout_spine) meet a
--- condition, so each side is summed per currency and combination of facts, then combined: no
--- table of every checkout and currency is built.
+-- gross) and to net revenue, then, where the provider's reports were landed (a settlement clock),
+-- on to what the provider settled and paid out. Every difference is a named step; totals are the
+-- running sums, so the bridge closes to the minor unit (an asset check recomputes the totals
+-- independently). Each line sums one side's amounts over checkouts whose facts
+-- (int_checkout_spine) meet a condition, so each side is summed per currency and combination of
+-- facts, then combined: no table of every checkout and currency is built.
 with context as (
-    select business_date from int_run_context
+    select business_date, settlement_as_of from int_run_context
 ),
 
 day_checkouts as (
@@ -149,7 +150,7 @@ revenue as (
     select * from payment_sums
 ),
 
-sums as (
+revenue_sums as (
     select
         currency,
         sum(attributed_event_minor) as marketing_attributed,
@@ -193,7 +194,138 @@ sums as (
     group by currency
 ),
 
-lines as (
+-- The cash side. Payments are summed in their own currency and settlement lines in the currency
+-- the provider settled them in: a line settled in another currency than its payment moves the
+-- money between the two currencies' settlement_differs, and each currency's bridge still closes.
+day_payments as (
+    select
+        payments.payment_id,
+        payments.currency,
+        case
+            when payments.kind = 'capture' then payments.amount_minor else -payments.amount_minor
+        end as signed_minor
+    from stg_payments as payments
+    inner join day_checkouts on payments.checkout_key = day_checkouts.checkout_key
+    where payments.status = 'succeeded' and payments.kind in ('capture', 'refund')
+),
+
+-- The lines that are the day's checkouts' money (each line once per payment it names): charge
+-- and refund lines settle a payment, chargebacks and their reversals dispute a capture. Lines of
+-- the business date that name none of our payments (the provider's fees, adjustments, charges
+-- no capture explains) are the provider's own bookings, counted on the day they were settled.
+day_lines as (
+    select
+        lines.payment_id,
+        lines.currency,
+        lines.gross_minor,
+        lines.fee_minor,
+        lines.net_minor,
+        lines.payout_id,
+        case when lines.line_type in ('charge', 'refund') then 'settles' else 'disputes' end
+            as role
+    from int_settlement_lines as lines
+    inner join day_checkouts on lines.checkout_key = day_checkouts.checkout_key
+    union all
+    select
+        lines.payment_id,
+        lines.currency,
+        lines.gross_minor,
+        lines.fee_minor,
+        lines.net_minor,
+        lines.payout_id,
+        'provider' as role
+    from int_settlement_lines as lines
+    cross join context
+    where lines.payment_id is null and lines.settled_on = context.business_date
+),
+
+settled_payments as (
+    select distinct payment_id from day_lines where role = 'settles'
+),
+
+-- A payout's money is out only once the provider reports it paid (its latest row).
+paid_payouts as (
+    select payout_id from stg_payouts where status = 'paid'
+),
+
+payment_settlement as (
+    select
+        day_payments.currency,
+        sum(
+            case when settled_payments.payment_id is null then day_payments.signed_minor else 0 end
+        ) as unsettled_minor,
+        sum(
+            case when settled_payments.payment_id is null then 0 else day_payments.signed_minor end
+        ) as settled_payments_minor
+    from day_payments
+    left join settled_payments on day_payments.payment_id = settled_payments.payment_id
+    group by day_payments.currency
+),
+
+line_sums as (
+    select
+        day_lines.currency,
+        sum(case when day_lines.role = 'settles' then day_lines.gross_minor else 0 end)
+            as settled_gross,
+        sum(case when day_lines.role = 'provider' then 0 else day_lines.fee_minor end) as fees,
+        sum(case when day_lines.role = 'disputes' then day_lines.gross_minor else 0 end)
+            as chargebacks,
+        sum(case when day_lines.role = 'provider' then day_lines.net_minor else 0 end)
+            as adjustments,
+        sum(day_lines.net_minor) as settled_net,
+        sum(case when paid_payouts.payout_id is null then day_lines.net_minor else 0 end)
+            as awaiting_payout_minor,
+        sum(case when paid_payouts.payout_id is null then 0 else day_lines.net_minor end)
+            as paid_out
+    from day_lines
+    left join paid_payouts on day_lines.payout_id = paid_payouts.payout_id
+    group by day_lines.currency
+),
+
+-- A currency the provider settled in that none of the day's checkouts paid in gets its whole
+-- bridge, zero up to net revenue.
+currencies as (
+    select currency from revenue_sums
+    union
+    select currency from line_sums
+),
+
+sums as (
+    select
+        currencies.currency,
+        coalesce(revenue_sums.marketing_attributed, 0) as marketing_attributed,
+        coalesce(revenue_sums.utm_lost, 0) as utm_lost,
+        coalesce(revenue_sums.no_campaign_on_client, 0) as no_campaign_on_client,
+        coalesce(revenue_sums.client_reported, 0) as client_reported,
+        coalesce(revenue_sums.duplicate_completion_events, 0) as duplicate_completion_events,
+        coalesce(revenue_sums.phantom_completions, 0) as phantom_completions,
+        coalesce(revenue_sums.completed_then_cancelled, 0) as completed_then_cancelled,
+        coalesce(revenue_sums.no_client_event, 0) as no_client_event,
+        coalesce(revenue_sums.client_amount_differs, 0) as client_amount_differs,
+        coalesce(revenue_sums.ordered, 0) as ordered,
+        coalesce(revenue_sums.orders_not_captured, 0) as orders_not_captured,
+        coalesce(revenue_sums.capture_differs_from_order, 0) as capture_differs_from_order,
+        coalesce(revenue_sums.captures_without_open_order, 0) as captures_without_open_order,
+        coalesce(revenue_sums.gross_revenue, 0) as gross_revenue,
+        coalesce(revenue_sums.refunds, 0) as refunds,
+        coalesce(revenue_sums.net_revenue, 0) as net_revenue,
+        -coalesce(payment_settlement.unsettled_minor, 0) as not_settled,
+        coalesce(line_sums.settled_gross, 0)
+        - coalesce(payment_settlement.settled_payments_minor, 0) as settlement_differs,
+        coalesce(line_sums.settled_gross, 0) as settled_gross,
+        -coalesce(line_sums.fees, 0) as fees,
+        coalesce(line_sums.chargebacks, 0) as chargebacks,
+        coalesce(line_sums.adjustments, 0) as adjustments,
+        coalesce(line_sums.settled_net, 0) as settled_net,
+        -coalesce(line_sums.awaiting_payout_minor, 0) as awaiting_payout,
+        coalesce(line_sums.paid_out, 0) as paid_out
+    from currencies
+    left join revenue_sums on currencies.currency = revenue_sums.currency
+    left join payment_settlement on currencies.currency = payment_settlement.currency
+    left join line_sums on currencies.currency = line_sums.currency
+),
+
+revenue_lines as (
     select currency, 1 as line_no, 'marketing_attributed' as line, 'total' as kind,
         marketing_attributed as amount_minor from sums
     union all
@@ -229,6 +361,38 @@ lines as (
     select currency, 15, 'refunds', 'step', refunds from sums
     union all
     select currency, 16, 'net_revenue', 'total', net_revenue from sums
+),
+
+cash_lines as (
+    select currency, 17 as line_no, 'not_settled' as line, 'step' as kind,
+        not_settled as amount_minor from sums
+    union all
+    select currency, 18, 'settlement_differs', 'step', settlement_differs from sums
+    union all
+    select currency, 19, 'settled_gross', 'total', settled_gross from sums
+    union all
+    select currency, 20, 'fees', 'step', fees from sums
+    union all
+    select currency, 21, 'chargebacks', 'step', chargebacks from sums
+    union all
+    select currency, 22, 'adjustments', 'step', adjustments from sums
+    union all
+    select currency, 23, 'settled_net', 'total', settled_net from sums
+    union all
+    select currency, 24, 'awaiting_payout', 'step', awaiting_payout from sums
+    union all
+    select currency, 25, 'paid_out', 'total', paid_out from sums
+),
+
+-- Without the provider's reports (no settlement clock) the bridge ends at net revenue: nothing
+-- says the day's money was or was not settled.
+lines as (
+    select * from revenue_lines
+    union all
+    select cash_lines.*
+    from cash_lines
+    cross join context
+    where context.settlement_as_of is not null
 )
 
 select

@@ -32,6 +32,17 @@ BRIDGE_EXPLANATIONS = {
     "gross_revenue": "captured (finance's gross revenue)",
     "refunds": "refunds",
     "net_revenue": "captured minus refunds (finance's net revenue)",
+    "not_settled": "captures and refunds no settlement line settles yet",
+    "settlement_differs": "settled gross differs from the payment (settled twice, short, other "
+    "currency)",
+    "settled_gross": "gross of the provider's charge and refund lines for these payments",
+    "fees": "the provider's fees on those lines and on chargebacks",
+    "chargebacks": "money disputed and taken back, net of reversals",
+    "adjustments": "the provider's lines of the day that name no payment of ours (fees, "
+    "adjustments, charges no capture explains)",
+    "settled_net": "what the provider owes after fees, chargebacks and its own lines",
+    "awaiting_payout": "settled lines whose payout has not been reported paid",
+    "paid_out": "settled net in payouts the provider reports paid",
 }
 
 _ENV = jinja2.Environment(
@@ -93,8 +104,8 @@ def _money_rows(frame: pl.DataFrame, money_columns: list[str]) -> list[dict]:
     return rows
 
 
-def _checkout_link(checkout_id: str, discrepancy_id: str) -> str:
-    return f'<a href="discrepancies.html#d-{discrepancy_id}">{checkout_id}</a>'
+def _checkout_link(label: str, discrepancy_id: str) -> str:
+    return f'<a href="discrepancies.html#d-{discrepancy_id}">{html.escape(label)}</a>'
 
 
 def build_finance(con, day: date, files: ReportFiles) -> None:
@@ -117,10 +128,12 @@ def build_finance(con, day: date, files: ReportFiles) -> None:
     unmatched = _money_rows(unmatched_frame.filter("listed"), ["amount_minor"])
     for row in unmatched:
         # A discrepancy the discrepancies page does not list (past its PAGE_ROWS) has no anchor.
+        # A finding no checkout explains (a provider's line or payout) is named by its subject.
+        label = row["checkout_id"] or row["subject_id"]
         row["checkout"] = (
-            _checkout_link(row["checkout_id"], row["discrepancy_id"])
+            _checkout_link(label, row["discrepancy_id"])
             if row["on_discrepancy_page"]
-            else row["checkout_id"]
+            else html.escape(label)
         )
     cards = [
         {
@@ -139,6 +152,8 @@ def build_finance(con, day: date, files: ReportFiles) -> None:
         }
         for row in finance.daily.iter_rows(named=True)
     }
+    exports.append(_export(files, "finance_cash", finance.cash))
+    exports.append(_export(files, "finance_cash_waiting", finance.waiting))
     _page(
         files,
         "finance",
@@ -170,7 +185,61 @@ def build_finance(con, day: date, files: ReportFiles) -> None:
             Col("checkout", "checkout", html=True),
             Col("amount", "amount_minor", numeric=True),
         ],
+        **_cash_section(finance),
     )
+
+
+CASH_COLUMNS = [
+    Col("currency", "currency"),
+    Col("captured", "captured_minor", numeric=True),
+    Col("settled lines", "settled_lines", numeric=True),
+    Col("settled gross", "settled_gross_minor", numeric=True),
+    Col("fees", "settled_fee_minor", numeric=True),
+    Col("settled net", "settled_net_minor", numeric=True),
+    Col("payouts paid", "payouts_paid", numeric=True),
+    Col("paid out", "paid_out_minor", numeric=True),
+    Col("waiting captures", "waiting_captures", numeric=True),
+    Col("waiting", "waiting_minor", numeric=True),
+]
+FEE_COLUMNS = [
+    Col("currency", "currency"),
+    Col("lines with a scheduled fee", "fee_scheduled_lines", numeric=True),
+    Col("fees charged", "fees_charged_minor", numeric=True),
+    Col("fees per schedule", "fees_scheduled_minor", numeric=True),
+    Col("charged − schedule", "fees_over_schedule_minor", numeric=True),
+]
+WAITING_COLUMNS = [
+    Col("currency", "currency"),
+    Col("age (settlement clock)", "age_bucket"),
+    Col("captures", "captures", numeric=True),
+    Col("amount", "amount_minor", numeric=True),
+]
+_CASH_MONEY = [
+    "captured_minor",
+    "settled_gross_minor",
+    "settled_fee_minor",
+    "settled_net_minor",
+    "paid_out_minor",
+    "fees_charged_minor",
+    "fees_scheduled_minor",
+    "fees_over_schedule_minor",
+    "waiting_minor",
+]
+
+
+def _cash_section(finance: data.FinanceData) -> dict:
+    """The finance page's cash section: its tables, and the provider's clock (None: no settlement
+    report or payouts were landed for the date's read window, and the page says so)."""
+    as_of = finance.settlement_as_of
+    return {
+        "settlement_as_of": None if as_of is None else f"{as_of:%Y-%m-%d %H:%M} UTC",
+        "sla_days": finance.settlement_sla_days,
+        "cash": _money_rows(finance.cash, _CASH_MONEY),
+        "cash_columns": CASH_COLUMNS,
+        "fee_columns": FEE_COLUMNS,
+        "waiting": _money_rows(finance.waiting, ["amount_minor"]),
+        "waiting_columns": WAITING_COLUMNS,
+    }
 
 
 FUNNEL_COLUMNS = [
@@ -289,6 +358,8 @@ def build_bridge(con, day: date, files: ReportFiles) -> None:
         sections.append(
             {
                 "currency": currency,
+                # The bridge reaches the bank where the provider's reports were landed.
+                "to": "paid out" if "paid_out" in lines["line"] else "net revenue",
                 "closes": closes,
                 "svg": charts.waterfall(lines, currency),
                 "rows": rows,

@@ -1,7 +1,7 @@
 """What each report shows, read from the warehouse marts as Polars frames."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 import polars as pl
@@ -34,6 +34,11 @@ class FinanceData:
     # every critical or high discrepancy with money, per currency, largest first; `listed` on the
     # finance page, `on_discrepancy_page` when the discrepancies page lists it too
     unmatched: pl.DataFrame
+    cash: pl.DataFrame  # per currency (cash_daily); no rows without the provider's reports
+    waiting: pl.DataFrame  # captures waiting for settlement, per currency and age
+    # the latest instant of the provider's reports in the read window; None: none were landed
+    settlement_as_of: datetime | None
+    settlement_sla_days: int
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,8 @@ def finance(con: duckdb.DuckDBPyConnection, day: date) -> FinanceData:
         )
 
         select
-            discrepancy_id, type, severity, checkout_id, amount_minor, currency, details,
+            discrepancy_id, type, severity, checkout_id, subject_id, amount_minor, currency,
+            details,
             row_number() over (
                 partition by currency order by amount_minor desc, checkout_id, discrepancy_id
             ) <= $rows as listed,
@@ -90,7 +96,47 @@ def finance(con: duckdb.DuckDBPyConnection, day: date) -> FinanceData:
         """,
         {"day": day, "rows": PAGE_ROWS, "money": sorted(money_types())},
     )
-    return FinanceData(daily, unmatched)
+    if not _has_cash_marts(con):
+        # A warehouse no run has reached since the cash marts exist: no cash figures yet.
+        cash, waiting = pl.DataFrame(), pl.DataFrame()
+        return FinanceData(daily, unmatched, cash, waiting, None, None)
+    cash = query(
+        con,
+        "select * exclude (_partition_date, business_date) from marts.cash_daily "
+        "where _partition_date = $day order by currency",
+        {"day": day},
+    )
+    waiting = query(
+        con,
+        """
+        select currency, age_bucket, settlement_sla_days, captures, amount_minor
+        from marts.cash_waiting_captures
+        where _partition_date = $day order by currency, age_bucket_no
+        """,
+        {"day": day},
+    )
+    [(settlement_as_of, sla_days)] = query(
+        con,
+        "select settlement_as_of, settlement_sla_days from intermediate.int_run_context "
+        "where _partition_date = $day",
+        {"day": day},
+    ).rows()
+    return FinanceData(daily, unmatched, cash, waiting, settlement_as_of, sla_days)
+
+
+def _has_cash_marts(con: duckdb.DuckDBPyConnection) -> bool:
+    found = {
+        (table, column)
+        for table, column in con.execute(
+            "select table_name, column_name from duckdb_columns() "
+            "where (schema_name, table_name) in (('marts', 'cash_daily'), "
+            "('marts', 'cash_waiting_captures'), ('intermediate', 'int_run_context'))"
+        ).fetchall()
+    }
+    tables = {table for table, _ in found}
+    return {"cash_daily", "cash_waiting_captures"} <= tables and (
+        ("int_run_context", "settlement_as_of") in found
+    )
 
 
 def marketing(con: duckdb.DuckDBPyConnection, day: date) -> MarketingData:

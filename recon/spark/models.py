@@ -9,12 +9,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from recon.run_params import RunParams, run_params_sql
+from recon.run_params import PARAM_TABLES, RunParams, param_table_sql
 from recon.spark.dialect import spark_sql
 from recon.spark.tables import SparkTables, partition_view
 from recon.sql_models import SOURCE_TABLES, Model, order, table_references
-
-RUN_PARAMS = "meta.run_params"
 
 
 @dataclass
@@ -40,17 +38,15 @@ class SparkRelations:
         if qualified in self._ready:
             return name
         model = self.by_table.get(qualified)
-        if qualified == RUN_PARAMS:
-            self.spark.sql(f"create or replace temp view {name} as {self.params_sql()}")
+        if qualified in PARAM_TABLES:
+            sql = spark_sql(param_table_sql(qualified, self.day, self.params), {}, qualified)
+            self.spark.sql(f"create or replace temp view {name} as {sql}")
         elif model is not None and not model.stored:
             self.spark.sql(f"create or replace temp view {name} as {self.model_sql(model)}")
         else:
             self.tables.read_partition(qualified, self.day).createOrReplaceTempView(name)
         self._ready.add(qualified)
         return name
-
-    def params_sql(self) -> str:
-        return run_params_sql(self.day, self.params)
 
     def model_sql(self, model: Model) -> str:
         """The model's query in Spark SQL, every table it reads a view of this partition."""

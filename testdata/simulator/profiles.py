@@ -1,8 +1,9 @@
 """Simulation profiles: network faults for the safe path, and the share of each anomaly source.
 
-`clean` injects network faults and crashes only, with every client safe: whatever it produces
-must reconcile without a money discrepancy. `realistic` adds browser analytics trouble and a few
-unsafe retries; `chaos` turns everything up.
+`clean` injects network faults and crashes only, with every client safe and a provider that
+settles and pays out every capture and refund as agreed: whatever it produces must reconcile
+without a money discrepancy. `realistic` adds browser analytics trouble, a few unsafe retries and
+a provider that gets a few settlements wrong; `chaos` turns everything up.
 """
 
 from dataclasses import dataclass, field
@@ -21,6 +22,35 @@ class Browsers:
 
 
 @dataclass(frozen=True)
+class ProviderFaults:
+    """What the payment provider gets wrong in each lane's settlement report and payouts
+    (`testdata.simulator.provider`).
+
+    The shares are of the lane's checkouts, at least one each where above 0 (as far as the
+    lane has clean captures to spare): captures the provider never settles (only of captures
+    made before 12:00, so the SLA has run out when the report is reconciled), settles twice,
+    settles 100 short, charges 7 above its fee schedule, sees charged back, or sees charged back
+    and reversed (a dispute won: no finding).
+    """
+
+    not_settled: float = 0.0
+    settled_twice: float = 0.0
+    settled_short: float = 0.0
+    fee_overcharged: float = 0.0
+    charged_back: float = 0.0
+    charged_back_reversed: float = 0.0
+    # Once per lane's report: a charge line no capture of ours names, and the payout arriving on
+    # the business date paid short.
+    foreign_charge: bool = False
+    short_payout: bool = False
+
+    @classmethod
+    def each(cls, share: float) -> "ProviderFaults":
+        """Every fault: `share` of the checkouts for each, and both report-wide ones."""
+        return cls(share, share, share, share, share, share, True, True)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     faults: dict[str, StepFaults]
@@ -34,6 +64,8 @@ class Profile:
     # Share of checkouts per unsafe behaviour (see `unsafe.py`): fresh_key_retry,
     # duplicate_order, skip_void, skip_release, cancel_race, double_refund.
     unsafe: dict[str, float] = field(default_factory=dict)
+    # What the payment provider gets wrong in its settlement report and payouts.
+    provider: ProviderFaults = ProviderFaults()
 
 
 _NETWORK = {
@@ -61,6 +93,7 @@ PROFILES: dict[str, Profile] = {
             "cancel_race": 0.02,
             "double_refund": 0.01,
         },
+        provider=ProviderFaults.each(0.01),
     ),
     "chaos": Profile(
         "chaos",
@@ -76,5 +109,6 @@ PROFILES: dict[str, Profile] = {
             "cancel_race": 0.05,
             "double_refund": 0.03,
         },
+        provider=ProviderFaults.each(0.02),
     ),
 }

@@ -1,5 +1,6 @@
 """`simulate`: a business day of checkouts through the reference service, exported as landing
-files with the ground truth of every anomaly it injected."""
+files with the payment provider's settlement report and payouts for them, and the ground truth of
+every anomaly it injected."""
 
 import multiprocessing
 import os
@@ -26,6 +27,7 @@ from testdata.faults import FaultPlan
 from testdata.simulator import unsafe
 from testdata.simulator.browser import Behaviour, Browser
 from testdata.simulator.profiles import PROFILES, Profile
+from testdata.simulator.provider import provider_report
 from testdata.simulator.stack import (
     SimClock,
     Stack,
@@ -67,9 +69,16 @@ PARALLEL_FROM = 200
 
 @dataclass(frozen=True)
 class Anomaly:
-    checkout_id: str
+    # None for a finding of the provider's reports that no checkout owns (a settlement line or
+    # payout): `subject_id` names it then.
+    checkout_id: str | None
     type: str
     cause: str
+    subject_id: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[str, str, str]:
+        return (self.checkout_id or "", self.type, self.subject_id or "")
 
 
 @dataclass
@@ -114,8 +123,10 @@ def simulate(
     progress: Progress | None = None,
     lanes: int = 1,
 ) -> SimulationSummary:
-    """Run `checkouts` checkouts of business date `day` and write the landing files and
-    `_ground_truth.parquet` under `landing`. The services' SQLite databases go to `data_dir`
+    """Run `checkouts` checkouts of business date `day` and write the landing files (the
+    provider's `settlements` and `payouts` for the recorded payments among them: see
+    `testdata.simulator.provider`) and `_ground_truth.parquet` (checkout_id, type, cause,
+    subject_id) under `landing`. The services' SQLite databases go to `data_dir`
     (a temporary directory when None, removed afterwards); it must not hold an earlier run.
     Raises DayOverfull when the checkouts take more simulated time than the day has.
 
@@ -162,7 +173,7 @@ def simulate(
     # Sorts each source's rows by time (stably: lane by lane where times tie).
     write_rows(landing, rows)
     summary.rows = {source: len(source_rows) for source, source_rows in rows.items()}
-    summary.ground_truth.sort(key=lambda a: (a.checkout_id, a.type))
+    summary.ground_truth.sort(key=lambda a: a.sort_key)
     _write_ground_truth(summary.ground_truth_path, summary.ground_truth)
     return summary
 
@@ -236,6 +247,7 @@ def _simulate_lane(spec: _Lane, data_dir: Path, progress: Callable[[int], None])
             recover(stack.orch)
             _settle(stack)
             result.rows = _export(stack)
+            result.ground_truth += _provider(spec, result)
         finally:
             stack.close()
     result.faults = Counter(f.kind for f in stack.fault_log.faults)
@@ -504,6 +516,23 @@ def _analytics_anomalies(
     return found
 
 
+def _provider(spec: _Lane, result: _LaneResult) -> list[Anomaly]:
+    """Add the provider's settlement report and payouts for the lane's exported payments to its
+    rows (its own payout IDs: tagged with the day and lane); the anomalies its faults made."""
+    report, injected = provider_report(
+        result.rows["payments"],
+        spec.day,
+        tag=f"{spec.day:%Y%m%d}-{spec.lane}",
+        seed=str(spec.seed),
+        faults=spec.profile.provider,
+        checkouts=len(spec.starts),
+        ground_truth=[(a.checkout_id, a.type) for a in result.ground_truth],
+    )
+    # Payouts are read after every injection: each sums its lines but the one made short.
+    result.rows.update(report.rows)
+    return [Anomaly(*anomaly) for anomaly in injected]
+
+
 def _export(stack: Stack) -> dict[str, list[dict[str, Any]]]:
     return {
         source: exporter(stack.engine(export.SERVICE_OF_SOURCE[source]))
@@ -517,8 +546,14 @@ def _write_ground_truth(path: Path, anomalies: list[Anomaly]) -> None:
             "checkout_id": [a.checkout_id for a in anomalies],
             "type": [a.type for a in anomalies],
             "cause": [a.cause for a in anomalies],
+            "subject_id": [a.subject_id for a in anomalies],
         },
-        schema={"checkout_id": pl.String, "type": pl.String, "cause": pl.String},
+        schema={
+            "checkout_id": pl.String,
+            "type": pl.String,
+            "cause": pl.String,
+            "subject_id": pl.String,
+        },
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(path)

@@ -22,6 +22,7 @@ from recon.reconcile import reconcile_partition
 from recon.sql_models import project_relations
 from recon.warehouse import connect
 from testdata.flows import combine_rows
+from testdata.settlement import settle
 from testdata.synthetic import SCENARIOS, Context, write_rows
 
 DAY = date(2026, 5, 6)
@@ -45,6 +46,8 @@ def flows(n: int = 6):
 @pytest.fixture
 def warehouse(tmp_path):
     rows = combine_rows(f.rows for f in flows())
+    # The provider's reports too, as it would send them: every source has rows to check.
+    rows.update(settle(rows["payments"], tag="checks", business_date=DAY).rows)
     write_rows(tmp_path / "landing", rows)
     con = connect(tmp_path / "w.duckdb")
     reconcile_partition(con, tmp_path / "landing", DAY)
@@ -183,8 +186,13 @@ def test_idempotency_key_rate_is_zero_for_safe_retries(warehouse):
             "update marts.revenue_bridge set amount_minor = amount_minor - 1 "
             "where line = 'ordered'",
         ),
+        (
+            lambda con: invariants.bridge_closes(project_relations(con, DAY), KEY, DAY),
+            "update marts.revenue_bridge set amount_minor = amount_minor - 1 "
+            "where line = 'settled_gross'",
+        ),
     ],
-    ids=["rows", "doubled", "lost", "invented", "money", "ids", "bridge"],
+    ids=["rows", "doubled", "lost", "invented", "money", "ids", "bridge", "bridge_settled"],
 )
 def test_invariant_passes_on_clean_data_and_fails_when_broken(warehouse, check, tamper):
     con, _ = warehouse

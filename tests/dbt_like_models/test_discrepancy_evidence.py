@@ -1,4 +1,5 @@
-"""Every discrepancy carries its evidence: the landed rows of its checkout in the sources its type
+"""Every discrepancy carries its evidence: the landed rows of its checkout (and of the settlement
+lines of its payments, or of its subject where no checkout explains it) in the sources its type
 names, each at a file and line where that row really is, in every landing format."""
 
 import csv
@@ -15,8 +16,15 @@ from recon.reconcile import reconcile_partition
 from recon.sql_models import MODELS_DIR, discover, model_version, project_relations
 from recon.warehouse import connect
 from testdata.flows import combine_rows
-from testdata.synthetic import ANCHOR, SCENARIOS, Context, write_rows
-from tests.dbt_like_models.test_discrepancy_rules import DAY, at
+from testdata.synthetic import (
+    ANCHOR,
+    PROVIDER_ANOMALIES,
+    SCENARIOS,
+    Context,
+    provider_report,
+    write_rows,
+)
+from tests.dbt_like_models.test_discrepancy_rules import DAY, SETTLED, at
 
 ID_COLUMNS = {
     "orders": "order_id",
@@ -24,17 +32,24 @@ ID_COLUMNS = {
     "inventory_moves": "move_id",
     "fulfillments": "fulfillment_id",
     "analytics_events": "event_id",
+    "settlements": "settlement_line_id",
+    "payouts": "payout_id",
 }
 
 
 def _every_scenario_day(landing: Path, formats: dict[str, str]) -> None:
-    flows = [ANCHOR.build(Context("chk_anchor", at("09:00"), DAY, random.Random(0)))]
+    """Every scenario's checkout, the provider's report of them and its own anomalies."""
+    built = [(ANCHOR.build(Context("chk_anchor", at("09:00"), DAY, random.Random(0))), ANCHOR)]
     for number, name in enumerate(sorted(SCENARIOS)):
         scenario = SCENARIOS[name]
         rng = random.Random(number)
         start = at(scenario.window[0].isoformat()) + timedelta(minutes=rng.randint(0, 30))
-        flows.append(scenario.build(Context(f"chk_{number:04d}", start, DAY, rng)))
-    write_rows(landing, combine_rows(flow.rows for flow in flows), formats)
+        built.append((scenario.build(Context(f"chk_{number:04d}", start, DAY, rng)), scenario))
+    rows = combine_rows(flow.rows for flow, _ in built)
+    report = provider_report(rows["payments"], built, DAY)
+    for anomaly in PROVIDER_ANOMALIES:
+        anomaly.inject(report)
+    write_rows(landing, {**rows, **report.rows}, formats)
 
 
 def _record_id_at(source: str, path: Path, line: int) -> str:
@@ -66,7 +81,7 @@ def reconciled(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"evidence-{request.param}")
     _every_scenario_day(root / "landing", dict.fromkeys(ID_COLUMNS, request.param))
     con = connect(root / "warehouse.duckdb")
-    reconcile_partition(con, root / "landing", DAY)
+    reconcile_partition(con, root / "landing", DAY, SETTLED)
     yield con
     con.close()
 

@@ -13,9 +13,12 @@ from recon.run_params import RunParams
 from recon.sql_models import project_relations
 from recon.warehouse import connect
 from testdata.flows import Attribution, CheckoutFlow, combine_rows
-from testdata.synthetic import ANCHOR, SCENARIOS, Context, write_rows
+from testdata.settlement import REFERENCE_FEE_SCHEDULE
+from testdata.synthetic import ANCHOR, SCENARIOS, Context, provider_report, write_rows
 
 DAY = date(2026, 2, 10)
+# The generators' provider charges by the reference schedule: fees are checked against it.
+SETTLED = RunParams(fee_schedule=REFERENCE_FEE_SCHEDULE)
 CAMPAIGN = Attribution("newsletter", "email", "winter_sale", None)
 
 
@@ -51,7 +54,10 @@ def test_each_scenario_yields_exactly_its_discrepancies(tmp_path, name, seed):
     rng = random.Random(seed)
     start = at(scenario.window[0].isoformat()) + timedelta(minutes=rng.randint(0, 30))
     flow = scenario.build(Context("chk_test", start, DAY, rng))
-    found = reconcile(tmp_path, flow, anchor())
+    rows = combine_rows([flow.rows, anchor().rows])
+    # The provider settles both checkouts, misbehaving as the scenario says.
+    report = provider_report(rows["payments"], [(flow, scenario)], DAY)
+    found = reconcile_rows(tmp_path, {**rows, **report.rows}, SETTLED)
     assert types_of(found, "chk_test") == sorted(t for t, _ in scenario.anomalies)
     assert types_of(found, "chk_anchor") == []
 

@@ -14,10 +14,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from recon.contract import SOURCES
 from recon.reconcile import discrepancies, reconcile_partition
+from recon.run_params import RunParams
 from recon.warehouse import connect
 from testdata.flows import combine_rows
-from testdata.synthetic import ANCHOR, SCENARIOS, Context, write_rows
+from testdata.settlement import REFERENCE_FEE_SCHEDULE
+from testdata.synthetic import ANCHOR, SCENARIOS, Context, provider_report, write_rows
 
 DAY = date(2026, 6, 1)
 SHAPES = sorted(name for name in SCENARIOS if name != ANCHOR.name)
@@ -44,25 +47,22 @@ checkout_shapes = st.lists(
 )
 @given(shapes=checkout_shapes, formats=st.sampled_from(["mixed", "jsonl", "csv", "parquet"]))
 def test_discrepancies_are_exactly_those_of_the_shapes(shapes, formats):
-    flows, expected = [], set()
+    expected = set()
     anchor = ANCHOR.build(Context("chk_anchor", _start("happy_path", 0.5), DAY, random.Random(0)))
-    flows.append(anchor)
+    built = [(anchor, ANCHOR)]
     for index, (name, fraction, seed) in enumerate(shapes):
         checkout_id = f"chk_{index:02d}"
         context = Context(checkout_id, _start(name, fraction), DAY, random.Random(seed))
-        flows.append(SCENARIOS[name].build(context))
+        built.append((SCENARIOS[name].build(context), SCENARIOS[name]))
         expected |= {(checkout_id, type_) for type_, _ in SCENARIOS[name].anomalies}
-    chosen = (
-        None
-        if formats == "mixed"
-        else dict.fromkeys(
-            ("orders", "payments", "inventory_moves", "fulfillments", "analytics_events"), formats
-        )
-    )
+    chosen = None if formats == "mixed" else dict.fromkeys(SOURCES, formats)
+    rows = combine_rows(flow.rows for flow, _ in built)
+    # The provider settles every checkout, misbehaving where a shape says so.
+    report = provider_report(rows["payments"], built, DAY)
     with tempfile.TemporaryDirectory() as root:
         landing = Path(root) / "landing"
-        write_rows(landing, combine_rows(f.rows for f in flows), chosen)
+        write_rows(landing, {**rows, **report.rows}, chosen)
         with connect(Path(root) / "w.duckdb") as con:
-            reconcile_partition(con, landing, DAY)
+            reconcile_partition(con, landing, DAY, RunParams(fee_schedule=REFERENCE_FEE_SCHEDULE))
             found = {(d["checkout_id"], d["type"]) for d in discrepancies(con, DAY)}
     assert found == expected

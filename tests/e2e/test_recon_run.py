@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from testdata.scoring import score
+from testdata.settlement import REFERENCE_FEE_SCHEDULE
 from testdata.synthetic import generate_landing
 
 pytestmark = pytest.mark.slow
@@ -24,6 +25,8 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def recon(*args: str, cwd: Path, dagster_home: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "DAGSTER_HOME"))}
+    # The generated data is the reference provider's: its fees are checked by its schedule.
+    env["RECON_FEE_SCHEDULE"] = REFERENCE_FEE_SCHEDULE.to_json()
     if dagster_home is not None:
         env["DAGSTER_HOME"] = str(dagster_home)
     return subprocess.run(

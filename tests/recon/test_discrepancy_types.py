@@ -51,7 +51,7 @@ def _landing_sources(name: str, skipped: frozenset[str]) -> set[str]:
         table = dep.split(".")[-1]
         if dep.startswith("raw."):
             found.add(table)
-        elif table not in skipped:
+        elif table not in skipped and not dep.startswith("meta."):
             found |= _landing_sources(table, skipped)
     return found
 

@@ -13,11 +13,14 @@ from pipelines.local_run import run_partition
 from recon.contract import SOURCES
 from recon.ingest import ingest_source
 from recon.reconcile import discrepancies, reconcile_partition
+from recon.run_params import RunParams
 from recon.service_source import ServiceDatabaseError
 from recon.settings import ReconSettings
+from testdata.settlement import REFERENCE_FEE_SCHEDULE
 from testdata.simulator import simulate
 
 DAY = date(2026, 3, 10)
+SETTLED = RunParams(fee_schedule=REFERENCE_FEE_SCHEDULE)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def simulated(tmp_path_factory):
 def reconciled(landing, services=None) -> tuple[list[dict], dict[str, tuple[int, int]]]:
     con = duckdb.connect()
     try:
-        reports = reconcile_partition(con, landing, DAY, services=services)
+        reports = reconcile_partition(con, landing, DAY, SETTLED, services=services)
         counts = {n: (r.rows_loaded, r.rows_quarantined) for n, r in reports.items()}
         return discrepancies(con, DAY), counts
     finally:
@@ -42,9 +45,10 @@ def reconciled(landing, services=None) -> tuple[list[dict], dict[str, tuple[int,
 
 
 def test_reading_the_service_databases_finds_what_the_landing_files_do(simulated, tmp_path):
-    # Only the browsers' events stay in the landing directory in services mode.
+    # Only the browsers' events and the provider's reports stay landing files in services mode.
     events_only = tmp_path / "landing"
-    shutil.copytree(simulated / "landing" / "analytics_events", events_only / "analytics_events")
+    for source in ("analytics_events", "settlements", "payouts"):
+        shutil.copytree(simulated / "landing" / source, events_only / source)
 
     from_files, file_counts = reconciled(simulated / "landing")
     from_databases, db_counts = reconciled(
@@ -54,8 +58,8 @@ def test_reading_the_service_databases_finds_what_the_landing_files_do(simulated
     assert from_databases == from_files
     assert db_counts == file_counts
     truth = pl.read_parquet(simulated / "landing" / "_ground_truth.parquet")
-    assert {(d["checkout_id"], d["type"]) for d in from_databases} == set(
-        truth.select("checkout_id", "type").iter_rows()
+    assert {(d["checkout_id"] or d["subject_id"], d["type"]) for d in from_databases} == set(
+        truth.select(pl.coalesce("checkout_id", "subject_id"), "type").iter_rows()
     )
 
 
@@ -66,6 +70,7 @@ def test_the_dagster_job_reads_the_service_databases_in_services_mode(simulated,
         out_dir=str(tmp_path / "out"),
         source_mode="services",
         services_data_dir=simulated / "services",
+        fee_schedule=REFERENCE_FEE_SCHEDULE,
     )
     outcome = run_partition(settings, DAY)
     assert outcome.success

@@ -1,6 +1,8 @@
-"""The fault layer: seeded decisions, each fault's effect on the service, no real sleeping."""
+"""The fault layer: seeded decisions, each fault's effect on the service, no real sleeping; and
+the payment provider's faults: which captures they may take."""
 
-from datetime import timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
 import pytest
@@ -16,6 +18,8 @@ from testdata.faults import (
     StepFaults,
     step_of,
 )
+from testdata.simulator.profiles import ProviderFaults
+from testdata.simulator.provider import provider_report
 
 
 def counting_app() -> tuple[FastAPI, list[str]]:
@@ -127,3 +131,92 @@ def test_the_step_is_read_from_the_key():
     assert step_of("chk_1:payment.authorize") == "payment.authorize"
     assert step_of("chk_1:payment.authorize:retry-1") == "payment.authorize"
     assert step_of("no-step") == "*"
+
+
+# -- the provider's faults: which captures they may take ------------------------------------------
+
+DAY = date(2026, 3, 10)
+
+
+def paid(checkout_id: str, at: datetime, *kinds: str) -> list[dict]:
+    """Payment rows of one checkout: an authorization, then `kinds` (capture, refund, void)."""
+    rows = []
+    for n, kind in enumerate(("authorization", *kinds)):
+        payment_id = f"pay_{checkout_id}_{n}"
+        rows.append(
+            {
+                "payment_id": payment_id,
+                "checkout_id": checkout_id,
+                "kind": kind,
+                "status": "succeeded",
+                "amount_minor": 2_500,
+                "currency": "EUR",
+                "created_at": at + timedelta(seconds=n),
+                "psp_reference": f"psp_{payment_id}",
+            }
+        )
+    return rows
+
+
+def injected(payments, faults, ground_truth=(), seed="1"):
+    return provider_report(
+        payments,
+        DAY,
+        tag="20260310-0",
+        seed=seed,
+        faults=faults,
+        checkouts=len({p["checkout_id"] for p in payments}),
+        ground_truth=ground_truth,
+    )
+
+
+def morning(hour: int) -> datetime:
+    return datetime.combine(DAY, time(hour), UTC)
+
+
+def test_a_provider_without_faults_settles_every_capture_and_refund_once():
+    payments = paid("chk_a", morning(9), "capture") + paid(
+        "chk_b", morning(15), "capture", "refund"
+    )
+    report, anomalies = injected(payments, ProviderFaults())
+    assert anomalies == []
+    settled = Counter((line["psp_reference"], line["line_type"]) for line in report.lines)
+    assert settled == {
+        ("psp_pay_chk_a_1", "charge"): 1,
+        ("psp_pay_chk_b_1", "charge"): 1,
+        ("psp_pay_chk_b_2", "refund"): 1,
+        (None, "fee"): 5,
+    }
+    assert report.shortfalls == {}
+
+
+def test_provider_faults_take_only_clean_captures_each_once():
+    payments = (
+        paid("chk_refunded", morning(8), "capture", "refund")
+        + paid("chk_twice", morning(8), "capture", "capture")
+        + paid("chk_charged_twice", morning(8), "capture")
+        + paid("chk_browser", morning(8), "capture")
+        + [p for n in range(12) for p in paid(f"chk_{n:02d}", morning(13), "capture")]
+    )
+    truth = [("chk_charged_twice", "duplicate_charge"), ("chk_browser", "unattributed_revenue")]
+    report, anomalies = injected(payments, ProviderFaults.each(0.01), truth)
+    by_checkout = Counter(checkout_id for checkout_id, *_ in anomalies)
+    assert by_checkout[None] == 2 and max(by_checkout.values()) == 2
+    touched = {c for c in by_checkout if c is not None}
+    assert touched.isdisjoint({"chk_refunded", "chk_twice", "chk_charged_twice"})
+    # Only one capture was made before noon: the one that may go unsettled, browser trouble
+    # being no payment anomaly.
+    unsettled = [c for c, type_, *_ in anomalies if type_ == "capture_not_settled"]
+    assert unsettled == ["chk_browser"]
+    assert report.charge_lines("psp_pay_chk_browser_1") == []
+    types = Counter(type_ for _, type_, *_ in anomalies)
+    assert set(types.values()) == {1} and len(types) == 7
+    # The chosen captures follow from the seed.
+    assert injected(payments, ProviderFaults.each(0.01), truth)[1] == anomalies
+    assert injected(payments, ProviderFaults.each(0.01), truth, seed="2")[1] != anomalies
+
+
+def test_no_capture_goes_unsettled_without_one_made_before_noon():
+    payments = [p for n in range(10) for p in paid(f"chk_{n}", morning(12), "capture")]
+    _, anomalies = injected(payments, ProviderFaults(not_settled=0.5, fee_overcharged=0.2))
+    assert Counter(type_ for _, type_, *_ in anomalies) == {"fee_mismatch": 2}

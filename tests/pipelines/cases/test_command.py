@@ -91,9 +91,9 @@ def test_list_filters(recon):
     limited = recon("list", "--limit", "2")
     assert limited.output.splitlines()[-1] == "2 of 5 cases shown: --limit 0 shows all"
 
-    unknown = recon("list", "--type", "chargeback")
+    unknown = recon("list", "--type", "lost_parcel")
     assert unknown.exit_code == 2
-    assert "'chargeback': not a discrepancy type; the types are duplicate_charge," in (
+    assert "'lost_parcel': not a discrepancy type; the types are duplicate_charge," in (
         unknown.output
     )
 

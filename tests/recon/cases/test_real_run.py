@@ -8,7 +8,7 @@ from recon.cases.chain import verify
 from recon.cases.sync import SyncResult, sync
 from recon.reconcile import reconcile_partition
 from recon.warehouse import connect
-from testdata.synthetic import generate_landing
+from testdata.synthetic import MIN_CHECKOUTS, generate_landing
 from tests.recon.cases.conftest import MART_DDL
 
 DAY = date(2026, 2, 10)
@@ -17,7 +17,7 @@ NOW = datetime(2026, 2, 11, 6, 0, tzinfo=UTC)
 
 def test_a_reconciled_day_opens_a_case_per_finding_and_a_resync_keeps_decisions(tmp_path):
     landing = tmp_path / "landing"
-    generate_landing(landing, DAY, checkouts=14, seed=3)  # one checkout per anomaly scenario
+    generate_landing(landing, DAY, checkouts=MIN_CHECKOUTS, seed=3)  # one per anomaly scenario
     with connect(tmp_path / "warehouse.duckdb") as con:
         reconcile_partition(con, landing, DAY)
         found = con.execute(

@@ -22,6 +22,7 @@ from recon.spark import ingest as spark_ingest
 from recon.spark.models import SparkRelations
 from recon.sql_models import discover, project_relations
 from recon.warehouse import claim, configure_session, connect
+from testdata.settlement import REFERENCE_FEE_SCHEDULE
 from testdata.simulator import simulate
 from testdata.synthetic import generate_landing
 from tests.recon.spark.conftest import VOLATILE, differences, key_columns, stored_tables
@@ -38,6 +39,7 @@ def _settings(root: Path, landing: Path, engine: str) -> ReconSettings:
         out_dir=str(root / engine / "out"),
         engine=engine,
         spark_master="local[2]",
+        fee_schedule=REFERENCE_FEE_SCHEDULE,
     )
 
 

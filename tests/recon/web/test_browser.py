@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from pipelines.cli import main
 from recon.reconcile import reconcile_partition
 from recon.warehouse import connect
-from testdata.synthetic import generate_landing
+from testdata.synthetic import MIN_CHECKOUTS, generate_landing
 from tests.browser import launched_chromium
 from tests.recon.web.conftest import PASSWORDS, running_recon_web
 
@@ -52,7 +52,7 @@ def test_an_operator_resolves_a_case_that_a_rerun_keeps_resolved_and_a_reader_ca
     from playwright.sync_api import expect
 
     landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
-    generate_landing(landing, DAY, checkouts=14, seed=3)  # one checkout per anomaly scenario
+    generate_landing(landing, DAY, checkouts=MIN_CHECKOUTS, seed=3)  # one per anomaly scenario
     assert " opened" in run_the_day(landing, warehouse)
     errors: list[str] = []
 

@@ -1,0 +1,4 @@
+-- The payout IDs that landed more than once (a re-exported payout, or one whose status changed),
+-- each with how many rows landed and which staging keeps: the latest created, then the last
+-- to land.
+-- repeats of: raw.payouts by payout_id, keeping the latest created_at

@@ -1,0 +1,3 @@
+-- The settlement line IDs that landed more than once (a re-exported report), each with how many
+-- copies landed and which copy staging keeps: the first to land.
+-- repeats of: raw.settlements by settlement_line_id, keeping the first landed
