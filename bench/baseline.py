@@ -1,8 +1,9 @@
-"""The plain-SQL baseline of bench/reconcile.py: the twelve discrepancy rules as DuckDB queries.
+"""The plain-SQL baseline of bench/reconcile.py: the nineteen discrepancy rules as DuckDB queries.
 
 Hand-written queries straight over one partition's landing Parquet files:
 
     python bench/baseline.py LANDING [--date 2026-05-06] [--memory-limit 2500MB]
+        [--fee-schedule JSON]
 
 It is the reference the daily job is measured against (the issue: the whole job should stay within
 3× of it): what a data engineer would write by hand instead of the pipeline, for speed. No warehouse
@@ -12,7 +13,8 @@ but its memory_limit. It finds the same (checkout_id, type) pairs as the pipelin
 belongs to the UTC day of its first record and only the business date's are reported; orders and
 fulfillments keep their latest version, payments, moves and events one copy per ID; only succeeded
 payments count; the time rules run on the data's clock (`as_of`, the latest server-side instant,
-never the wall clock), with the defaults of recon/run_params.py.
+never the wall clock), with the run's settings (`RunParams`: those of the job compared with; the
+command line takes recon/run_params.py's defaults and the benchmark's fee schedule).
 
 Written for speed: the rare cases are found first, and per-ID work is done for them only.
 - Money (orders, payments, fulfillments): the authorizations not simply captured or voided from
@@ -25,20 +27,35 @@ Written for speed: the rare cases are found first, and per-ID work is done for t
   and an order's latest version looked up, only for the checkouts flagged.
 - Reservations: reserves with no release or commit, grouped only once few are left.
 - Business date: only checkouts with a record outside the day need their first record looked up.
+- Cash (the provider's settlements and payouts, read where the landing has their folders; see
+  docs/settlement.md): one query per rule. A line is matched to the payment it names by its
+  psp_reference (a charge, chargeback or reversal to a succeeded capture, a refund line to a
+  succeeded refund); each rule first narrows the lines to its few suspects (a fee off the
+  schedule, a repeated reference, a chargeback, a payout arriving on the day, a charge line
+  settled on the day) and only then looks up their payments. The settlement clock is the latest
+  instant of the provider's reports (settled_at, payouts' created_at); the fee schedule and the
+  tolerances are the run's settings (`RunParams`), as small tables shaped like the pipeline's
+  meta.fee_schedule and meta.tolerances. Findings with no checkout (settlement_without_capture,
+  payout_mismatch, and a chargeback or fee_mismatch on a line no payment explains) are named by
+  their subject, the line or payout, on the date of the line's settled_at or the payout's
+  arrival_date.
 No CTE over a whole table is read twice (DuckDB materialises a CTE referenced more than once): each
 branch reads the files itself, or joins back to a few candidates.
 
 Assumed, and true of the benchmark's files (testdata/bulk.py): the rows are valid contract
-rows, as ingestion would load them (trimmed, nothing quarantined); copies of one payment, move or
-event ID are the same row re-exported; an order's versions keep its checkout and created_at, a
-fulfillment's its checkout, order and created_at. Enums are still compared lower-cased and
-currencies upper-cased, as staging does.
+rows, as ingestion would load them (trimmed, nothing quarantined); copies of one payment, move,
+event or settlement line ID are the same row re-exported; a psp_reference names one payment of a
+kind; an order's versions keep its checkout and created_at, a fulfillment's its checkout, order and
+created_at. Enums are still compared lower-cased
+and currencies upper-cased, as staging does.
 """
 
 import argparse
+import re
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -47,23 +64,33 @@ sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
 
+from recon.cash_settings import FeeSchedule  # noqa: E402
+from recon.contract import SOURCES as CONTRACT  # noqa: E402
 from recon.landing import window  # noqa: E402
-from recon.run_params import RunParams  # noqa: E402
+from recon.run_params import RunParams, param_table_sql  # noqa: E402
 
 SOURCES = ("orders", "payments", "inventory_moves", "fulfillments", "analytics_events")
+# The provider's reports: optional, reconciled only where the landing has their folder.
+CASH_SOURCES = ("settlements", "payouts")
 PARAMS = RunParams()
 
 
-def landing_files(landing: Path, day: date) -> dict[str, list[str]]:
-    """Each source's Parquet files of the partition's read window (`<source>/<date>/*.parquet`)."""
+def landing_files(
+    landing: Path, day: date, lookback_days: int = PARAMS.lookback_days
+) -> dict[str, list[str]]:
+    """Each source's Parquet files of the partition's read window (`<source>/<date>/*.parquet`);
+    the cash sources' only where the landing has their folder (none: an empty list)."""
     files = {}
-    for source in SOURCES:
+    for source in (*SOURCES, *CASH_SOURCES):
+        if source in CASH_SOURCES and not (landing / source).is_dir():
+            files[source] = []
+            continue
         found = [
             str(path)
-            for landing_date in window(day, PARAMS.lookback_days)
+            for landing_date in window(day, lookback_days)
             for path in sorted((landing / source / landing_date.isoformat()).glob("*.parquet"))
         ]
-        if not found:
+        if not found and source in SOURCES:
             raise FileNotFoundError(f"{landing}/{source}: no Parquet file from D-3 to D+3 of {day}")
         files[source] = found
     return files
@@ -75,6 +102,17 @@ def reader(files: list[str], lineage: bool = False) -> str:
     paths = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     options = ", filename = true, file_row_number = true" if lineage else ""
     return f"read_parquet([{paths}]{options})"
+
+
+def cash_reader(files: dict[str, list[str]], source: str, lineage: bool = False) -> str:
+    """`reader` of a cash source's files, or, where it has none, a relation of its contract
+    columns with no row (every rule then finds nothing, as the pipeline's do)."""
+    if files[source]:
+        return reader(files[source], lineage)
+    columns = [f"null::{c.sql_type} as {c.name}" for c in CONTRACT[source].columns]
+    if lineage:
+        columns += ["null::varchar as filename", "null::bigint as file_row_number"]
+    return f"(select {', '.join(columns)} where false)"
 
 
 # When each source says a checkout was seen: its first record decides the checkout's business date.
@@ -511,6 +549,377 @@ def reservations_sql(files: dict[str, list[str]]) -> str:
     """
 
 
+# -- cash: the provider's settlement lines and payouts ------------------------------------------
+
+# The kind of payment a line names: a charge, chargeback or reversal names a capture, a refund
+# line a refund (for the four line types that name one).
+PAYMENT_LINE_TYPES = "('charge', 'refund', 'chargeback', 'chargeback_reversal')"
+NAMED_KIND = "case lower(line.line_type) when 'refund' then 'refund' else 'capture' end"
+
+
+def settled_payments(files: dict[str, list[str]]) -> str:
+    """The succeeded captures and refunds a settlement line may name."""
+    return f"""
+        select psp_reference, lower(kind) as kind, checkout_id, amount_minor,
+            upper(currency) as currency
+        from {reader(files["payments"])}
+        where
+            lower(status) = 'succeeded'
+            and lower(kind) in ('capture', 'refund')
+            and psp_reference is not null"""
+
+
+def settlement_clock_sql(files: dict[str, list[str]]) -> str:
+    """The latest instant of the provider's reports (null without them): column maxima, which
+    DuckDB answers from the Parquet statistics."""
+    return f"""
+        select max(recorded_at) from (
+            select max(settled_at) as recorded_at from {cash_reader(files, "settlements")}
+            union all
+            select max(created_at) from {cash_reader(files, "payouts")}
+        )
+    """
+
+
+def beyond_tolerance(difference: str, expected: str) -> str:
+    """Whether `difference` is beyond the tolerance of the rule and currency (its own row, else
+    `*`'s, else none) of the tolerances table joined as `exact` and `fallback` (`tolerance_joins`):
+    more than `absolute_minor`, and more than `relative_ppm` of the `expected` amount."""
+    return f"""(
+            {difference} > coalesce(exact.absolute_minor, fallback.absolute_minor, 0)
+            and {difference} * 1000000
+                > coalesce(exact.relative_ppm, fallback.relative_ppm, 0) * abs({expected})
+        )"""
+
+
+def tolerance_joins(rule: str, currency: str) -> str:
+    """The tolerances of `rule` for `currency` (SQL), as `exact` and `fallback` (`*`)."""
+    return f"""
+        left join tolerances as exact on exact.rule = '{rule}' and exact.currency = {currency}
+        left join tolerances as fallback on fallback.rule = '{rule}' and fallback.currency = '*'"""
+
+
+# Each cash rule's query returns (checkout_id, subject_id, type): a finding tied to a checkout has
+# its checkout (kept if the checkout is of the business date, like every other rule's); one with no
+# checkout has its subject, and is already of the business date.
+
+
+def settlement_without_capture_sql(files: dict[str, list[str]]) -> str:
+    """The charge lines settled on the day (few: one day's lines) that name no succeeded
+    capture."""
+    return f"""
+    select distinct null::varchar, line.settlement_line_id, 'settlement_without_capture'
+    from {cash_reader(files, "settlements")} as line
+    where
+        lower(line.line_type) = 'charge'
+        and line.settled_at >= $day_starts and line.settled_at < $day_ends
+        and not exists (
+            select 1
+            from ({settled_payments(files)}) as capture
+            where capture.kind = 'capture' and capture.psp_reference = line.psp_reference
+        )
+    """
+
+
+def duplicate_settlement_sql(files: dict[str, list[str]]) -> str:
+    """Captures settled by more than one charge line: references repeated among the charge lines
+    first (a grouping on the reference alone), distinct line IDs counted for those few."""
+    settlements = cash_reader(files, "settlements")
+    return f"""
+    with repeated_references as (
+        select psp_reference
+        from {settlements}
+        where lower(line_type) = 'charge'
+        group by psp_reference
+        having count(*) > 1
+    ),
+
+    repeated_lines as (
+        select psp_reference
+        from {settlements}
+        where
+            lower(line_type) = 'charge'
+            and psp_reference in (select psp_reference from repeated_references)
+        group by psp_reference
+        having count(distinct settlement_line_id) > 1
+    )
+
+    select distinct capture.checkout_id, null::varchar, 'duplicate_settlement'
+    from ({settled_payments(files)}) as capture
+    where
+        capture.kind = 'capture'
+        and capture.psp_reference in (select psp_reference from repeated_lines)
+    """
+
+
+def payout_mismatch_sql(files: dict[str, list[str]]) -> str:
+    """The paid payouts arriving on the day (a handful; each payout's latest row) against the sum
+    of their lines' net in their currency."""
+    return f"""
+    with latest_payouts as (
+        select payout_id, latest.*
+        from (
+            select
+                payout_id,
+                arg_max(
+                    {{
+                        'amount_minor': amount_minor,
+                        'currency': upper(currency),
+                        'status': lower(status),
+                        'arrival_date': cast(arrival_date as date)
+                    }},
+                    (created_at, filename, file_row_number)
+                ) as latest
+            from {cash_reader(files, "payouts", lineage=True)}
+            group by payout_id
+        )
+    ),
+
+    arriving as (
+        select payout_id, amount_minor, currency
+        from latest_payouts
+        where status = 'paid' and arrival_date = $day
+    ),
+
+    their_lines as (
+        select distinct settlement_line_id, payout_id, net_minor, upper(currency) as currency
+        from {cash_reader(files, "settlements")}
+        where payout_id in (select payout_id from arriving)
+    ),
+
+    compared as (
+        select
+            arriving.payout_id,
+            arriving.currency,
+            abs(
+                arriving.amount_minor
+                - coalesce(sum(line.net_minor) filter (line.currency = arriving.currency), 0)
+            ) as difference_minor,
+            coalesce(sum(line.net_minor) filter (line.currency = arriving.currency), 0)
+                as lines_net_minor,
+            count(*) filter (line.currency <> arriving.currency) as lines_in_other_currencies
+        from arriving
+        left join their_lines as line on arriving.payout_id = line.payout_id
+        group by arriving.payout_id, arriving.currency, arriving.amount_minor
+    )
+
+    select null::varchar, compared.payout_id, 'payout_mismatch'
+    from compared
+    {tolerance_joins("payout_mismatch", "compared.currency")}
+    where
+        compared.lines_in_other_currencies > 0
+        or {beyond_tolerance("compared.difference_minor", "compared.lines_net_minor")}
+    """
+
+
+def capture_not_settled_sql(files: dict[str, list[str]]) -> str:
+    """Succeeded captures made before the cutoff (`$settled_by`: the settlement clock less the
+    SLA, pushed into the Parquet scan) that no charge line names."""
+    return f"""
+    select distinct capture.checkout_id, null::varchar, 'capture_not_settled'
+    from {reader(files["payments"])} as capture
+    where
+        lower(capture.kind) = 'capture'
+        and lower(capture.status) = 'succeeded'
+        and capture.created_at < $settled_by
+        and not exists (
+            select 1
+            from {cash_reader(files, "settlements")} as line
+            where lower(line.line_type) = 'charge' and line.psp_reference = capture.psp_reference
+        )
+    """
+
+
+def settlement_amount_mismatch_sql(files: dict[str, list[str]]) -> str:
+    """Charge (refund) lines whose gross (negated) or currency differs from the capture's (the
+    refund's) they name: the lines agreeing with a payment of theirs are set aside by an anti-join
+    on the whole (reference, kind, amount, currency); only the few left are matched to their
+    payment, and its tolerance looked up."""
+    payments = settled_payments(files)
+    return f"""
+    with claimed as (
+        select
+            psp_reference,
+            case lower(line_type) when 'refund' then 'refund' else 'capture' end as kind,
+            case when lower(line_type) = 'refund' then -gross_minor else gross_minor end
+                as amount_minor,
+            upper(currency) as currency
+        from {cash_reader(files, "settlements")}
+        where lower(line_type) in ('charge', 'refund')
+    ),
+
+    disagreeing as (
+        select *
+        from claimed
+        anti join ({payments}) as agreeing
+            using (psp_reference, kind, amount_minor, currency)
+    ),
+
+    compared as (
+        select
+            payment.checkout_id,
+            payment.currency,
+            payment.amount_minor as expected_minor,
+            abs(disagreeing.amount_minor - payment.amount_minor) as difference_minor,
+            disagreeing.currency <> payment.currency as other_currency
+        from disagreeing
+        inner join ({payments}) as payment
+            on payment.psp_reference = disagreeing.psp_reference
+            and payment.kind = disagreeing.kind
+    )
+
+    select distinct compared.checkout_id, null::varchar, 'settlement_amount_mismatch'
+    from compared
+    {tolerance_joins("settlement_amount_mismatch", "compared.currency")}
+    where
+        compared.other_currency
+        or {beyond_tolerance("compared.difference_minor", "compared.expected_minor")}
+    """
+
+
+def chargeback_sql(files: dict[str, list[str]]) -> str:
+    """Disputed payments (the few chargeback and reversal lines, grouped by reference) with more
+    chargebacks than reversals; their capture's checkout, or, where no capture is named, the first
+    chargeback line if it settled on the day."""
+    return f"""
+    with disputes as (
+        select
+            psp_reference,
+            min(settlement_line_id) filter (lower(line_type) = 'chargeback')
+                as first_chargeback_id,
+            min(cast(settled_at as date)) filter (lower(line_type) = 'chargeback')
+                as first_charged_back_on
+        from {cash_reader(files, "settlements")}
+        where lower(line_type) in ('chargeback', 'chargeback_reversal')
+        group by psp_reference
+        having
+            count(distinct settlement_line_id) filter (lower(line_type) = 'chargeback')
+            > count(distinct settlement_line_id) filter (lower(line_type) = 'chargeback_reversal')
+    ),
+
+    named as (
+        select disputes.*, capture.checkout_id
+        from disputes
+        left join ({settled_payments(files)}) as capture
+            on capture.kind = 'capture' and capture.psp_reference = disputes.psp_reference
+    )
+
+    select distinct checkout_id, null::varchar, 'chargeback' from named
+    where checkout_id is not null
+    union all
+    select distinct null, first_chargeback_id, 'chargeback' from named
+    where checkout_id is null and first_charged_back_on = $day
+    """
+
+
+def fee_mismatch_sql(files: dict[str, list[str]]) -> str:
+    """Lines whose fee differs from the schedule's (the currency's rule, else `*`'s; no rule, not
+    checked): a charge its percentage rounded half up plus the fixed part, a chargeback the
+    chargeback fee, a refund or reversal none. The few beyond tolerance are then matched to their
+    payment's checkout; a line no payment explains is named itself, on its settled date."""
+    difference = "abs(scheduled.fee_minor - scheduled.expected_fee_minor)"
+    return f"""
+    with scheduled as (
+        select
+            line.settlement_line_id,
+            line.psp_reference,
+            {NAMED_KIND} as kind,
+            cast(line.settled_at as date) as settled_on,
+            upper(line.currency) as currency,
+            line.fee_minor,
+            case lower(line.line_type)
+                when 'charge' then
+                    (abs(line.gross_minor) * coalesce(exact.rate_ppm, fallback.rate_ppm) + 500000)
+                    // 1000000
+                    + coalesce(exact.fixed_minor, fallback.fixed_minor)
+                when 'chargeback'
+                    then coalesce(exact.chargeback_fee_minor, fallback.chargeback_fee_minor)
+                else 0
+            end as expected_fee_minor
+        from {cash_reader(files, "settlements")} as line
+        left join fee_schedule as exact on exact.currency = upper(line.currency)
+        left join fee_schedule as fallback on fallback.currency = '*'
+        where
+            lower(line.line_type) in {PAYMENT_LINE_TYPES}
+            and coalesce(exact.currency, fallback.currency) is not null
+    ),
+
+    differing as (
+        select scheduled.*
+        from scheduled
+        {tolerance_joins("fee_mismatch", "scheduled.currency")}
+        where
+            scheduled.fee_minor <> scheduled.expected_fee_minor
+            and {beyond_tolerance(difference, "scheduled.expected_fee_minor")}
+    ),
+
+    named as (
+        select distinct differing.settlement_line_id, differing.settled_on, payment.checkout_id
+        from differing
+        left join ({settled_payments(files)}) as payment
+            on payment.psp_reference = differing.psp_reference and payment.kind = differing.kind
+    )
+
+    select distinct checkout_id, null::varchar, 'fee_mismatch' from named
+    where checkout_id is not null
+    union all
+    select distinct null, settlement_line_id, 'fee_mismatch' from named
+    where checkout_id is null and settled_on = $day
+    """
+
+
+CASH_RULES = (
+    settlement_without_capture_sql,
+    duplicate_settlement_sql,
+    payout_mismatch_sql,
+    capture_not_settled_sql,
+    settlement_amount_mismatch_sql,
+    chargeback_sql,
+    fee_mismatch_sql,
+)
+
+
+def cash_findings(
+    con: duckdb.DuckDBPyConnection,
+    files: dict[str, list[str]],
+    day: date,
+    params: RunParams,
+) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """The seven cash rules: (checkout_id, type) pairs of any checkout of the window, to be kept
+    for the business date's checkouts, and (subject_id, type) pairs of the findings with no
+    checkout, already of the business date. Nothing without a settlement report or payouts."""
+    if not files["settlements"] and not files["payouts"]:
+        return set(), set()
+    # The run's fee schedule and tolerances, as the pipeline's meta tables hold them.
+    for table in ("fee_schedule", "tolerances"):
+        query = param_table_sql(f"meta.{table}", day, params)
+        con.execute(f"create or replace temp table {table} as {query}")
+    [(settlement_as_of,)] = con.execute(settlement_clock_sql(files)).fetchall()
+    bounds = {
+        "day": day,
+        "day_starts": datetime.combine(day, datetime.min.time()),
+        "day_ends": datetime.combine(day + timedelta(days=1), datetime.min.time()),
+    }
+    by_checkout: set[tuple[str, str]] = set()
+    by_subject: set[tuple[str, str]] = set()
+    for rule in CASH_RULES:
+        sql = rule(files)
+        named = set(re.findall(r"\$(\w+)", sql))
+        values = {name: value for name, value in bounds.items() if name in named}
+        if "settled_by" in named:
+            if settlement_as_of is None:
+                continue
+            # More than the SLA before the clock (the pipeline: a microsecond difference above
+            # the SLA's): captured strictly before the clock less the SLA.
+            values["settled_by"] = settlement_as_of - timedelta(days=params.settlement_sla_days)
+        for checkout_id, subject_id, kind in con.execute(sql, values).fetchall():
+            if checkout_id is not None:
+                by_checkout.add((checkout_id, kind))
+            else:
+                by_subject.add((subject_id, kind))
+    return by_checkout, by_subject
+
+
 def records_outside_sql(files: dict[str, list[str]]) -> str:
     """The first record outside the business day of each checkout that has one: few, and the
     timestamp filter is pushed into the Parquet scan."""
@@ -573,12 +982,19 @@ def pairs_of(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> set[
 
 
 def run_baseline(
-    landing: Path, day: date, memory_limit: str | None = None, spill_dir: Path | None = None
+    landing: Path,
+    day: date,
+    memory_limit: str | None = None,
+    spill_dir: Path | None = None,
+    params: RunParams = PARAMS,
 ) -> tuple[float, set[tuple[str, str]]]:
-    """Seconds taken and the (checkout_id, type) pairs found. `spill_dir`: where DuckDB spills
-    beyond the memory limit (an in-memory database spills to `.tmp` in the working directory)."""
+    """Seconds taken and the (checkout_id, type) pairs found; a finding with no checkout is named
+    by its subject (`subject_id`) instead, as in scoring (testdata/scoring.py). `spill_dir`: where
+    DuckDB spills beyond the memory limit (an in-memory database spills to `.tmp` in the working
+    directory). `params`: the run's settings, those of the job it is compared with (the fee
+    schedule above all: with none, fees are not checked)."""
     started = time.perf_counter()
-    files = landing_files(landing, day)
+    files = landing_files(landing, day, params.lookback_days)
     config = {"memory_limit": memory_limit} if memory_limit else {}
     if spill_dir is not None:
         config["temp_directory"] = str(spill_dir)
@@ -588,19 +1004,21 @@ def run_baseline(
         con,
         money_sql(files),
         as_of=as_of,
-        amount_tolerance_minor=PARAMS.amount_tolerance_minor,
-        capture_sla_hours=PARAMS.capture_sla_hours,
+        amount_tolerance_minor=params.amount_tolerance_minor,
+        capture_sla_hours=params.capture_sla_hours,
     )
     found |= pairs_of(con, client_sql(files))
     found |= pairs_of(
         con,
         reservations_sql(files),
         as_of=as_of,
-        reservation_ttl_minutes=PARAMS.reservation_ttl_minutes,
+        reservation_ttl_minutes=params.reservation_ttl_minutes,
     )
+    by_checkout, by_subject = cash_findings(con, files, day, params)
+    found |= by_checkout
     # The rules ran over every checkout in the window; the day's are kept at the end, since
     # telling them apart takes only the few checkouts with a record outside the day.
-    found = of_business_day(con, files, day, found)
+    found = of_business_day(con, files, day, found) | by_subject
     con.close()
     return time.perf_counter() - started, found
 
@@ -610,7 +1028,14 @@ def compare_with_truth(landing: Path, pairs: set[tuple[str, str]]) -> str | None
     truth_file = landing / "_ground_truth.parquet"
     if not truth_file.exists():
         return None
-    query = "select checkout_id, type from read_parquet(?)"
+    # A finding with no checkout is named by its subject (older ground truths have no column).
+    columns = duckdb.execute("select * from read_parquet(?) limit 0", [str(truth_file)])
+    named = (
+        "coalesce(checkout_id, subject_id)"
+        if "subject_id" in [c[0] for c in columns.description]
+        else "checkout_id"
+    )
+    query = f"select {named}, type from read_parquet(?)"
     truth = set(duckdb.execute(query, [str(truth_file)]).fetchall())
     if truth == pairs:
         return f"ground truth: equal ({len(truth):,} pairs)"
@@ -630,8 +1055,20 @@ def main() -> None:
         help="the business date [2026-05-06, the benchmark's]",
     )
     parser.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 2500MB")
+    parser.add_argument(
+        "--fee-schedule",
+        type=FeeSchedule.parse,
+        default=None,
+        help="the provider's fee schedule as JSON, as RECON_FEE_SCHEDULE [the reference "
+        "schedule of testdata/settlement.py, the benchmark's provider's]; '{}': fees not checked",
+    )
     args = parser.parse_args()
-    seconds, pairs = run_baseline(args.landing, args.date, args.memory_limit)
+    if args.fee_schedule is None:
+        from testdata.settlement import REFERENCE_FEE_SCHEDULE
+
+        args.fee_schedule = REFERENCE_FEE_SCHEDULE
+    params = replace(PARAMS, fee_schedule=args.fee_schedule)
+    seconds, pairs = run_baseline(args.landing, args.date, args.memory_limit, params=params)
     print(f"baseline seconds: {seconds:.2f}")
     for kind, count in sorted(Counter(kind for _, kind in pairs).items()):
         print(f"  {kind:<32} {count:>10,}")

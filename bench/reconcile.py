@@ -33,10 +33,15 @@ from compare_datacompy import (  # noqa: E402
 
 from pipelines.local_run import run_partition  # noqa: E402
 from recon.contract import SOURCES  # noqa: E402
+from recon.run_params import RunParams  # noqa: E402
 from recon.settings import ReconSettings  # noqa: E402
 from testdata.bulk import BulkSummary, generate_bulk  # noqa: E402
+from testdata.settlement import REFERENCE_FEE_SCHEDULE  # noqa: E402
 
 DAY = date(2026, 5, 6)
+# The generated provider charges the reference fee schedule: the job and the baseline check fees
+# against it (every other setting is the default: lookback 3, settlement SLA 3 days).
+FEE_SCHEDULE = REFERENCE_FEE_SCHEDULE
 MONEY = {
     "orders": ["total_minor"],
     "payments": ["amount_minor"],
@@ -132,6 +137,7 @@ def fixed_cost_seconds(root: Path, memory_limit: str, engine: dict | None = None
         warehouse_path=root / "fixed" / "warehouse.duckdb",
         out_dir=str(root / "fixed" / "out"),
         duckdb_memory_limit=memory_limit,
+        fee_schedule=FEE_SCHEDULE,
         **(engine or {}),
     )
     started = time.time()
@@ -188,6 +194,13 @@ def check_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[tuple[str, 
     }
 
 
+def job_findings(export: Path) -> set[tuple[str, str]]:
+    """The job's (checkout, type) pairs from its export: a finding with no checkout (a provider's
+    line or payout) named by its subject, as the baseline names it."""
+    query = f"select coalesce(checkout_id, subject_id), type from '{export}'"
+    return set(duckdb.sql(query).fetchall())
+
+
 def landing_for(root: Path, checkouts: int, reuse: bool) -> BulkSummary:
     """Generate the landing files, or with `reuse` take those a kept earlier run generated."""
     landing = root / "landing"
@@ -228,6 +241,7 @@ def run_once(
         warehouse_path=root / "warehouse.duckdb",
         out_dir=str(root / "out"),
         duckdb_memory_limit=memory_limit,
+        fee_schedule=FEE_SCHEDULE,
         **(engine or {}),
     )
     scan = scan_seconds(landing)
@@ -292,13 +306,13 @@ def run_once(
     figures["discrepancies"] = sum(n for _, _, n, _ in outcome.rows)
     figures["injected"] = generated.anomalies
     baseline_seconds, baseline_pairs = run_baseline(
-        landing, DAY, memory_limit, spill_dir=root / "baseline.tmp"
+        landing,
+        DAY,
+        memory_limit,
+        spill_dir=root / "baseline.tmp",
+        params=RunParams.of(settings),
     )
-    job_pairs = set(
-        duckdb.sql(
-            f"select checkout_id, type from '{root / 'out' / 'discrepancies.parquet'}'"
-        ).fetchall()
-    )
+    job_pairs = job_findings(root / "out" / "discrepancies.parquet")
     figures["baseline"] = {
         "seconds": baseline_seconds,
         "same_pairs_as_job": baseline_pairs == job_pairs,
