@@ -713,8 +713,8 @@ def payout_mismatch_sql(files: dict[str, list[str]]) -> str:
 
 
 def capture_not_settled_sql(files: dict[str, list[str]]) -> str:
-    """Succeeded captures made before the cutoff (`$settled_by`: the settlement clock less the
-    SLA, pushed into the Parquet scan) that no charge line names."""
+    """Succeeded captures made before the cutoff (`$settled_by`: the day after the settlement
+    clock's date less the SLA, pushed into the Parquet scan) that no charge line names."""
     return f"""
     select distinct capture.checkout_id, null::varchar, 'capture_not_settled'
     from {reader(files["payments"])} as capture
@@ -909,9 +909,12 @@ def cash_findings(
         if "settled_by" in named:
             if settlement_as_of is None:
                 continue
-            # More than the SLA before the clock (the pipeline: a microsecond difference above
-            # the SLA's): captured strictly before the clock less the SLA.
-            values["settled_by"] = settlement_as_of - timedelta(days=params.settlement_sla_days)
+            # The SLA counts dates (the pipeline: the clock's date at least the SLA's days
+            # after the capture's): captured before the day after the clock's date less the SLA.
+            last_late_day = settlement_as_of.date() - timedelta(days=params.settlement_sla_days)
+            values["settled_by"] = datetime.combine(
+                last_late_day + timedelta(days=1), datetime.min.time()
+            )
         for checkout_id, subject_id, kind in con.execute(sql, values).fetchall():
             if checkout_id is not None:
                 by_checkout.add((checkout_id, kind))

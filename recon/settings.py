@@ -42,8 +42,9 @@ class ReconSettings(BaseSettings):
     settlement_sla_days: int = Field(
         3,
         gt=0,
-        description="A succeeded capture older than this (on the settlement report's clock) "
-        "with no charge line in the settlement report is capture_not_settled.",
+        description="A succeeded capture with no charge line in the settlement report once the "
+        "report's clock is this many dates past the capture's is capture_not_settled; read "
+        "windows (lookback_days) shorter than this never see one late.",
     )
     fee_schedule: FeeSchedule = Field(
         default_factory=FeeSchedule,

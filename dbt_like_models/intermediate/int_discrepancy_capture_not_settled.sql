@@ -1,7 +1,10 @@
--- capture_not_settled of the business date: a succeeded capture of the day's checkouts older than
--- the settlement SLA on the settlement clock (the latest instant of the provider's reports, never
--- the wall clock) with no charge line. Without settlement reports the clock is null and nothing is
--- found: a report that stops arriving is export_arrived's to catch.
+-- capture_not_settled of the business date: a succeeded capture of the day's checkouts with no
+-- charge line once the settlement clock (the latest instant of the provider's reports, never the
+-- wall clock) is the SLA's number of days past the capture's date. Counted in dates, as the
+-- provider settles in daily runs: with the read window as long as the SLA, every capture of the
+-- day is judged once the report of its last day lands, whatever its hour. Without settlement
+-- reports the clock is null and nothing is found: a report that stops arriving is
+-- export_arrived's to catch.
 with context as (
     select * from int_run_context
 ),
@@ -19,8 +22,9 @@ overdue_captures as (
     where
         payments.kind = 'capture'
         and payments.status = 'succeeded'
-        and date_diff('microsecond', payments.created_at, context.settlement_as_of)
-        > cast(context.settlement_sla_days as bigint) * 86400 * 1000000
+        and date_diff(
+            'day', cast(payments.created_at as date), cast(context.settlement_as_of as date)
+        ) >= context.settlement_sla_days
 ),
 
 settled as (
@@ -39,7 +43,9 @@ select
         payment_id := overdue_captures.payment_id,
         captured_at := cast(overdue_captures.created_at as varchar),
         settlement_as_of := cast(context.settlement_as_of as varchar),
-        days_waiting := date_diff('day', overdue_captures.created_at, context.settlement_as_of)
+        days_waiting := date_diff(
+            'day', cast(overdue_captures.created_at as date), cast(context.settlement_as_of as date)
+        )
     )) as varchar) as details
 from overdue_captures
 cross join context

@@ -243,7 +243,7 @@ def _cash_findings(
         charges = by_ref[(reference, "charge")]
         if len(charges) > 1:
             of(capture, "duplicate_settlement")
-        if not charges and capture["created_at"] + SETTLEMENT_SLA < clock:
+        if not charges and (clock.date() - capture["created_at"].date()) >= SETTLEMENT_SLA:
             of(capture, "capture_not_settled")
         if any(
             c["gross_minor"] != capture["amount_minor"] or c["currency"] != capture["currency"]

@@ -239,11 +239,11 @@ def test_the_cash_section_shows_the_days_settlements_payouts_fees_and_waiting_ca
     assert (usd["captured_minor"], usd["settled_lines"], usd["paid_out_minor"]) == (3_000, 0, 0)
     assert usd["waiting_captures"] == 0
 
-    # The provider's clock is D+1 12:00: chk_c's capture (D 09:20) is a day old, chk_old's
+    # The provider's clock is D+1 12:00: chk_c's capture (D 09:20) is a date old, chk_old's
     # (D-3 08:00) beyond the 3-day SLA.
     waiting = export(files, "finance_cash_waiting")
     assert waiting.select("currency", "age_bucket", "captures", "amount_minor").rows() == [
-        ("EUR", "1-2 days", 1, 2_000),
+        ("EUR", "1 day", 1, 2_000),
         ("EUR", "beyond the SLA", 1, 1_500),
     ]
     page = (files.root / "finance.html").read_text()
