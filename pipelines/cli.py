@@ -11,6 +11,7 @@ from pipelines.cli_params import (
     date_option,
     examples,
     existing_warehouse,
+    fee_schedule,
     landing_option,
     seed_option,
     source_adapters,
@@ -81,6 +82,7 @@ def main() -> None:
         "--date 2026-03-10 --out out",
         "recon run --landing data/landing --date 2026-03-10 --out out "
         "--adapter payments=stripe_charges --adapter orders=shopify_orders",
+        "recon run --landing data/landing --date 2026-03-10 --out out --fee-schedule fees.yaml",
     )
 )
 @landing_option("Landing directory: <landing>/<source>/<YYYY-MM-DD>/*.parquet|jsonl|csv.")
@@ -141,6 +143,14 @@ def main() -> None:
     "adapter's name or a mapping file's path); repeatable [default: RECON_ADAPTERS, which any "
     "--adapter replaces].",
 )
+@click.option(
+    "--fee-schedule",
+    callback=fee_schedule,
+    metavar="SCHEDULE",
+    help="The payment provider's fees, for fee_mismatch: a JSON object, a JSON/YAML/TOML file, "
+    "or `reference` (the reference provider's, which `recon generate` and `recon simulate` "
+    "charge) [default: RECON_FEE_SCHEDULE, or no fee check].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-step progress, only the summary.")
 def run(
     landing: Path,
@@ -154,6 +164,7 @@ def run(
     services_database_url: str | None,
     engine: str | None,
     adapters: dict[str, str] | None,
+    fee_schedule: object | None,
     quiet: bool,
 ) -> None:
     """Reconcile one business date through the Dagster job, in this process.
@@ -178,6 +189,7 @@ def run(
         ("services_database_url", services_database_url),
         ("engine", engine),
         ("adapters", adapters),
+        ("fee_schedule", fee_schedule),
     ):
         if value is not None:
             overrides[name] = value
@@ -215,8 +227,10 @@ def run(
 def generate(landing: Path, day: date | None, checkouts: int, seed: int, no_bad_rows: bool) -> None:
     """Write a synthetic landing dataset with known anomalies.
 
-    The same seed gives the same files; <landing>/_ground_truth.parquet lists every injected
-    anomaly (checkout, type, cause) so a run can be scored."""
+    Writes the provider's settlement report and payouts too (reconcile them with
+    `recon run --fee-schedule reference`, as `recon demo` does). The same seed gives the same files;
+    <landing>/_ground_truth.parquet lists every injected anomaly (checkout, type, cause, and the
+    line or payout ID where no checkout explains it) so a run can be scored."""
     from testdata.synthetic import generate_landing
 
     day = day or _yesterday()
@@ -249,8 +263,9 @@ def simulate(landing: Path, day: date | None, checkouts: int, seed: int, profile
 
     Runs the orchestrator and the six services in this process, injects the profile's faults
     and unsafe client behaviours (same seed, same data), exports every service database and
-    the browsers' analytics events into <landing>, and writes _ground_truth.parquet: one row
-    per anomaly it caused."""
+    the browsers' analytics events into <landing>, with the simulated payment provider's
+    settlement report and payouts, and writes _ground_truth.parquet: one row per anomaly it
+    caused."""
     from pipelines.progress import checkout_progress
     from testdata.simulator import DayOverfull
     from testdata.simulator import simulate as run_simulation

@@ -34,6 +34,43 @@ def source_adapters(
     return adapters
 
 
+def fee_schedule(_ctx: click.Context, _param: click.Parameter, value: str | None):
+    """`--fee-schedule`: `reference` (the reference provider's, which the generators charge), a
+    JSON object, or a JSON, YAML or TOML file holding one; None when not given (the setting
+    holds). Returns a `recon.cash_settings.FeeSchedule`."""
+    if value is None:
+        return None
+    from pydantic import ValidationError
+
+    from recon.cash_settings import FeeSchedule
+
+    if value == "reference":
+        from testdata.settlement import REFERENCE_FEE_SCHEDULE
+
+        return REFERENCE_FEE_SCHEDULE
+    try:
+        return FeeSchedule.parse(_schedule_mapping(value))
+    except (ValueError, ValidationError) as exc:
+        raise click.BadParameter(f"{value}: {exc}") from None
+
+
+def _schedule_mapping(value: str) -> dict:
+    import json
+    import tomllib
+
+    import yaml
+
+    if value.lstrip().startswith("{"):
+        return json.loads(value)
+    path = Path(value)
+    if not path.is_file():
+        raise ValueError("neither `reference`, a JSON object nor a file")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".toml":
+        return tomllib.loads(text)
+    return yaml.safe_load(text) or {}  # YAML reads JSON too
+
+
 def examples(*commands: str) -> str:
     """A command's epilog: example invocations, shown as written (`\\b` stops click rewrapping
     the paragraph). tests/pipelines/test_cli.py parses every one of them."""

@@ -82,3 +82,44 @@ def test_every_help_shows_examples_that_parse(path, tmp_path, monkeypatch):
             ctx = click.Context(command, info_name=name, parent=parent)
         if "--help" not in words:
             command.make_context(ctx.info_name, words, parent=ctx.parent)
+
+
+def _run_with_fee_schedule(tmp_path: Path, schedule: str):
+    landing = tmp_path / "landing"
+    landing.mkdir(exist_ok=True)
+    args = ["run", "--landing", str(landing), "--date", "2026-03-10", "--out", str(tmp_path)]
+    return CliRunner().invoke(main, [*args, "--fee-schedule", schedule])
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ('{"EURO": {"percent": "1.4"}}', "'EURO' is neither an ISO-4217 currency nor '*'"),
+        ('{"EUR": {"percent": "1.23456"}}', "no more than 4 decimal places"),
+        ("fees.yaml", "neither `reference`, a JSON object nor a file"),
+        ('{"EUR": {"percent": 1.4, "fixed": 25}}', "fixed"),
+    ],
+)
+def test_a_bad_fee_schedule_is_a_usage_error_naming_what_is_wrong(tmp_path, schedule, message):
+    result = _run_with_fee_schedule(tmp_path, schedule)
+    assert result.exit_code == 2
+    assert "--fee-schedule" in result.output and message in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("fees.yaml", "EUR: {percent: '1.4', fixed_minor: 25}\n"),
+        ("fees.toml", '[EUR]\npercent = "1.4"\nfixed_minor = 25\n'),
+        ("fees.json", '{"EUR": {"percent": "1.4", "fixed_minor": 25}}'),
+    ],
+)
+def test_a_fee_schedule_file_is_read_as_yaml_toml_or_json(tmp_path, name, text):
+    from pipelines.cli_params import fee_schedule
+
+    path = tmp_path / name
+    path.write_text(text)
+    schedule = fee_schedule(None, None, str(path))
+    assert schedule.rule_for("eur").rate_ppm == 14_000
+    assert schedule.rule_for("eur").fixed_minor == 25
+    assert schedule.rule_for("USD") is None
