@@ -53,10 +53,14 @@ def provider_columns(mapping: Mapping) -> list[list[str]]:
     for spec in [*mapping.let.values(), *mapping.columns.values()]:
         if spec.from_:
             names.append(list(spec.from_))
+        if spec.sum:
+            names.extend([n] for n in spec.sum.columns)
         for case in spec.cases or []:
             conditions.extend(case.when)
             if case.from_:
                 names.append([case.from_])
+            if case.sum:
+                names.extend([n] for n in case.sum.columns)
         conditions.extend(spec.negate_when or [])
         if spec.timestamp and spec.timestamp.timezone_from:
             names.append([spec.timestamp.timezone_from])

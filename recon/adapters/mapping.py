@@ -63,15 +63,36 @@ Conditions = Annotated[
 ]
 
 
+class Sum(_Strict):
+    """An amount that is the total of several provider columns (Adyen's four fee columns; a
+    credit less a debit), each a decimal in the same units."""
+
+    add: Names = Field(default=[], description="columns added")
+    subtract: Names = Field(default=[], description="columns subtracted")
+
+    @model_validator(mode="after")
+    def _some_column(self) -> "Sum":
+        if not self.add and not self.subtract:
+            raise ValueError("a sum needs at least one column in add or subtract")
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.add, *self.subtract]
+
+
 class Case(_Strict):
     when: Conditions
     then: Text | None = None
     from_: str | None = Field(default=None, alias="from")
+    sum: Sum | None = None
 
     @model_validator(mode="after")
     def _one_value(self) -> "Case":
-        if (self.then is None) == (self.from_ is None):
-            raise ValueError("a case needs exactly one of then (a value) or from (a column)")
+        if len([v for v in (self.then, self.from_, self.sum) if v is not None]) != 1:
+            raise ValueError(
+                "a case needs exactly one of then (a value), from (a column) or sum (columns)"
+            )
         return self
 
 
@@ -161,13 +182,16 @@ class MinorUnits(_Strict):
 
 
 class ColumnSpec(_Strict):
-    """Where one value comes from (exactly one of from, const, template, cases), then what is
+    """Where one value comes from (exactly one of from, const, template, cases, sum), then what is
     done to it (url_param, map, blank, negate_when, timestamp, minor_units)."""
 
     from_: Names | None = Field(default=None, alias="from")
     const: Text | None = None
     template: str | None = None
     cases: list[Case] | None = None
+    sum: Sum | None = Field(
+        default=None, description="the total of decimal columns, blank ones counting as zero"
+    )
     else_: Text | None = Field(default=None, alias="else")
     url_param: str | None = None
     map: dict[Text, Text] | None = None
@@ -185,11 +209,13 @@ class ColumnSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_origin(self) -> "ColumnSpec":
-        origins = [self.from_, self.const, self.template, self.cases]
-        if sum(o is not None for o in origins) != 1:
-            raise ValueError("a column needs exactly one of from, const, template, cases")
-        if self.else_ is not None and self.cases is None:
-            raise ValueError("else only goes with cases")
+        origins = [self.from_, self.const, self.template, self.cases, self.sum]
+        if len([o for o in origins if o is not None]) != 1:
+            raise ValueError("a column needs exactly one of from, const, template, cases, sum")
+        if self.else_ is not None and self.cases is None and self.sum is None:
+            raise ValueError("else only goes with cases or sum")
+        if self.sum is not None and (self.timestamp or self.url_param):
+            raise ValueError("a sum is an amount: no timestamp or url_param")
         if self.timestamp and self.minor_units:
             raise ValueError("a value is a timestamp or an amount, not both")
         if self.negate_when is not None and (self.timestamp or self.template):
@@ -251,8 +277,10 @@ class Mapping(_Strict):
         for name, spec in self.columns.items():
             _check_column(name, spec, kinds[name], self)
         for name, spec in self.let.items():
-            if spec.timestamp or spec.minor_units or spec.template or spec.negate_when:
-                raise ValueError(f"let.{name}: a let value is plain text (no template, parsing)")
+            if spec.timestamp or spec.minor_units or spec.template or spec.negate_when or spec.sum:
+                raise ValueError(
+                    f"let.{name}: a let value is plain text (no template, sum or parsing)"
+                )
         return self
 
 
@@ -261,6 +289,8 @@ def _check_column(name: str, spec: ColumnSpec, kind: Kind, mapping: Mapping) -> 
         raise ValueError(f"columns.{name}: timestamp parsing on a {kind} column")
     if spec.negate_when is not None and kind is not Kind.INTEGER:
         raise ValueError(f"columns.{name}: negate_when on a {kind} column")
+    if spec.sum is not None and kind is not Kind.INTEGER:
+        raise ValueError(f"columns.{name}: sum on a {kind} column")
     if spec.minor_units:
         if kind is not Kind.INTEGER:
             raise ValueError(f"columns.{name}: minor_units on a {kind} column")

@@ -3,7 +3,7 @@
 literal; nothing from a mapping or a file reaches the SQL unquoted.
 
 The query runs in stages: `picked` (filter, then collapse the rows of a `group_by`), `plain` (each
-column's and let's text: from, const, cases, url_param, map, blank, negate_when; and each row's
+column's and let's text: from, const, cases, sum, url_param, map, blank, negate_when; and each row's
 time zone for a timestamp read with `timezone_from`), `mapped` (timestamps parsed, amounts
 converted to minor units, templates filled in, and `_map_error` for the first value that would not
 convert), `checked` (the contract's own checks, `recon.validation.reason_columns`), then each
@@ -12,7 +12,15 @@ quarantine detail with its column's `missing` note."""
 import re
 import string
 
-from recon.adapters.mapping import ColumnSpec, Condition, Mapping, TimestampParse, param_of
+from recon.adapters.mapping import (
+    Case,
+    ColumnSpec,
+    Condition,
+    Mapping,
+    Sum,
+    TimestampParse,
+    param_of,
+)
 from recon.adapters.provider_files import META
 from recon.contract import Kind
 from recon.currencies import ISO_4217, exponent
@@ -94,6 +102,41 @@ def _unblank(text: str, blank: list[str] | None) -> str:
     return f"(case when {text} in ({', '.join(map(literal, blank))}) then null else {text} end)"
 
 
+# A plain decimal amount: what `sum` adds and `minor_units` converts.
+DECIMAL = "'[+-]?[0-9]{1,15}(\\.[0-9]{1,9})?'"
+
+
+def sum_sql(total: Sum, blank: list[str] | None, fallback: str | None) -> str:
+    """The total of a `sum`'s columns as decimal text (`12.5`), exact: a blank column counts as
+    zero; when every one is blank the total is `fallback` (else empty). A value that is no plain
+    decimal is the result as it is, so that the conversion or the contract's check quarantines
+    the row with that value rather than counting it as zero."""
+    terms = [("+", _unblank(_value(c), blank)) for c in total.add]
+    terms += [("-", _unblank(_value(c), blank)) for c in total.subtract]
+    bad = " ".join(
+        f"when {value} is not null and not regexp_full_match({value}, {DECIMAL}) then {value}"
+        for _, value in terms
+    )
+    amount = " ".join(
+        f"{sign} coalesce(cast(case when regexp_full_match({value}, {DECIMAL}) then {value} end "
+        "as decimal(38, 9)), 0)"
+        for sign, value in terms
+    )
+    none = " and ".join(f"{value} is null" for _, value in terms)
+    empty = literal(fallback) if fallback is not None else "null::varchar"
+    # `12.500000000` -> `12.5`, `100.000000000` -> `100`.
+    text = f"regexp_replace(cast(({amount}) as varchar), '\\.?0+$', '')"
+    return f"(case {bad} when {none} then {empty} else {text} end)"
+
+
+def _case_value(case: Case) -> str:
+    if case.then is not None:
+        return literal(case.then)
+    if case.sum is not None:
+        return sum_sql(case.sum, None, None)
+    return _value(case.from_)
+
+
 def plain_sql(spec: ColumnSpec) -> str:
     """The text a column or let starts from (before parsing and templates)."""
     if spec.from_ is not None:
@@ -104,12 +147,12 @@ def plain_sql(spec: ColumnSpec) -> str:
         text = literal(spec.const)
     elif spec.cases is not None:
         whens = " ".join(
-            f"when {conditions_sql(case.when)} then "
-            f"{literal(case.then) if case.then is not None else _value(case.from_)}"
-            for case in spec.cases
+            f"when {conditions_sql(case.when)} then {_case_value(case)}" for case in spec.cases
         )
         fallback = literal(spec.else_) if spec.else_ is not None else "null"
         text = _unblank(f"case {whens} else {fallback} end", spec.blank)
+    elif spec.sum is not None:
+        text = sum_sql(spec.sum, spec.blank, spec.else_)
     else:
         return "null::varchar"  # a template: filled in by `mapped`
     if spec.url_param is not None:
@@ -221,7 +264,7 @@ def minor_sql(amount: str, currency: str) -> str:
     """Integer minor units of a decimal major amount (`49.90` EUR → 4990), exact; null when the
     text is no plain decimal or has more decimals than the currency has (`0.5` JPY)."""
     decimal = (
-        f"case when regexp_full_match({amount}, '[+-]?[0-9]{{1,15}}(\\.[0-9]{{1,9}})?') "
+        f"case when regexp_full_match({amount}, {DECIMAL}) "
         f"then cast({amount} as decimal(38, 9)) end"
     )
     scaled = f"({decimal} * cast(10 ** ({_exponent_sql(currency)}) as bigint))"
@@ -257,7 +300,7 @@ def _template_sql(template: str) -> str:
 
 
 def _failure(name: str, spec: ColumnSpec) -> tuple[str, str]:
-    origin = ", ".join(spec.from_ or []) or "its value"
+    origin = ", ".join(spec.from_ or (spec.sum.columns if spec.sum else [])) or "its value"
     label = f"column {name} (from {origin}): "
     if spec.timestamp is not None:
         forms = " or ".join(spec.timestamp.formats)

@@ -33,11 +33,14 @@ def test_list_names_each_adapter_its_source_and_document():
             listed[name.strip()] = rest.split()[0]
     assert listed == {
         "adyen_settlement_details": "payments",
+        "adyen_settlement_lines": "settlements",
         "ga4_events": "analytics_events",
         "segment_track": "analytics_events",
         "shopify_orders": "orders",
+        "stripe_balance_settlements": "settlements",
         "stripe_balance_transactions": "payments",
         "stripe_charges": "payments",
+        "stripe_payouts": "payouts",
         "stripe_refunds": "payments",
     }
     assert "https://docs.stripe.com/api/charges" in result.output

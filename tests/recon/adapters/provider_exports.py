@@ -292,3 +292,95 @@ def ga4_event(name: str, micros: int, params: dict, *, pseudo_id: str = "1234.56
     if collected is not None:
         row["collected_traffic_source"] = collected
     return row
+
+
+# A payout's balance transactions as a merchant exports them through the API
+# (GET /v1/balance_transactions?payout=po_...&expand[]=data.source): the object's own fields,
+# with the payout the list was filtered by added as `payout` (the object has no payout field;
+# `payout` is the name stripe_balance_settlements reads, see docs/adapters.md).
+def stripe_settlement_transaction(
+    txn_id: str,
+    kind: str,
+    amount: int,
+    fee: int,
+    available_on: int,
+    *,
+    payout: str | None = "po_1",
+    source: dict | str | None = None,
+    category: str | None = None,
+    currency: str = "eur",
+) -> dict:
+    """A balance transaction of `kind` (its `type`), its source expanded when `source` is a
+    dict (a Charge, Refund or Dispute object with its `payment_intent`)."""
+    categories = {"payment": "charge", "payment_refund": "refund", "stripe_fee": "fee"}
+    record = {
+        "id": txn_id,
+        "object": "balance_transaction",
+        "amount": amount,
+        "available_on": available_on,
+        "balance_type": "payments",
+        "created": available_on - 2 * 86400,
+        "currency": currency,
+        "description": None,
+        "exchange_rate": None,
+        "fee": fee,
+        "fee_details": [{"amount": fee, "currency": currency, "type": "stripe_fee"}] if fee else [],
+        "net": amount - fee,
+        "reporting_category": category or categories.get(kind, kind),
+        "source": source,
+        "status": "available",
+        "type": kind,
+    }
+    if payout is not None:
+        record["payout"] = payout
+    return record
+
+
+# Stripe's Payout object (https://docs.stripe.com/api/payouts/object).
+STRIPE_PAYOUT_COLUMNS = (
+    "id", "object", "amount", "arrival_date", "automatic", "balance_transaction", "created",
+    "currency", "description", "destination", "failure_balance_transaction", "failure_code",
+    "failure_message", "livemode", "method", "original_payout", "reconciliation_status",
+    "reversed_by", "source_type", "statement_descriptor", "status", "type",
+)  # fmt: skip
+
+
+def stripe_payout(payout_id: str, amount: int, status: str, created: int, **kw) -> dict:
+    """An automatic standard payout to a bank account, arriving two days after it was created."""
+    return {
+        "id": payout_id,
+        "object": "payout",
+        "amount": amount,
+        "arrival_date": created + 2 * 86400,
+        "automatic": "true",
+        "balance_transaction": f"txn_{payout_id[3:]}",
+        "created": created,
+        "currency": "eur",
+        "destination": "ba_1",
+        "livemode": "false",
+        "method": "standard",
+        "reconciliation_status": "completed" if status == "paid" else "not_applicable",
+        "source_type": "card",
+        "status": status,
+        "type": "bank_account",
+        **kw,
+    }
+
+
+def adyen_entry(record_type: str, created: str, zone: str, **columns) -> dict:
+    """One journal entry of a Settlement details report with the columns given (by their
+    documented names with spaces as `_`, and `GC`/`NC` dropped: `Gross_Credit` for
+    `Gross Credit (GC)`, `Scheme_Fees` for `Scheme Fees (NC)`); batch 42 of ExampleShopECOM."""
+    names = {
+        name.replace(" (GC)", "").replace(" (NC)", "").replace(" ", "_"): name
+        for name in ADYEN_SETTLEMENT_COLUMNS
+    }
+    line = {
+        "Company Account": "ExampleCompany",
+        "Merchant Account": "ExampleShopECOM",
+        "Creation Date": created,
+        "TimeZone": zone,
+        "Type": record_type,
+        "Batch Number": "42",
+    }
+    return line | {names[key]: value for key, value in columns.items()}

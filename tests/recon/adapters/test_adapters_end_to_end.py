@@ -13,11 +13,14 @@ from tests.recon.adapters.provider_exports import (
     ADYEN_SETTLEMENT_COLUMNS,
     SHOPIFY_ORDER_COLUMNS,
     STRIPE_CHARGE_COLUMNS,
+    STRIPE_PAYOUT_COLUMNS,
     adyen_line,
     ga4_event,
     segment_track,
     shopify_order,
     stripe_charge,
+    stripe_payout,
+    stripe_settlement_transaction,
     write_csv,
     write_jsonl,
 )
@@ -85,6 +88,9 @@ def test_a_day_of_provider_exports_reconciles_to_the_findings_they_hold(tmp_path
     assert {name: report.rows_loaded for name, report in reports.items()} == {
         "orders": 3, "payments": 3, "inventory_moves": 2, "fulfillments": 0,
         "analytics_events": 3,
+        # the optional cash sources have no folder here: read, and empty
+        "settlements": 0,
+        "payouts": 0,
     }  # fmt: skip
     assert sorted((d["type"], d["checkout_id"], d["amount_minor"]) for d in found) == [
         ("duplicate_charge", "5003", 4990),
@@ -135,8 +141,118 @@ def test_adyen_settlements_and_ga4_events_reconcile_to_the_same_findings(tmp_pat
     assert {name: report.rows_loaded for name, report in reports.items()} == {
         "orders": 3, "payments": 3, "inventory_moves": 0, "fulfillments": 0,
         "analytics_events": 3,
+        # the optional cash sources have no folder here: read, and empty
+        "settlements": 0,
+        "payouts": 0,
     }  # fmt: skip
     assert sorted((d["type"], d["checkout_id"], d["amount_minor"]) for d in found) == [
         ("duplicate_charge", "5003", 4990),
         ("order_without_payment", "5002", 4990),
     ]
+
+
+def test_stripe_settlement_lines_and_payouts_match_the_charges_they_settle(tmp_path):
+    """The same day with Stripe's cash side, settled and paid out the next day: the balance
+    transactions of payout po_1 (the source expanded) and the payouts export. #1001's and #1003's
+    first charge settle; a line names a payment no export has, and the payout is one cent short
+    of its lines. Reported on the day of the lines and the payout."""
+    landing = tmp_path / "landing"
+    shopify, stripe, segment = exports(tmp_path / "exports")
+    available = AT_10 + 86400  # 2026-03-11 10:00 UTC
+
+    def line(txn_id, charge_id, gross, fee):
+        source = {"id": charge_id, "object": "charge", "payment_intent": f"pi_{charge_id[3:]}"}
+        return stripe_settlement_transaction(txn_id, "charge", gross, fee, available,
+                                             source=source)  # fmt: skip
+
+    lines = write_jsonl(
+        tmp_path / "exports" / "balance_transactions_po_1.jsonl",
+        [
+            line("txn_1", "ch_1", 4990, 0),
+            line("txn_3a", "ch_3a", 4990, 0),
+            line("txn_9", "ch_9", 1000, 0),
+            stripe_settlement_transaction("txn_fee", "stripe_fee", -500, 0, available),
+        ],
+    )
+    net = 4990 + 4990 + 1000 - 500
+    payouts = write_csv(
+        tmp_path / "exports" / "payouts.csv",
+        STRIPE_PAYOUT_COLUMNS,
+        [stripe_payout("po_1", net - 1, "paid", available, arrival_date=available + 3600)],
+    )
+    for adapter, export in (("shopify_orders", shopify), ("stripe_charges", stripe),
+                            ("segment_track", segment), ("stripe_balance_settlements", lines),
+                            ("stripe_payouts", payouts)):  # fmt: skip
+        conversion = convert_file(load_adapter(adapter), export, landing)
+        assert conversion.quarantine_file is None, conversion.describe()
+    settled_on = date(2026, 3, 11)
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        reconcile_partition(con, landing, settled_on)
+        found = discrepancies(con, settled_on)
+        # Each line with the payment it names (the model the settlement rules read).
+        matched = con.execute(
+            "select settlement_line_id, payment_id from intermediate.int_settlement_lines "
+            "where _partition_date = ? order by settlement_line_id",
+            [settled_on],
+        ).fetchall()
+    assert matched == [("txn_1", "ch_1"), ("txn_3a", "ch_3a"), ("txn_9", None), ("txn_fee", None)]
+    settlement_types = {
+        "settlement_without_capture", "duplicate_settlement", "payout_mismatch",
+        "capture_not_settled", "settlement_amount_mismatch", "chargeback", "fee_mismatch",
+    }  # fmt: skip
+    assert sorted(
+        (d["type"], d["amount_minor"]) for d in found if d["type"] in settlement_types
+    ) == [("payout_mismatch", 1), ("settlement_without_capture", 1000)]
+
+
+def test_an_adyen_report_feeds_payments_and_settlements_that_match(tmp_path):
+    """One Settlement details report read by both Adyen adapters: its Settled lines are the
+    captures and the lines that settle them, under the same PSP reference; a chargeback of
+    #1001's payment is found against that capture."""
+    landing = tmp_path / "landing"
+    shopify, _, _ = exports(tmp_path / "exports")
+    report = [
+        adyen_line("Settled", f"88150000000000{n}", checkout, f"2026-03-10 {clock}", "CET",
+                   gross="49.90", modification=f"88160000000000{n}")
+        for n, checkout, clock in ((10, "5001", "11:00:10"), (30, "5003", "11:20:10"))
+    ]  # fmt: skip
+    report += [
+        adyen_line("Chargeback", "8815000000000010", "5001", "2026-03-10 18:00:00", "CET",
+                   gross="49.90", modification="8818000000000010"),
+        adyen_line("Fee", None, None, "2026-03-10 23:00:00", "CET", gross="1.20"),
+        adyen_line("MerchantPayout", None, None, "2026-03-10 23:30:00", "CET", gross="48.70",
+                   modification="Payout batch 42"),
+    ]  # fmt: skip
+    adyen = write_csv(
+        tmp_path / "exports" / "settlement_detail_report_batch_42.csv",
+        ADYEN_SETTLEMENT_COLUMNS,
+        report,
+    )
+    for adapter, export in (("shopify_orders", shopify), ("adyen_settlement_details", adyen),
+                            ("adyen_settlement_lines", adyen)):  # fmt: skip
+        conversion = convert_file(load_adapter(adapter), export, landing)
+        assert conversion.quarantine_file is None, conversion.describe()
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        reconcile_partition(con, landing, DAY)
+        found = discrepancies(con, DAY)
+        # Each line with the payment it names (the model the settlement rules read).
+        lines = con.execute(
+            "select line_type, gross_minor, net_minor, payment_id, checkout_id "
+            "from intermediate.int_settlement_lines where _partition_date = ? order by settled_at",
+            [DAY],
+        ).fetchall()
+    assert lines == [
+        ("charge", 4990, 4990, "8816000000000010", "5001"),
+        ("charge", 4990, 4990, "8816000000000030", "5003"),
+        ("chargeback", -4990, -4990, "8816000000000010", "5001"),
+        ("fee", -120, -120, None, None),
+    ]
+    settlement_types = {
+        "settlement_without_capture", "duplicate_settlement", "payout_mismatch",
+        "capture_not_settled", "settlement_amount_mismatch", "chargeback", "fee_mismatch",
+    }  # fmt: skip
+    assert sorted(
+        (d["type"], d["checkout_id"], d["amount_minor"])
+        for d in found
+        if d["type"] in settlement_types
+    ) == [("chargeback", "5001", 4990)]

@@ -23,9 +23,13 @@ from recon.warehouse import connect
 from tests.recon.adapters.provider_exports import (
     SHOPIFY_ORDER_COLUMNS,
     STRIPE_CHARGE_COLUMNS,
+    STRIPE_PAYOUT_COLUMNS,
     shopify_order,
     stripe_charge,
+    stripe_payout,
+    stripe_settlement_transaction,
     write_csv,
+    write_jsonl,
 )
 
 DAY = date(2026, 3, 10)
@@ -117,6 +121,9 @@ def test_provider_exports_in_landing_folders_reconcile_through_their_adapters(tm
     assert {name: report.rows_loaded for name, report in reports.items()} == {
         "orders": 3, "payments": 3, "inventory_moves": 2, "fulfillments": 1,
         "analytics_events": 3,
+        # the optional cash sources have no folder here: read, and empty
+        "settlements": 0,
+        "payouts": 0,
     }  # fmt: skip
     # The unmapped charge: quarantined with the adapter's reason, the export's file and line.
     [(source, file, line, reason, detail, raw_text)] = quarantined
@@ -203,3 +210,48 @@ def test_the_sensor_sees_provider_exports_in_landing_folders(tmp_path):
     landing = _landing(tmp_path)
     files = {path.name for path in landing_dates(landing, ["orders", "payments"])[DAY]}
     assert files == {"orders_export_1.csv.gz", "charges.csv"}
+
+
+def test_stripe_cash_exports_in_the_settlement_and_payout_folders_read_through_adapters(tmp_path):
+    """The cash sources take adapters as any other: a payout's balance transactions in the
+    settlements folder and the payouts export in the payouts folder, read in place beside the
+    charges they settle; a line without its payout is quarantined with the export's line."""
+    landing = tmp_path / "landing"
+    next_day = date(2026, 3, 11)
+    available = AT_10 + 86400
+    write_csv(
+        landing / "payments" / DAY.isoformat() / "charges.csv",
+        STRIPE_CHARGE_COLUMNS,
+        [stripe_charge("ch_1", "5001", 4990, AT_10 + 10)],
+    )
+    source = {"id": "ch_1", "object": "charge", "payment_intent": "pi_1"}
+    write_jsonl(
+        landing / "settlements" / next_day.isoformat() / "balance_transactions_po_1.jsonl",
+        [
+            stripe_settlement_transaction("txn_1", "charge", 4990, 100, available, source=source),
+            stripe_settlement_transaction("txn_2", "stripe_fee", -500, 0, available, payout=None),
+        ],
+    )
+    write_csv(
+        landing / "payouts" / next_day.isoformat() / "payouts.csv",
+        STRIPE_PAYOUT_COLUMNS,
+        [stripe_payout("po_1", 4890, "paid", available, arrival_date=available + 3600)],
+    )
+    adapters = {
+        "payments": "stripe_charges",
+        "settlements": "stripe_balance_settlements",
+        "payouts": "stripe_payouts",
+    }
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        reports = reconcile_partition(con, landing, next_day, adapters=adapters)
+        found = discrepancies(con, next_day)
+        quarantine = con.execute(
+            "select source, reason, _line, detail from raw.quarantine where source = 'settlements'"
+        ).fetchall()
+    assert [(f.rows_read, f.rows_loaded) for f in reports["settlements"].files] == [(2, 1)]
+    assert [(f.rows_read, f.rows_loaded) for f in reports["payouts"].files] == [(1, 1)]
+    [(source_name, reason, line, detail)] = quarantine
+    assert (source_name, reason, line) == ("settlements", "adapter_unmapped", 2)
+    assert detail.startswith("stripe_balance_settlements: missing_value: column payout_id")
+    # The charge is settled and the payout is its line's net: nothing to find.
+    assert [d["type"] for d in found] == []

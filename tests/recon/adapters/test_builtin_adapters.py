@@ -30,11 +30,14 @@ def quarantined(mapped) -> list[tuple[int, str, str]]:
 def test_every_builtin_file_is_named_after_its_adapter():
     assert builtin_names() == [
         "adyen_settlement_details",
+        "adyen_settlement_lines",
         "ga4_events",
         "segment_track",
         "shopify_orders",
+        "stripe_balance_settlements",
         "stripe_balance_transactions",
         "stripe_charges",
+        "stripe_payouts",
         "stripe_refunds",
     ]
     for name in builtin_names():

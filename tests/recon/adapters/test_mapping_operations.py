@@ -2,6 +2,7 @@
 zone, one value of a repeated key/value record, amounts signed the other way, values that mean
 none."""
 
+import re
 import textwrap
 from datetime import datetime
 
@@ -181,4 +182,100 @@ def test_a_bad_toml_mapping_names_the_line_it_can(tmp_path, text, line, message)
 def test_a_zone_that_is_neither_a_region_nor_an_offset_is_refused_at_its_line(tmp_path):
     path = write(tmp_path, PAYMENTS.replace('NST: "-03:30"', "NST: Newfoundland"))
     with pytest.raises(MappingError, match=rf"{path}:19: .*zones: NST: 'Newfoundland' is neither"):
+        load_mapping(path)
+
+
+LINES = """\
+name: psp_lines
+target: settlements
+provider: Example PSP
+document: https://psp.example/docs/settlement-lines
+columns:
+  settlement_line_id: {from: Id}
+  payout_id: {const: po_1}
+  psp_reference: {from: Ref}
+  line_type: {const: charge}
+  # A credit less a debit: the gross columns when the line has a gross, else the net ones.
+  gross_minor:
+    cases:
+      - when: {column: Gross Currency, present: true}
+        sum: {add: Gross Credit, subtract: Gross Debit}
+      - when: {column: Gross Currency, present: false}
+        sum: {add: Net Credit, subtract: Net Debit}
+    minor_units: {currency: currency}
+  fee_minor:
+    sum: {add: [Fee A, Fee B]}
+    else: "0"
+    minor_units: {currency: currency}
+  net_minor:
+    sum: {add: [Net Credit], subtract: [Net Debit]}
+    minor_units: {currency: currency}
+  currency: {from: Currency}
+  settled_at: {from: At, timestamp: {formats: [iso]}}
+"""
+LINE_COLUMNS = (
+    "Id", "Ref", "Gross Currency", "Gross Credit", "Gross Debit", "Net Credit", "Net Debit",
+    "Fee A", "Fee B", "Currency", "At",
+)  # fmt: skip
+
+
+def test_a_sum_adds_and_subtracts_decimal_columns_blank_ones_counting_as_zero(tmp_path):
+    rows = [
+        ("l1", "r1", "EUR", "5.00", "", "4.88", "", "0.04", "0.08", "EUR"),
+        # A debit: negative; one fee column only.
+        ("l2", "r2", "EUR", "", "349.99", "", "357.49", "7.5", "", "EUR"),
+        # No gross: the net columns count; no fee column: `else`.
+        ("l3", "r3", "", "", "", "", "12.00", "", "", "EUR"),
+        # Fees above the amount: a negative net, the gross still the gross columns'.
+        ("l4", "r4", "JPY", "10", "", "", "5", "15", "", "JPY"),
+        # Not a decimal: the value itself, so the conversion quarantines it (never a zero).
+        ("l5", "r5", "EUR", "5.00", "", "4,88", "", "0.12", "", "EUR"),
+        # Finer than the currency once summed: quarantined, never rounded.
+        ("l6", "r6", "JPY", "5", "", "4.5", "", "0.25", "0.25", "JPY"),
+        # Nothing to add up and no `else`: the value is missing.
+        ("l7", "r7", "EUR", "", "", "", "", "", "", "EUR"),
+    ]
+    export = write_csv(
+        tmp_path / "lines.csv",
+        LINE_COLUMNS,
+        [dict(zip(LINE_COLUMNS, (*r, "2026-03-10T10:00:00Z"), strict=True)) for r in rows],
+    )
+    mapped = apply_mapping(load_mapping(write(tmp_path, LINES)), export)
+    assert rows_of(mapped, "settlement_line_id", "gross_minor", "fee_minor", "net_minor") == [
+        ("l1", 500, 12, 488),
+        ("l2", -34999, 750, -35749),
+        ("l3", -1200, 0, -1200),
+        ("l4", 10, 15, -5),
+    ]
+    assert [(r["line"], r["reason"], r["detail"]) for r in mapped.quarantine.to_pylist()] == [
+        (6, "invalid_integer",
+         "column net_minor (from Net Credit, Net Debit): not an amount in major units of its "
+         "currency: 4,88"),
+        (7, "invalid_integer",
+         "column fee_minor (from Fee A, Fee B): not an amount in major units of its currency: "
+         "0.5"),
+        (8, "missing_value", "column gross_minor: is missing"),
+    ]  # fmt: skip
+    assert mapped.missing_columns == []
+
+
+FEES = "sum: {add: [Fee A, Fee B]}"
+GROSS_CASE = "sum: {add: Gross Credit, subtract: Gross Debit}"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (FEES, "sum: {add: []}", "columns.fee_minor.sum: a sum needs at least one column"),
+        (FEES, FEES + "\n    from: Fee B", "exactly one of from, const, template, cases, sum"),
+        (FEES, FEES + "\n    timestamp: {formats: [iso]}", "a sum is an amount"),
+        (FEES, FEES + "\n    url_param: x", "a sum is an amount"),
+        (GROSS_CASE, GROSS_CASE + "\n        from: Net Credit", "a case needs exactly one of"),
+        ("currency: {from: Currency}", "currency: {sum: {add: Currency}}", "sum on a currency"),
+    ],
+)
+def test_a_sum_without_columns_or_with_another_origin_is_refused(tmp_path, old, new, message):
+    assert old in LINES
+    path = write(tmp_path, LINES.replace(old, new))
+    with pytest.raises(MappingError, match=rf"{path}:\d+: .*{re.escape(message)}"):
         load_mapping(path)
