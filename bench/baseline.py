@@ -582,21 +582,20 @@ def settlement_clock_sql(files: dict[str, list[str]]) -> str:
 
 
 def beyond_tolerance(difference: str, expected: str) -> str:
-    """Whether `difference` is beyond the tolerance of the rule and currency (its own row, else
-    `*`'s, else none) of the tolerances table joined as `exact` and `fallback` (`tolerance_joins`):
-    more than `absolute_minor`, and more than `relative_ppm` of the `expected` amount."""
+    """Whether `difference` is beyond the tolerance of the rule and currency (the tolerances
+    table, one row per rule and currency, joined as `tolerance` by `tolerance_joins`): more than
+    `absolute_minor`, and more than `relative_ppm` of the `expected` amount."""
     return f"""(
-            {difference} > coalesce(exact.absolute_minor, fallback.absolute_minor, 0)
-            and {difference} * 1000000
-                > coalesce(exact.relative_ppm, fallback.relative_ppm, 0) * abs({expected})
+            {difference} > tolerance.absolute_minor
+            and {difference} * 1000000 > tolerance.relative_ppm * abs({expected})
         )"""
 
 
 def tolerance_joins(rule: str, currency: str) -> str:
-    """The tolerances of `rule` for `currency` (SQL), as `exact` and `fallback` (`*`)."""
+    """The tolerance of `rule` for `currency` (SQL), as `tolerance`."""
     return f"""
-        left join tolerances as exact on exact.rule = '{rule}' and exact.currency = {currency}
-        left join tolerances as fallback on fallback.rule = '{rule}' and fallback.currency = '*'"""
+        inner join tolerances as tolerance
+            on tolerance.rule = '{rule}' and tolerance.currency = {currency}"""
 
 
 # Each cash rule's query returns (checkout_id, subject_id, type): a finding tied to a checkout has
@@ -829,19 +828,14 @@ def fee_mismatch_sql(files: dict[str, list[str]]) -> str:
             line.fee_minor,
             case lower(line.line_type)
                 when 'charge' then
-                    (abs(line.gross_minor) * coalesce(exact.rate_ppm, fallback.rate_ppm) + 500000)
-                    // 1000000
-                    + coalesce(exact.fixed_minor, fallback.fixed_minor)
-                when 'chargeback'
-                    then coalesce(exact.chargeback_fee_minor, fallback.chargeback_fee_minor)
+                    (abs(line.gross_minor) * schedule.rate_ppm + 500000) // 1000000
+                    + schedule.fixed_minor
+                when 'chargeback' then schedule.chargeback_fee_minor
                 else 0
             end as expected_fee_minor
         from {cash_reader(files, "settlements")} as line
-        left join fee_schedule as exact on exact.currency = upper(line.currency)
-        left join fee_schedule as fallback on fallback.currency = '*'
-        where
-            lower(line.line_type) in {PAYMENT_LINE_TYPES}
-            and coalesce(exact.currency, fallback.currency) is not null
+        inner join fee_schedule as schedule on schedule.currency = upper(line.currency)
+        where lower(line.line_type) in {PAYMENT_LINE_TYPES}
     ),
 
     differing as (

@@ -2,7 +2,8 @@
 
 Both are given as JSON (`RECON_FEE_SCHEDULE`, `RECON_TOLERANCES`), keyed by ISO-4217 currency
 with `*` for every other currency. The rules read them as two small tables of the partition
-(`meta.fee_schedule`, `meta.tolerances`, see `recon.run_params`); the generators compute the same
+(`meta.fee_schedule`, `meta.tolerances`, see `recon.run_params`), `*` resolved to a row per
+currency so that a rule joins on currency alone; the generators compute the same
 fee with `expected_fee`, so test data and rules cannot disagree on rounding.
 
 Arithmetic is in integers: a percentage becomes parts per million, and a fee is rounded half up
@@ -144,21 +145,47 @@ def expected_fee(
     return 0
 
 
+def fee_rows(schedule: FeeSchedule) -> list[tuple[str, int, int, int]]:
+    """(currency, rate_ppm, fixed_minor, chargeback_fee_minor) rows of `meta.fee_schedule`, one
+    per currency the schedule covers (`*` resolved): the rules join on currency alone, and a
+    currency without a row is not checked."""
+    return [
+        (currency, rule.rate_ppm, rule.fixed_minor, rule.chargeback_fee_minor)
+        for currency in sorted(ISO_4217)
+        if (rule := schedule.rule_for(currency)) is not None
+    ]
+
+
 def tolerance_rows(
     tolerances: Tolerances, schedule: FeeSchedule, amount_tolerance_minor: int
 ) -> list[tuple[str, str, int, int]]:
-    """(rule, currency, absolute_minor, relative_ppm) rows of `meta.tolerances`: the given ones,
-    each fee rule's `tolerance_minor` for fee_mismatch, and amount_mismatch's `*` from the older
-    single setting when not given."""
-    merged: dict[tuple[str, str], Tolerance] = {
-        ("amount_mismatch", ANY_CURRENCY): Tolerance(absolute_minor=amount_tolerance_minor)
-    }
-    for currency, rule in schedule.rules.items():
-        merged[("fee_mismatch", currency)] = Tolerance(absolute_minor=rule.tolerance_minor)
-    for rule_name, per_currency in tolerances.rules.items():
-        for currency, tolerance in per_currency.items():
-            merged[(rule_name, currency)] = tolerance
-    return [
-        (rule, currency, t.absolute_minor, t.relative_ppm)
-        for (rule, currency), t in sorted(merged.items())
-    ]
+    """(rule, currency, absolute_minor, relative_ppm) rows of `meta.tolerances`, one per rule and
+    currency with `*` resolved, so the rules join on (rule, currency) alone. Most specific first:
+    the rule's own tolerance for the currency, the fee schedule's `tolerance_minor` for the
+    currency (fee_mismatch), the rule's `*`, the schedule's `*`; else amount_mismatch tolerates
+    the older single setting and the other rules nothing."""
+    rows = []
+    for rule in TOLERANCE_RULES:
+        given = tolerances.rules.get(rule, {})
+        for currency in sorted(ISO_4217):
+            tolerance = _resolved(rule, currency, given, schedule, amount_tolerance_minor)
+            rows.append((rule, currency, tolerance.absolute_minor, tolerance.relative_ppm))
+    return rows
+
+
+def _resolved(
+    rule: str,
+    currency: str,
+    given: dict[str, Tolerance],
+    schedule: FeeSchedule,
+    amount_tolerance_minor: int,
+) -> Tolerance:
+    fee_rules = schedule.rules if rule == "fee_mismatch" else {}
+    for key in (currency, ANY_CURRENCY):
+        if key in given:
+            return given[key]
+        if key in fee_rules:
+            return Tolerance(absolute_minor=fee_rules[key].tolerance_minor)
+    if rule == "amount_mismatch":
+        return Tolerance(absolute_minor=amount_tolerance_minor)
+    return Tolerance()

@@ -10,7 +10,7 @@ from datetime import date
 
 import duckdb
 
-from recon.cash_settings import FeeSchedule, Tolerances, tolerance_rows
+from recon.cash_settings import FeeSchedule, Tolerances, fee_rows, tolerance_rows
 from recon.warehouse import transaction
 
 
@@ -94,30 +94,26 @@ PARAM_TABLES = ("meta.run_params", *_TABLE_COLUMNS)
 
 def _table_rows(table: str, params: RunParams) -> list[tuple]:
     if table == "meta.fee_schedule":
-        return [
-            (currency, rule.rate_ppm, rule.fixed_minor, rule.chargeback_fee_minor)
-            for currency, rule in sorted(params.fee_schedule.rules.items())
-        ]
+        return fee_rows(params.fee_schedule)
     return tolerance_rows(params.tolerances, params.fee_schedule, params.amount_tolerance_minor)
 
 
 def param_table_sql(table: str, day: date, params: RunParams) -> str:
-    """A settings table's rows for the partition as a query both engines read (no rows: a query
-    of the right columns that returns none)."""
+    """A settings table's rows for the partition as a query both engines read: a VALUES list
+    (a few hundred rows: one per rule and currency), typed by a cast of each column. No rows: a
+    query of the right columns that returns none."""
     if table == "meta.run_params":
         return run_params_sql(day, params)
     columns = _TABLE_COLUMNS[table]
-    rows = _table_rows(table, params) or [tuple(None for _ in columns)]
-    selects = [
-        "select "
-        + ", ".join(
-            f"cast({'null' if value is None else _literal(value)} as {sql_type}) as {name}"
-            for value, (name, sql_type) in zip(row, columns, strict=True)
-        )
-        for row in rows
-    ]
-    query = " union all ".join(selects)
-    return query if _table_rows(table, params) else f"select * from ({query}) where false"
+    rows = _table_rows(table, params)
+    values = ", ".join(
+        "(" + ", ".join(_literal(value) for value in row) + ")"
+        for row in rows or [tuple(0 for _ in columns)]
+    )
+    names = ", ".join(name for name, _ in columns)
+    typed = ", ".join(f"cast({name} as {sql_type}) as {name}" for name, sql_type in columns)
+    query = f"select {typed} from (values {values}) as settings({names})"
+    return query if rows else f"{query} where false"
 
 
 def _ddl(table: str) -> str:

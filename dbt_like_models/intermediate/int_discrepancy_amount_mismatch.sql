@@ -1,7 +1,7 @@
 -- amount_mismatch of the business date: a checkout with one open order and succeeded captures
 -- whose sum (in the order's currency) or currency differs from the order's total, beyond the
--- tolerance (meta.tolerances: the order currency's, else `*`'s); never a checkout already reported
--- as a duplicate_charge. A ledger row holds one
+-- tolerance of the order's currency (meta.tolerances); never a checkout already reported as a
+-- duplicate_charge. A ledger row holds one
 -- currency's captures, so a checkout differs exactly when one of its rows is in another currency
 -- or holds a sum other than the total: those few rows are found first, then summed and the order
 -- looked up for their checkouts only.
@@ -44,19 +44,16 @@ captured_vs_order as (
 differing as (
     select compared.*
     from captured_vs_order as compared
-    left join meta.tolerances as exact
-        on exact.rule = 'amount_mismatch' and compared.open_currency = exact.currency
-    left join meta.tolerances as fallback
-        on fallback.rule = 'amount_mismatch' and fallback.currency = '*'
+    inner join meta.tolerances as tolerance
+        on tolerance.rule = 'amount_mismatch' and compared.open_currency = tolerance.currency
     where
         (
             compared.foreign_currencies > 0
             or (
                 abs(compared.captured_minor - compared.open_total_minor)
-                > coalesce(exact.absolute_minor, fallback.absolute_minor, 0)
+                > tolerance.absolute_minor
                 and abs(compared.captured_minor - compared.open_total_minor) * 1000000
-                > coalesce(exact.relative_ppm, fallback.relative_ppm, 0)
-                * compared.open_total_minor
+                > tolerance.relative_ppm * compared.open_total_minor
             )
         )
         and not exists (

@@ -1,5 +1,5 @@
 -- fee_mismatch of the business date: a charge, refund, chargeback or chargeback reversal line
--- whose fee differs from the fee schedule's (meta.fee_schedule: the currency's rule, else `*`'s)
+-- whose fee differs from the fee schedule's (meta.fee_schedule, one row per currency it covers)
 -- beyond the tolerance. A charge pays its percentage (rounded half up to the minor unit) plus the
 -- fixed part, a chargeback the chargeback fee, the others none. A currency the schedule does not
 -- cover is not checked. Reported on the checkout's date, or the line's for a line no payment
@@ -14,31 +14,25 @@ scheduled as (
         case lines.line_type
             when 'charge'
                 then
-                    (abs(lines.gross_minor) * coalesce(exact.rate_ppm, fallback.rate_ppm) + 500000)
-                    // 1000000
-                    + coalesce(exact.fixed_minor, fallback.fixed_minor)
-            when 'chargeback' then coalesce(exact.chargeback_fee_minor, fallback.chargeback_fee_minor)
+                    (abs(lines.gross_minor) * schedule.rate_ppm + 500000) // 1000000
+                    + schedule.fixed_minor
+            when 'chargeback' then schedule.chargeback_fee_minor
             else 0
         end as expected_fee_minor
     from int_settlement_lines as lines
-    left join meta.fee_schedule as exact on lines.currency = exact.currency
-    left join meta.fee_schedule as fallback on fallback.currency = '*'
-    where
-        lines.line_type in ('charge', 'refund', 'chargeback', 'chargeback_reversal')
-        and coalesce(exact.currency, fallback.currency) is not null
+    inner join meta.fee_schedule as schedule on lines.currency = schedule.currency
+    where lines.line_type in ('charge', 'refund', 'chargeback', 'chargeback_reversal')
 ),
 
 differing as (
     select
         scheduled.*,
         abs(scheduled.fee_minor - scheduled.expected_fee_minor) as difference_minor,
-        coalesce(exact.absolute_minor, fallback.absolute_minor, 0) as absolute_minor,
-        coalesce(exact.relative_ppm, fallback.relative_ppm, 0) as relative_ppm
+        tolerance.absolute_minor,
+        tolerance.relative_ppm
     from scheduled
-    left join meta.tolerances as exact
-        on exact.rule = 'fee_mismatch' and scheduled.currency = exact.currency
-    left join meta.tolerances as fallback
-        on fallback.rule = 'fee_mismatch' and fallback.currency = '*'
+    inner join meta.tolerances as tolerance
+        on tolerance.rule = 'fee_mismatch' and scheduled.currency = tolerance.currency
     where scheduled.fee_minor <> scheduled.expected_fee_minor
 )
 

@@ -35,14 +35,12 @@ compared as (
         line_sums.lines_net_minor,
         line_sums.lines_in_other_currencies,
         abs(arriving.amount_minor - line_sums.lines_net_minor) as difference_minor,
-        coalesce(exact.absolute_minor, fallback.absolute_minor, 0) as absolute_minor,
-        coalesce(exact.relative_ppm, fallback.relative_ppm, 0) as relative_ppm
+        tolerance.absolute_minor,
+        tolerance.relative_ppm
     from arriving
     inner join line_sums on arriving.payout_id = line_sums.payout_id
-    left join meta.tolerances as exact
-        on exact.rule = 'payout_mismatch' and arriving.currency = exact.currency
-    left join meta.tolerances as fallback
-        on fallback.rule = 'payout_mismatch' and fallback.currency = '*'
+    inner join meta.tolerances as tolerance
+        on tolerance.rule = 'payout_mismatch' and arriving.currency = tolerance.currency
 )
 
 select

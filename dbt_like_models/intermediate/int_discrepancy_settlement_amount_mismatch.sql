@@ -17,13 +17,13 @@ differing as (
     select
         compared.*,
         abs(compared.gross_minor - compared.expected_gross_minor) as difference_minor,
-        coalesce(exact.absolute_minor, fallback.absolute_minor, 0) as absolute_minor,
-        coalesce(exact.relative_ppm, fallback.relative_ppm, 0) as relative_ppm
+        tolerance.absolute_minor,
+        tolerance.relative_ppm
     from compared
-    left join meta.tolerances as exact
-        on exact.rule = 'settlement_amount_mismatch' and compared.payment_currency = exact.currency
-    left join meta.tolerances as fallback
-        on fallback.rule = 'settlement_amount_mismatch' and fallback.currency = '*'
+    inner join meta.tolerances as tolerance
+        on
+            tolerance.rule = 'settlement_amount_mismatch'
+            and compared.payment_currency = tolerance.currency
     where
         compared.gross_minor <> compared.expected_gross_minor
         or compared.currency <> compared.payment_currency

@@ -30,23 +30,20 @@ day_lines as (
         lines.gross_minor,
         lines.fee_minor,
         lines.net_minor,
-        coalesce(exact.currency, fallback.currency) is not null
+        schedule.currency is not null
         and lines.line_type in ('charge', 'refund', 'chargeback', 'chargeback_reversal')
             as fee_scheduled,
         case lines.line_type
             when 'charge'
                 then
-                    (abs(lines.gross_minor) * coalesce(exact.rate_ppm, fallback.rate_ppm) + 500000)
-                    // 1000000
-                    + coalesce(exact.fixed_minor, fallback.fixed_minor)
-            when 'chargeback'
-                then coalesce(exact.chargeback_fee_minor, fallback.chargeback_fee_minor)
+                    (abs(lines.gross_minor) * schedule.rate_ppm + 500000) // 1000000
+                    + schedule.fixed_minor
+            when 'chargeback' then schedule.chargeback_fee_minor
             else 0
         end as scheduled_fee_minor
     from stg_settlements as lines
     cross join context
-    left join meta.fee_schedule as exact on lines.currency = exact.currency
-    left join meta.fee_schedule as fallback on fallback.currency = '*'
+    left join meta.fee_schedule as schedule on lines.currency = schedule.currency
     where lines.settled_on = context.business_date
 ),
 
