@@ -47,17 +47,26 @@ settled_rows as (
             and checkout_references.psp_reference = records.psp_reference
 ),
 
+-- Two equi-joins, not one join on either condition: a join on an `or` compares every finding
+-- with every landed row.
 subject_rows as (
     select
         findings.discrepancy_id,
         findings.evidence_sources,
         records.*
     from findings
-    inner join stg_landing_records as records
-        on
-            findings.subject_id = records.record_id
-            or (records.source = 'settlements' and findings.subject_id = records.related_id)
+    inner join stg_landing_records as records on findings.subject_id = records.record_id
     where findings.checkout_id is null
+),
+
+payout_line_rows as (
+    select
+        findings.discrepancy_id,
+        findings.evidence_sources,
+        records.*
+    from findings
+    inner join stg_landing_records as records on findings.subject_id = records.related_id
+    where findings.checkout_id is null and records.source = 'settlements'
 ),
 
 found_rows as (
@@ -66,6 +75,8 @@ found_rows as (
     select * from settled_rows
     union all
     select * from subject_rows
+    union all
+    select * from payout_line_rows
 )
 
 select
