@@ -33,6 +33,8 @@ def warehouse(path) -> duckdb.DuckDBPyConnection:
     )
     con.execute("alter table marts.discrepancies add column details varchar default '{}'")
     con.execute("alter table marts.discrepancies add column rule_version varchar default 'v1'")
+    con.execute("alter table marts.discrepancies add column subject_id varchar")
+    con.execute("update marts.discrepancies set subject_id = 'subject_' || checkout_id")
     con.execute(
         """
         create table marts.discrepancy_evidence as
@@ -61,6 +63,10 @@ def test_discrepancies_come_most_severe_first_and_only_of_their_day(tmp_path):
     assert counts == {"discrepancies": 4, "evidence_rows": 2, "quarantined": 2}
     exported = pl.read_parquet(tmp_path / "out" / "discrepancies.parquet")
     assert exported["severity"].to_list() == ["critical", "high", "medium", "low"]
+    # The subject names a finding that has no checkout (a settlement line, a payout).
+    assert exported.select("checkout_id", "subject_id").rows() == [
+        (f"chk_{n}", f"subject_chk_{n}") for n in (2, 4, 3, 1)
+    ]
     quarantined = pl.read_parquet(tmp_path / "out" / "quarantine.parquet")
     assert quarantined.select("file", "line").rows() == [("a.csv", 7), ("b.csv", 2)]
     evidence = pl.read_parquet(tmp_path / "out" / "discrepancy_evidence.parquet")
