@@ -76,6 +76,18 @@ class Tolerance(BaseModel):
         )
 
 
+def _by_currency(value: dict) -> dict:
+    """The mapping keyed by upper-cased currency; two spellings of one currency are an error,
+    not a silent choice between them."""
+    keyed: dict = {}
+    for key, entry in dict(value).items():
+        currency = _currency_key(key)
+        if currency in keyed:
+            raise ValueError(f"{currency} is given twice (as {key!r} and another spelling)")
+        keyed[currency] = entry
+    return keyed
+
+
 class _ByCurrency(BaseModel):
     """Given in settings as the mapping itself (JSON text or a dict), held under `rules`."""
 
@@ -101,7 +113,7 @@ class FeeSchedule(_ByCurrency):
     @field_validator("rules", mode="before")
     @classmethod
     def _keys(cls, value: dict) -> dict:
-        return {_currency_key(k): v for k, v in dict(value).items()}
+        return _by_currency(value)
 
     def rule_for(self, currency: str) -> FeeRule | None:
         return self.rules.get(currency.upper(), self.rules.get(ANY_CURRENCY))
@@ -120,10 +132,7 @@ class Tolerances(_ByCurrency):
         if unknown:
             known = ", ".join(TOLERANCE_RULES)
             raise ValueError(f"no tolerance for rule(s) {', '.join(unknown)} (rules: {known})")
-        return {
-            rule: {_currency_key(k): v for k, v in dict(per_currency).items()}
-            for rule, per_currency in value.items()
-        }
+        return {rule: _by_currency(per_currency) for rule, per_currency in value.items()}
 
     def for_rule(self, rule: str, currency: str) -> Tolerance:
         per_currency = self.rules.get(rule, {})

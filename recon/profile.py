@@ -220,6 +220,15 @@ def _clean_aggregates(agg: _Aggregates, col: Column, native: str | None) -> list
                 f"values below {col.minimum}",
             )
         )
+    if col.consistent_when is not None:
+        condition, says = col.consistent_when
+        checks.append(
+            (
+                f"inconsistent:{col.name}",
+                f"count({name}) filter (where not coalesce({condition}, false))",
+                f"values that {says}",
+            )
+        )
     for aggregate, expression, _ in checks:
         agg.add(aggregate, expression)
     return [(aggregate, f"column {col.name}: {doubt}") for aggregate, _, doubt in checks]

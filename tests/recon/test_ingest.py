@@ -220,3 +220,101 @@ def test_ddl_matches_the_contract():
         columns = [r[0] for r in con.execute(f"describe raw.{name}").fetchall()]
         contract = [c for c in columns if not c.startswith("_")]
         assert contract == list(source.column_names), name
+
+
+SETTLEMENT_COLUMNS = SOURCES["settlements"].column_names
+
+
+def settlement_lines() -> list[tuple]:
+    """Lines of one payout in contract column order: a charge, a refund, a chargeback with its
+    fee, the provider's own fee line (no payment), and one whose net is not gross - fee."""
+    at = "2026-01-02T03:00:00Z"
+    return [
+        ("sl_1", "po_1", "psp_1", "charge", 2500, 60, 2440, "EUR", at),
+        ("sl_2", "po_1", "psp_2", "refund", -500, 0, -500, "EUR", at),
+        ("sl_3", "po_1", "psp_3", "chargeback", -2500, 1500, -4000, "EUR", at),
+        ("sl_4", "po_1", None, "fee", 0, 100, -100, "EUR", at),
+        ("sl_5", "po_1", "psp_5", "charge", 1000, 39, 1000, "EUR", at),
+    ]
+
+
+def test_a_settlement_line_whose_net_is_not_gross_less_fee_is_quarantined_from_csv(tmp_path, con):
+    folder = tmp_path / "settlements" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    rows = [
+        *settlement_lines(),
+        # an amount that is no integer is that, not an inconsistency
+        ("sl_6", "po_1", "psp_6", "charge", "12.5", 0, 12, "EUR", "2026-01-02T03:00:00Z"),
+    ]
+    lines = [",".join(SETTLEMENT_COLUMNS)] + [
+        ",".join("" if value is None else str(value) for value in row) for row in rows
+    ]
+    (folder / "report.csv").write_text("\n".join(lines) + "\n")
+    report = ingest_source(con, SOURCES["settlements"], tmp_path, DAY, lookback_days=0)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (6, 4, 2)
+    assert quarantine(con) == [
+        (6, "inconsistent_value", "column net_minor: 1000 is not gross_minor - fee_minor"),
+        (7, "invalid_integer", "column gross_minor: not an integer: 12.5"),
+    ]
+    loaded = con.execute(
+        "select settlement_line_id, gross_minor, fee_minor, net_minor from raw.settlements "
+        "order by 1"
+    ).fetchall()
+    assert loaded == [
+        ("sl_1", 2500, 60, 2440),
+        ("sl_2", -500, 0, -500),
+        ("sl_3", -2500, 1500, -4000),
+        ("sl_4", 0, 100, -100),
+    ]
+
+
+def write_settlements_parquet(landing: Path) -> Path:
+    """settlement_lines() as Parquet storing the amounts as integers and settled_at as a
+    timestamp: the native path of validation, not the text one."""
+    folder = landing / "settlements" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    rows = settlement_lines()
+    frame = pl.DataFrame(
+        {name: [row[i] for row in rows] for i, name in enumerate(SETTLEMENT_COLUMNS)}
+    ).with_columns(
+        pl.col("settled_at").str.to_datetime(time_zone="UTC"),
+        pl.col("gross_minor", "fee_minor", "net_minor").cast(pl.Int64),
+    )
+    path = folder / "report.parquet"
+    frame.write_parquet(path)
+    types = {name: kind for name, kind, *_ in duckdb.sql(f"describe from '{path}'").fetchall()}
+    assert types["net_minor"] == types["gross_minor"] == "BIGINT"  # stored natively
+    return path
+
+
+def assert_only_the_inconsistent_line_is_quarantined(con, report) -> None:
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (5, 4, 1)
+    assert quarantine(con) == [
+        (5, "inconsistent_value", "column net_minor: 1000 is not gross_minor - fee_minor")
+    ]
+    loaded = con.execute(
+        "select settlement_line_id, psp_reference, net_minor from raw.settlements order by 1"
+    ).fetchall()
+    assert loaded == [
+        ("sl_1", "psp_1", 2440),
+        ("sl_2", "psp_2", -500),
+        ("sl_3", "psp_3", -4000),
+        ("sl_4", None, -100),
+    ]
+
+
+def test_a_settlement_line_whose_net_is_not_gross_less_fee_is_quarantined_from_parquet(
+    tmp_path, con
+):
+    write_settlements_parquet(tmp_path)
+    report = ingest_source(
+        con, SOURCES["settlements"], tmp_path, DAY, lookback_days=0, read_in_place=False
+    )
+    assert_only_the_inconsistent_line_is_quarantined(con, report)
+
+
+def test_a_parquet_file_with_an_inconsistent_line_is_not_read_in_place(tmp_path, con):
+    write_settlements_parquet(tmp_path)
+    # read_in_place on, as by default
+    report = ingest_source(con, SOURCES["settlements"], tmp_path, DAY, lookback_days=0)
+    assert_only_the_inconsistent_line_is_quarantined(con, report)
