@@ -132,6 +132,25 @@ def test_missing_export_for_the_day_fails_freshness(tmp_path):
     assert present.passed
 
 
+def test_the_cash_sources_need_an_export_only_where_they_are_used_and_payouts_never_daily(
+    tmp_path,
+):
+    landing = tmp_path / "landing"
+    write_rows(landing, combine_rows(f.rows for f in flows()))
+    with connect(tmp_path / "w.duckdb") as con:
+        reconcile_partition(con, landing, DAY)
+        unused = fresh_result(con, KEY, SOURCES["settlements"], DAY, landing=landing)
+        assert unused.passed and "not in use" in unused.description
+        # A settlements folder without the day's report: the export is missing.
+        (landing / "settlements" / (DAY - timedelta(days=1)).isoformat()).mkdir(parents=True)
+        (landing / "payouts").mkdir()
+        reconcile_partition(con, landing, DAY)
+        missing = fresh_result(con, KEY, SOURCES["settlements"], DAY, landing=landing)
+        no_payout = fresh_result(con, KEY, SOURCES["payouts"], DAY, landing=landing)
+    assert not missing.passed and "settlements/2026-05-06/" in missing.description
+    assert no_payout.passed  # a day without a payout is an ordinary day
+
+
 def test_idempotency_key_rate_warns_above_the_threshold(warehouse):
     con, _ = warehouse
     strict = keys_result(KEY, *idempotency_key_rate(con, SOURCES["payments"], DAY), warn_rate=0.0)
