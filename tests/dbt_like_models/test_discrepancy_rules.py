@@ -47,11 +47,12 @@ def anchor() -> CheckoutFlow:
     return ANCHOR.build(Context("chk_anchor", at("09:00"), DAY, random.Random(0)))
 
 
+# One run per scenario (each a whole pipeline run, 28 of them); its own seed varies the start
+# and the choices across scenarios, and the property test mixes shapes at random starts.
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-@pytest.mark.parametrize("seed", [1, 2])
-def test_each_scenario_yields_exactly_its_discrepancies(tmp_path, name, seed):
+def test_each_scenario_yields_exactly_its_discrepancies(tmp_path, name):
     scenario = SCENARIOS[name]
-    rng = random.Random(seed)
+    rng = random.Random(name)
     start = at(scenario.window[0].isoformat()) + timedelta(minutes=rng.randint(0, 30))
     flow = scenario.build(Context("chk_test", start, DAY, rng))
     rows = combine_rows([flow.rows, anchor().rows])
