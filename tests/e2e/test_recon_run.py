@@ -76,8 +76,10 @@ def test_run_finds_exactly_the_injected_anomalies_and_reruns_identically(tmp_pat
     assert quarantine.height > 0 and quarantine["reason"].null_count() == 0
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_several_seeds_score_perfectly(tmp_path, seed):
+# Through the command line, a seed besides the fixture's; the generator's own tests score
+# several seeds through the same pipeline in-process.
+@pytest.mark.parametrize("seed", [2])
+def test_another_seed_scores_perfectly(tmp_path, seed):
     landing = tmp_path / "landing"
     generate_landing(landing, DAY, checkouts=150, seed=seed)
     done = run_day(tmp_path, landing, tmp_path / "out", "--quiet")
