@@ -325,74 +325,79 @@ sums as (
     left join line_sums on currencies.currency = line_sums.currency
 ),
 
-revenue_lines as (
-    select currency, 1 as line_no, 'marketing_attributed' as line, 'total' as kind,
-        marketing_attributed as amount_minor from sums
-    union all
-    select currency, 2, 'utm_lost', 'step', utm_lost from sums
-    union all
-    select currency, 3, 'no_campaign_on_client', 'step', no_campaign_on_client from sums
-    union all
-    select currency, 4, 'client_reported', 'total', client_reported from sums
-    union all
-    select currency, 5, 'duplicate_completion_events', 'step', duplicate_completion_events
-    from sums
-    union all
-    select currency, 6, 'phantom_completions', 'step', phantom_completions from sums
-    union all
-    select currency, 7, 'completed_then_cancelled', 'step', completed_then_cancelled from sums
-    union all
-    select currency, 8, 'no_client_event', 'step', no_client_event from sums
-    union all
-    select currency, 9, 'client_amount_differs', 'step', client_amount_differs from sums
-    union all
-    select currency, 10, 'ordered', 'total', ordered from sums
-    union all
-    select currency, 11, 'orders_not_captured', 'step', orders_not_captured from sums
-    union all
-    select currency, 12, 'capture_differs_from_order', 'step', capture_differs_from_order
-    from sums
-    union all
-    select currency, 13, 'captures_without_open_order', 'step', captures_without_open_order
-    from sums
-    union all
-    select currency, 14, 'gross_revenue', 'total', gross_revenue from sums
-    union all
-    select currency, 15, 'refunds', 'step', refunds from sums
-    union all
-    select currency, 16, 'net_revenue', 'total', net_revenue from sums
+-- The bridge's lines in order; lines 17 on are the cash side.
+line_definitions as (
+    select * from (
+        values
+        (1, 'marketing_attributed', 'total', false),
+        (2, 'utm_lost', 'step', false),
+        (3, 'no_campaign_on_client', 'step', false),
+        (4, 'client_reported', 'total', false),
+        (5, 'duplicate_completion_events', 'step', false),
+        (6, 'phantom_completions', 'step', false),
+        (7, 'completed_then_cancelled', 'step', false),
+        (8, 'no_client_event', 'step', false),
+        (9, 'client_amount_differs', 'step', false),
+        (10, 'ordered', 'total', false),
+        (11, 'orders_not_captured', 'step', false),
+        (12, 'capture_differs_from_order', 'step', false),
+        (13, 'captures_without_open_order', 'step', false),
+        (14, 'gross_revenue', 'total', false),
+        (15, 'refunds', 'step', false),
+        (16, 'net_revenue', 'total', false),
+        (17, 'not_settled', 'step', true),
+        (18, 'settlement_differs', 'step', true),
+        (19, 'settled_gross', 'total', true),
+        (20, 'fees', 'step', true),
+        (21, 'chargebacks', 'step', true),
+        (22, 'adjustments', 'step', true),
+        (23, 'settled_net', 'total', true),
+        (24, 'awaiting_payout', 'step', true),
+        (25, 'paid_out', 'total', true)
+    ) as definitions (line_no, line, kind, is_cash)
 ),
 
-cash_lines as (
-    select currency, 17 as line_no, 'not_settled' as line, 'step' as kind,
-        not_settled as amount_minor from sums
-    union all
-    select currency, 18, 'settlement_differs', 'step', settlement_differs from sums
-    union all
-    select currency, 19, 'settled_gross', 'total', settled_gross from sums
-    union all
-    select currency, 20, 'fees', 'step', fees from sums
-    union all
-    select currency, 21, 'chargebacks', 'step', chargebacks from sums
-    union all
-    select currency, 22, 'adjustments', 'step', adjustments from sums
-    union all
-    select currency, 23, 'settled_net', 'total', settled_net from sums
-    union all
-    select currency, 24, 'awaiting_payout', 'step', awaiting_payout from sums
-    union all
-    select currency, 25, 'paid_out', 'total', paid_out from sums
-),
-
+-- One row per currency and line, reading `sums` once: a union of one select per line would
+-- have Spark compute every sum above once per line.
 -- Without the provider's reports (no settlement clock) the bridge ends at net revenue: nothing
 -- says the day's money was or was not settled.
 lines as (
-    select * from revenue_lines
-    union all
-    select cash_lines.*
-    from cash_lines
+    select
+        sums.currency,
+        line_definitions.line_no,
+        line_definitions.line,
+        line_definitions.kind,
+        case line_definitions.line
+            when 'marketing_attributed' then sums.marketing_attributed
+            when 'utm_lost' then sums.utm_lost
+            when 'no_campaign_on_client' then sums.no_campaign_on_client
+            when 'client_reported' then sums.client_reported
+            when 'duplicate_completion_events' then sums.duplicate_completion_events
+            when 'phantom_completions' then sums.phantom_completions
+            when 'completed_then_cancelled' then sums.completed_then_cancelled
+            when 'no_client_event' then sums.no_client_event
+            when 'client_amount_differs' then sums.client_amount_differs
+            when 'ordered' then sums.ordered
+            when 'orders_not_captured' then sums.orders_not_captured
+            when 'capture_differs_from_order' then sums.capture_differs_from_order
+            when 'captures_without_open_order' then sums.captures_without_open_order
+            when 'gross_revenue' then sums.gross_revenue
+            when 'refunds' then sums.refunds
+            when 'net_revenue' then sums.net_revenue
+            when 'not_settled' then sums.not_settled
+            when 'settlement_differs' then sums.settlement_differs
+            when 'settled_gross' then sums.settled_gross
+            when 'fees' then sums.fees
+            when 'chargebacks' then sums.chargebacks
+            when 'adjustments' then sums.adjustments
+            when 'settled_net' then sums.settled_net
+            when 'awaiting_payout' then sums.awaiting_payout
+            when 'paid_out' then sums.paid_out
+        end as amount_minor
+    from sums
+    cross join line_definitions
     cross join context
-    where context.settlement_as_of is not null
+    where not line_definitions.is_cash or context.settlement_as_of is not null
 )
 
 select
