@@ -131,6 +131,8 @@ def test_an_executor_of_a_standalone_cluster_loads_and_builds_what_duckdb_does(m
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["executors"] == 1  # the worker's, not the driver's own threads
+    assert set(result["loaded"]) == {"orders", "payments"}
+    assert "intermediate.int_payment_ledger" in result["built"]
 
     # DuckDB's side: the same ingestion and models, without the job's checks and reports.
     local = tmp_path / "duckdb" / "wh.duckdb"
