@@ -5,10 +5,12 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 import pytest
 
@@ -57,23 +59,50 @@ def landing(tmp_path_factory) -> Path:
     return root
 
 
-def test_run_finds_exactly_the_injected_anomalies_and_reruns_identically(tmp_path, landing):
-    first = run_day(tmp_path, landing, tmp_path / "out1")
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "[" in first.stderr and "raw/payments" in first.stderr  # per-step progress
-    assert "duplicate_charge" in first.stdout  # the summary table
+@dataclass(frozen=True)
+class Reconciled:
+    """One `recon run` of the fixture's day: its process, warehouse and output folder."""
 
-    result = score(landing / "_ground_truth.parquet", tmp_path / "out1" / "discrepancies.parquet")
+    done: subprocess.CompletedProcess
+    warehouse: Path
+    out: Path
+
+    def warehouse_copy(self, into: Path) -> Path:
+        """The warehouse as this run left it, for a test that changes it."""
+        shutil.copy(self.warehouse, into / "warehouse.duckdb")
+        return into / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="module")
+def reconciled(tmp_path_factory, landing) -> Reconciled:
+    """The day reconciled once, for every test that starts from a reconciled warehouse (a run
+    is most of this file's time)."""
+    root = tmp_path_factory.mktemp("reconciled")
+    done = run_day(root, landing, root / "out")
+    return Reconciled(done, root / "warehouse.duckdb", root / "out")
+
+
+def test_run_finds_exactly_the_injected_anomalies(reconciled, landing):
+    done = reconciled.done
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[" in done.stderr and "raw/payments" in done.stderr  # per-step progress
+    assert "duplicate_charge" in done.stdout  # the summary table
+
+    result = score(landing / "_ground_truth.parquet", reconciled.out / "discrepancies.parquet")
     assert result.missed == set() and result.unexpected == set(), result.describe()
-
-    second = run_day(tmp_path, landing, tmp_path / "out2")
-    assert second.returncode == 0, second.stderr
-    for name in ("discrepancies.parquet", "quarantine.parquet"):
-        one = pl.read_parquet(tmp_path / "out1" / name)
-        two = pl.read_parquet(tmp_path / "out2" / name)
-        assert one.equals(two), name
-    quarantine = pl.read_parquet(tmp_path / "out2" / "quarantine.parquet")
+    quarantine = pl.read_parquet(reconciled.out / "quarantine.parquet")
     assert quarantine.height > 0 and quarantine["reason"].null_count() == 0
+
+
+def test_a_rerun_changes_nothing_and_fail_on_sets_its_exit_code(reconciled, landing, tmp_path):
+    reconciled.warehouse_copy(tmp_path)
+    again = run_day(tmp_path, landing, tmp_path / "out", "--quiet", "--fail-on", "critical")
+    assert again.returncode == 1, again.stdout + again.stderr  # critical findings exist
+    assert "--fail-on" in again.stderr
+    for name in ("discrepancies.parquet", "quarantine.parquet"):
+        one = pl.read_parquet(reconciled.out / name)
+        two = pl.read_parquet(tmp_path / "out" / name)
+        assert one.equals(two), name
 
 
 # Through the command line, a seed besides the fixture's; the generator's own tests score
@@ -88,21 +117,11 @@ def test_another_seed_scores_perfectly(tmp_path, seed):
     assert (result.recall, result.precision) == (1.0, 1.0), result.describe()
 
 
-def test_fail_on_sets_the_exit_code(tmp_path, landing):
-    failing = run_day(tmp_path, landing, tmp_path / "out", "--quiet", "--fail-on", "critical")
-    assert failing.returncode == 1
-    assert "--fail-on" in failing.stderr
-
-
-def test_missing_column_fails_the_run_and_keeps_the_warehouse(tmp_path, landing):
-    import shutil
-
-    import duckdb
-
+def test_missing_column_fails_the_run_and_keeps_the_warehouse(reconciled, landing, tmp_path):
     copy = tmp_path / "landing"
     shutil.copytree(landing, copy)
-    assert run_day(tmp_path, copy, tmp_path / "out", "--quiet").returncode == 0
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+    warehouse = reconciled.warehouse_copy(tmp_path)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
         before = con.execute("select count(*) from raw.orders").fetchone()[0]
 
     orders = next((copy / "orders" / DAY.isoformat()).glob("*.parquet"))
@@ -110,7 +129,7 @@ def test_missing_column_fails_the_run_and_keeps_the_warehouse(tmp_path, landing)
     failed = run_day(tmp_path, copy, tmp_path / "out", "--quiet")
     assert failed.returncode == 2
     assert orders.name in failed.stdout and "total_minor" in failed.stdout
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from raw.orders").fetchone()[0] == before
 
 
@@ -131,10 +150,9 @@ def test_bad_date_is_a_usage_error(tmp_path, landing):
     assert done.returncode == 2 and "YYYY-MM-DD" in done.stderr
 
 
-def test_report_rebuilds_the_reports_from_the_warehouse(tmp_path, landing):
-    assert run_day(tmp_path, landing, tmp_path / "out", "--quiet").returncode == 0
-    assert (tmp_path / "out" / "reports" / "index.html").exists()  # recon run builds them too
-    warehouse = str(tmp_path / "warehouse.duckdb")
+def test_report_rebuilds_the_reports_from_the_warehouse(reconciled, tmp_path):
+    assert (reconciled.out / "reports" / "index.html").exists()  # recon run builds them too
+    warehouse = str(reconciled.warehouse_copy(tmp_path))
     rebuilt = recon(
         "report",
         "--date",
@@ -148,7 +166,7 @@ def test_report_rebuilds_the_reports_from_the_warehouse(tmp_path, landing):
     assert rebuilt.returncode == 0, rebuilt.stderr
     for page in ("index", "finance", "marketing", "revenue_bridge", "discrepancies"):
         assert (tmp_path / "again" / "reports" / f"{page}.html").exists()
-    one = pl.read_parquet(tmp_path / "out" / "reports" / "exports" / "revenue_bridge.parquet")
+    one = pl.read_parquet(reconciled.out / "reports" / "exports" / "revenue_bridge.parquet")
     two = pl.read_parquet(tmp_path / "again" / "reports" / "exports" / "revenue_bridge.parquet")
     assert one.equals(two)
 
