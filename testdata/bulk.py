@@ -382,17 +382,45 @@ def chargeback_fee_sql(currency: str, schedule: FeeSchedule = REFERENCE_FEE_SCHE
 def _lines_sql(payment_files: list[Path], day: date, n: int, tag: str) -> str:
     """Every settlement line of the generation (testdata.settlement's conventions, the same IDs),
     with its settle date and whether it is the foreign charge of the ground truth."""
-    files = ", ".join(f"'{f}'" for f in payment_files)
-    cash = _in(*CASH_SCENARIOS)
-    fee_days = ", ".join(f"({offset})" for offset in ACCOUNT_FEE_DAYS)
-    foreign = max(1, n // FOREIGN_CHARGE_EVERY)
     settle_clock = SETTLE_CLOCK.isoformat()
     return f"""
     create or replace temp table bulk_lines as
-    with settled as (
-        -- Every succeeded capture and refund, settled T+1 or T+2 by the parity of the 8th hex
-        -- digit of sha256(payment_id), as settle_delay_days does. The cash scenarios' captures
-        -- carry their scenario (one capture each).
+    with settled as ({_settled_payments_sql(payment_files)}),
+
+    unpriced as ({_unpriced_lines_sql(day, n, tag)}),
+
+    priced as (
+        select
+            *,
+            case line_type
+                when 'charge' then {charge_fee_sql("gross_minor", "currency")}
+                    + case when scenario = 'fee_mismatch' then {FEE_OVERCHARGE_MINOR} else 0 end
+                when 'chargeback' then {chargeback_fee_sql("currency")}
+                when 'fee' then {ACCOUNT_FEE_MINOR}
+                else 0
+            end as fee_minor
+        from unpriced
+    )
+
+    select
+        'sl_' || substr(sha256(concat_ws('|', '{tag}',
+            coalesce(psp_reference, 'account:' || settle_date), line_type, n)), 1, 20)
+            as settlement_line_id,
+        'po_{tag}_' || strftime(settle_date, '%Y%m%d') || '_' || lower(currency) as payout_id,
+        psp_reference, line_type, gross_minor::bigint as gross_minor,
+        fee_minor::bigint as fee_minor, (gross_minor - fee_minor)::bigint as net_minor,
+        currency, settle_date + time '{settle_clock}' as settled_at,
+        settle_date, is_foreign
+    from priced
+    """
+
+
+def _settled_payments_sql(payment_files: list[Path]) -> str:
+    """Every succeeded capture and refund, settled T+1 or T+2 by the parity of the 8th hex digit
+    of sha256(payment_id), as settle_delay_days does. The cash scenarios' captures carry their
+    scenario (one capture each)."""
+    files = ", ".join(f"'{f}'" for f in payment_files)
+    return f"""
         select
             payments.psp_reference,
             payments.kind,
@@ -404,12 +432,18 @@ def _lines_sql(payment_files: list[Path], day: date, n: int, tag: str) -> str:
             coalesce(cash.scenario, '') as scenario
         from read_parquet([{files}]) as payments
         left join (
-            select checkout_id, scenario from bulk_checkouts where scenario in ({cash})
+            select checkout_id, scenario from bulk_checkouts
+            where scenario in ({_in(*CASH_SCENARIOS)})
         ) as cash on payments.checkout_id = cash.checkout_id and payments.kind = 'capture'
         where payments.status = 'succeeded' and payments.kind in ('capture', 'refund')
-    ),
+    """
 
-    unpriced as (
+
+def _unpriced_lines_sql(day: date, n: int, tag: str) -> str:
+    """The lines before their fees, each scenario's perturbation included, from `settled`."""
+    fee_days = ", ".join(f"({offset})" for offset in ACCOUNT_FEE_DAYS)
+    foreign = max(1, n // FOREIGN_CHARGE_EVERY)
+    return f"""
         -- A charge line per capture (none for capture_not_settled; 100 short for
         -- settlement_amount_mismatch), a refund line per refund.
         select
@@ -447,31 +481,6 @@ def _lines_sql(payment_files: list[Path], day: date, n: int, tag: str) -> str:
         -- The provider's daily account fee, D-2 .. D+2: every settle date has a line.
         select null, 'fee', 1, 0, '{ACCOUNT_FEE_CURRENCY}', date '{day}' + day_offset, '', false
         from (values {fee_days}) as fee_days(day_offset)
-    ),
-
-    priced as (
-        select
-            *,
-            case line_type
-                when 'charge' then {charge_fee_sql("gross_minor", "currency")}
-                    + case when scenario = 'fee_mismatch' then {FEE_OVERCHARGE_MINOR} else 0 end
-                when 'chargeback' then {chargeback_fee_sql("currency")}
-                when 'fee' then {ACCOUNT_FEE_MINOR}
-                else 0
-            end as fee_minor
-        from unpriced
-    )
-
-    select
-        'sl_' || substr(sha256(concat_ws('|', '{tag}',
-            coalesce(psp_reference, 'account:' || settle_date), line_type, n)), 1, 20)
-            as settlement_line_id,
-        'po_{tag}_' || strftime(settle_date, '%Y%m%d') || '_' || lower(currency) as payout_id,
-        psp_reference, line_type, gross_minor::bigint as gross_minor,
-        fee_minor::bigint as fee_minor, (gross_minor - fee_minor)::bigint as net_minor,
-        currency, settle_date + time '{settle_clock}' as settled_at,
-        settle_date, is_foreign
-    from priced
     """
 
 

@@ -73,36 +73,55 @@ def provider_report(
     for capture in take(morning, faults.not_settled):
         report.drop_charge(capture["psp_reference"])
         found.append(_of(capture, "capture_not_settled", "provider never settled the capture"))
-    for capture in take(clean, faults.settled_twice):
-        report.duplicate_charge(capture["psp_reference"])
-        found.append(
-            _of(capture, "duplicate_settlement", "provider settled the capture in two charge lines")
-        )
-    for capture in take(clean, faults.settled_short):
-        report.change_gross(capture["psp_reference"], -SHORT_SETTLEMENT_MINOR)
-        found.append(
-            _of(
-                capture,
-                "settlement_amount_mismatch",
-                f"provider settled {SHORT_SETTLEMENT_MINOR} less than captured",
-            )
-        )
-    for capture in take(clean, faults.fee_overcharged):
-        report.change_fee(capture["psp_reference"], FEE_OVERCHARGE_MINOR)
-        found.append(
-            _of(
-                capture,
-                "fee_mismatch",
-                f"provider charged {FEE_OVERCHARGE_MINOR} above the fee schedule",
-            )
-        )
-    for capture in take(clean, faults.charged_back):
-        report.add_chargeback(capture["psp_reference"])
-        found.append(_of(capture, "chargeback", "shopper's bank charged the capture back"))
-    # A dispute the merchant won: taken back and returned, so nothing to find.
-    for capture in take(clean, faults.charged_back_reversed):
-        report.add_chargeback(capture["psp_reference"], reversed_=True)
+    for share, perturb, type_, note in _capture_faults(report, faults):
+        for capture in take(clean, share):
+            perturb(capture["psp_reference"])
+            if type_ is not None:
+                found.append(_of(capture, type_, note))
+    return report, found + _account_faults(report, faults, day)
 
+
+def _capture_faults(report: SettlementReport, faults: ProviderFaults) -> list[tuple]:
+    """(share, how the capture's lines change, the type found or None, why) per fault on one
+    clean capture, in the order the captures are drawn (the order fixes the report per seed)."""
+    return [
+        (
+            faults.settled_twice,
+            report.duplicate_charge,
+            "duplicate_settlement",
+            "provider settled the capture in two charge lines",
+        ),
+        (
+            faults.settled_short,
+            lambda ref: report.change_gross(ref, -SHORT_SETTLEMENT_MINOR),
+            "settlement_amount_mismatch",
+            f"provider settled {SHORT_SETTLEMENT_MINOR} less than captured",
+        ),
+        (
+            faults.fee_overcharged,
+            lambda ref: report.change_fee(ref, FEE_OVERCHARGE_MINOR),
+            "fee_mismatch",
+            f"provider charged {FEE_OVERCHARGE_MINOR} above the fee schedule",
+        ),
+        (
+            faults.charged_back,
+            report.add_chargeback,
+            "chargeback",
+            "shopper's bank charged the capture back",
+        ),
+        # A dispute the merchant won: taken back and returned, so nothing to find.
+        (
+            faults.charged_back_reversed,
+            lambda ref: report.add_chargeback(ref, reversed_=True),
+            None,
+            "",
+        ),
+    ]
+
+
+def _account_faults(report: SettlementReport, faults: ProviderFaults, day: date) -> list[Anomaly]:
+    """The faults of no capture of ours: a charge no payment names, a payout paid short."""
+    found: list[Anomaly] = []
     if faults.foreign_charge:
         line = report.add_foreign_charge(FOREIGN_CHARGE_MINOR, FOREIGN_CHARGE_CURRENCY, day)
         found.append(
@@ -124,7 +143,7 @@ def provider_report(
                 payout,
             )
         )
-    return report, found
+    return found
 
 
 def _count(share: float, checkouts: int) -> int:
