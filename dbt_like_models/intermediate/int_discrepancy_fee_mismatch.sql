@@ -1,39 +1,26 @@
 -- fee_mismatch of the business date: a charge, refund, chargeback or chargeback reversal line
--- whose fee differs from the fee schedule's (meta.fee_schedule, one row per currency it covers)
--- beyond the tolerance. A charge pays its percentage (rounded half up to the minor unit) plus the
--- fixed part, a chargeback the chargeback fee, the others none. A currency the schedule does not
--- cover is not checked. Reported on the checkout's date, or the line's for a line no payment
--- explains.
+-- whose fee differs from the fee schedule's beyond the tolerance. The scheduled fee is
+-- int_settlement_lines' (a charge its percentage rounded half up to the minor unit plus the fixed
+-- part, a chargeback the chargeback fee, the others none), computed there once so cash_daily
+-- compares fees by the same formula; a line it leaves null (the provider's fee and adjustment
+-- lines, a currency the schedule does not cover) is not checked. Reported on the checkout's date,
+-- or the line's for a line no payment explains.
 with context as (
     select * from int_run_context
 ),
 
-scheduled as (
-    select
-        lines.*,
-        case lines.line_type
-            when 'charge'
-                then
-                    (abs(lines.gross_minor) * schedule.rate_ppm + 500000) // 1000000
-                    + schedule.fixed_minor
-            when 'chargeback' then schedule.chargeback_fee_minor
-            else 0
-        end as expected_fee_minor
-    from int_settlement_lines as lines
-    inner join meta.fee_schedule as schedule on lines.currency = schedule.currency
-    where lines.line_type in ('charge', 'refund', 'chargeback', 'chargeback_reversal')
-),
-
 differing as (
     select
-        scheduled.*,
-        abs(scheduled.fee_minor - scheduled.expected_fee_minor) as difference_minor,
+        lines.*,
+        abs(lines.fee_minor - lines.scheduled_fee_minor) as difference_minor,
         tolerance.absolute_minor,
         tolerance.relative_ppm
-    from scheduled
+    from int_settlement_lines as lines
     inner join meta.tolerances as tolerance
-        on tolerance.rule = 'fee_mismatch' and scheduled.currency = tolerance.currency
-    where scheduled.fee_minor <> scheduled.expected_fee_minor
+        on tolerance.rule = 'fee_mismatch' and lines.currency = tolerance.currency
+    where
+        lines.scheduled_fee_minor is not null
+        and lines.fee_minor <> lines.scheduled_fee_minor
 )
 
 select
@@ -47,7 +34,7 @@ select
         line_type := differing.line_type,
         gross_minor := differing.gross_minor,
         fee_minor := differing.fee_minor,
-        scheduled_fee_minor := differing.expected_fee_minor
+        scheduled_fee_minor := differing.scheduled_fee_minor
     )) as varchar) as details
 from differing
 cross join context
@@ -59,4 +46,4 @@ where
     )
     and differing.difference_minor > differing.absolute_minor
     and differing.difference_minor * 1000000
-    > differing.relative_ppm * abs(differing.expected_fee_minor)
+    > differing.relative_ppm * abs(differing.scheduled_fee_minor)

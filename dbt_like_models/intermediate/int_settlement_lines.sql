@@ -3,8 +3,12 @@
 -- refund. Lines that name no such payment (the provider's fees and adjustments, and what no
 -- capture explains) keep null payment columns. Where one reference names several payments of a
 -- kind (providers give a payment's partial refunds its own reference), a line settles the one
--- whose amount it carries, else the earliest: one row per line, so no finding is doubled. The
--- settlement rules read this one table.
+-- whose amount it carries, else the earliest: one row per line, so no finding is doubled. Each
+-- line also carries the fee the schedule sets for it (meta.fee_schedule, one row per currency it
+-- covers): a charge its percentage rounded half up to the minor unit plus the fixed part, a
+-- chargeback the chargeback fee, a refund or chargeback reversal none; null for the provider's fee
+-- and adjustment lines and in a currency the schedule does not cover. The settlement rules and
+-- cash_daily read this one table, so the fee is written once.
 with settled_payments as (
     select
         psp_reference,
@@ -55,20 +59,30 @@ matched as (
 )
 
 select
-    settlement_line_id,
-    payout_id,
-    psp_reference,
-    line_type,
-    gross_minor,
-    fee_minor,
-    net_minor,
-    currency,
-    settled_at,
-    settled_on,
-    payment_id,
-    checkout_id,
-    checkout_key,
-    payment_amount_minor,
-    payment_currency
+    matched.settlement_line_id,
+    matched.payout_id,
+    matched.psp_reference,
+    matched.line_type,
+    matched.gross_minor,
+    matched.fee_minor,
+    matched.net_minor,
+    matched.currency,
+    matched.settled_at,
+    matched.settled_on,
+    matched.payment_id,
+    matched.checkout_id,
+    matched.checkout_key,
+    matched.payment_amount_minor,
+    matched.payment_currency,
+    case
+        when schedule.currency is null then null
+        when matched.line_type = 'charge'
+            then
+                (abs(matched.gross_minor) * schedule.rate_ppm + 500000) // 1000000
+                + schedule.fixed_minor
+        when matched.line_type = 'chargeback' then schedule.chargeback_fee_minor
+        when matched.line_type in ('refund', 'chargeback_reversal') then 0
+    end as scheduled_fee_minor
 from matched
-where match_rank = 1
+left join meta.fee_schedule as schedule on matched.currency = schedule.currency
+where matched.match_rank = 1

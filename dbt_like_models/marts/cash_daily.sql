@@ -1,7 +1,8 @@
 -- The cash side of finance's day per currency, from the provider's settlement report and payouts:
 -- what the day's checkouts captured, what the provider settled on the business date (gross, fee
 -- and net of every line settled that day), what reached the bank (paid payouts arriving that
--- day), the fees charged on that day's lines against the fee schedule's, and the captures of the
+-- day), the fees charged on that day's lines against the fee schedule's (int_settlement_lines'
+-- scheduled fee, the one fee_mismatch checks, so the two never disagree), and the captures of the
 -- read window still waiting for a charge line (cash_waiting_captures). Without the provider's
 -- reports (no settlement clock) it holds no rows: nothing is known of the cash side, and zeros
 -- would read as "nothing settled".
@@ -20,30 +21,19 @@ captured as (
     group by payments.currency
 ),
 
--- Each line settled on the business date with the fee the schedule sets, by fee_mismatch's
--- formula (the currency's rule, else `*`'s: a charge its percentage rounded half up plus the
--- fixed part, a chargeback the chargeback fee, refunds and reversals none). The provider's fee and
--- adjustment lines, and currencies the schedule does not cover, are not compared.
+-- Each line settled on the business date (int_settlement_lines has one row per line of the
+-- report, so no line is counted twice) with the fee the schedule sets. The provider's fee and
+-- adjustment lines, and currencies the schedule does not cover, have none and are not compared.
 day_lines as (
     select
         lines.currency,
         lines.gross_minor,
         lines.fee_minor,
         lines.net_minor,
-        schedule.currency is not null
-        and lines.line_type in ('charge', 'refund', 'chargeback', 'chargeback_reversal')
-            as fee_scheduled,
-        case lines.line_type
-            when 'charge'
-                then
-                    (abs(lines.gross_minor) * schedule.rate_ppm + 500000) // 1000000
-                    + schedule.fixed_minor
-            when 'chargeback' then schedule.chargeback_fee_minor
-            else 0
-        end as scheduled_fee_minor
-    from stg_settlements as lines
+        lines.scheduled_fee_minor is not null as fee_scheduled,
+        lines.scheduled_fee_minor
+    from int_settlement_lines as lines
     cross join context
-    left join meta.fee_schedule as schedule on lines.currency = schedule.currency
     where lines.settled_on = context.business_date
 ),
 
