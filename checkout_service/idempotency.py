@@ -221,15 +221,9 @@ class _Statements:
             .where(*locked)
             .values(lock_token=bindparam("new_token"), locked_at=bindparam("new_locked_at"))
         )
-        self.fence_over = (
-            update(t)
-            .where(*locked)
-            .values(
-                state=FENCED,
-                lock_token=bindparam("new_token"),
-                locked_at=bindparam("new_locked_at"),
-            )
-        )
+        # Takes a stale lock over like `take_over`, and fences the key: its late request must
+        # not complete.
+        self.fence_over = self.take_over.values(state=FENCED)
         self.drop = delete(t).where(*row)
         self.complete = (
             update(t)

@@ -34,7 +34,7 @@ from checkout_service.orchestrator.saga import SagaBusy
 from checkout_service.orchestrator.schemas import CancelRequest, CheckoutRequest
 from checkout_service.orchestrator.settings import OrchestratorSettings
 from checkout_service.orchestrator.steps import Answer, checkout_view
-from checkout_service.orchestrator.store import ATTRIBUTION, KeyReused
+from checkout_service.orchestrator.store import ATTRIBUTION, Checkout, KeyReused
 from checkout_service.problems import (
     PROBLEM_MEDIA_TYPE,
     ProblemError,
@@ -99,6 +99,15 @@ def create_app(
         assert begin.lock is not None
         return _complete(orch, begin.lock, run)
 
+    def owned_checkout(checkout_id: str, caller: Caller) -> Checkout:
+        # Another merchant's checkout is as unknown as a missing one: its ID tells nothing.
+        checkout = orch.saga_store.get(checkout_id)
+        if checkout is None or checkout.merchant_id != caller.merchant_id:
+            raise ProblemError(
+                404, "checkout-not-found", "Unknown checkout", f"No checkout {checkout_id}."
+            )
+        return checkout
+
     @app.post("/v1/checkouts", status_code=201, responses=key_responses(401, 402, 502, 503, 504))
     def create_checkout(
         caller: CallerDep, key: IdempotencyKey, body: CheckoutRequest, request: Request
@@ -115,11 +124,7 @@ def create_app(
 
     @app.get("/v1/checkouts/{checkout_id}", responses=problem_responses(401, 404))
     def get_checkout(checkout_id: str, caller: CallerDep) -> dict[str, Any]:
-        checkout = orch.saga_store.get(checkout_id)
-        if checkout is None or checkout.merchant_id != caller.merchant_id:
-            raise ProblemError(
-                404, "checkout-not-found", "Unknown checkout", f"No checkout {checkout_id}."
-            )
+        checkout = owned_checkout(checkout_id, caller)
         return {
             **checkout_view(checkout),
             "recovery_point": checkout.recovery_point,
@@ -138,11 +143,7 @@ def create_app(
         body: CancelRequest,
         request: Request,
     ) -> Response:
-        checkout = orch.saga_store.get(checkout_id)
-        if checkout is None or checkout.merchant_id != caller.merchant_id:
-            raise ProblemError(
-                404, "checkout-not-found", "Unknown checkout", f"No checkout {checkout_id}."
-            )
+        owned_checkout(checkout_id, caller)
         return idempotent(caller, key, request, body, lambda: orch.runner.cancel(checkout_id))
 
     return app

@@ -10,19 +10,19 @@ from typing import Any
 
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Boolean, Column, String, Table, bindparam, insert, select, update
+from sqlalchemy import Boolean, Column, String, Table, bindparam, insert, select
 from sqlalchemy.engine import Connection
 
 from checkout_service.db import UTCDateTime, checkout_index, reading, record_id, timestamps
 from checkout_service.idempotency import Outcome, key_responses, service_metadata
 from checkout_service.problems import problem_body, problem_responses
 from checkout_service.services.fields import CheckoutId, RecordId, ShortText, iso
+from checkout_service.services.lookup import RecordLookup
 from checkout_service.services.runtime import (
     KeyedCall,
     KeyedCallDep,
     RuntimeDep,
     app_factory,
-    found,
     service_router,
 )
 
@@ -55,16 +55,10 @@ fulfillment_events = Table(
 )
 
 # Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
-_of_fulfillment = fulfillments.c.fulfillment_id == bindparam("b_fulfillment_id")
+_FULFILLMENTS = RecordLookup(fulfillments, "fulfillment_id", "fulfillment")
 _INSERT = insert(fulfillments)
 _INSERT_EVENT = insert(fulfillment_events)
-_FULFILLMENT = select(fulfillments).where(_of_fulfillment)
-_FULFILLMENT_LOCKED = _FULFILLMENT.with_for_update()
-_TRANSITION = (
-    update(fulfillments)
-    .where(_of_fulfillment)
-    .values(status=bindparam("new_status"), updated_at=bindparam("new_updated_at"))
-)
+_TRANSITION = _FULFILLMENTS.status_update()
 _EVENTS = (
     select(fulfillment_events)
     .where(fulfillment_events.c.fulfillment_id == bindparam("b_fulfillment_id"))
@@ -113,7 +107,7 @@ def _transition(
     call: KeyedCall, body: TransitionRequest, fulfillment_id: str, target: str
 ) -> Response:
     def handler(conn: Connection) -> Outcome:
-        row = _fulfillment(conn, fulfillment_id, lock=True)
+        row = _FULFILLMENTS.get(conn, fulfillment_id, lock=True)
         if row["status"] == target:
             return Outcome(200, iso(row))
         now = call.runtime.clock()
@@ -156,7 +150,7 @@ def cancel(fulfillment_id: str, body: TransitionRequest, call: KeyedCallDep) -> 
 @router.get("/v1/fulfillments/{fulfillment_id}", responses=problem_responses(404))
 def get_fulfillment(fulfillment_id: str, runtime: RuntimeDep) -> dict[str, Any]:
     with reading(runtime.engine) as conn:
-        row = _fulfillment(conn, fulfillment_id, lock=False)
+        row = _FULFILLMENTS.get(conn, fulfillment_id, lock=False)
         events = conn.execute(_EVENTS, {"b_fulfillment_id": fulfillment_id}).mappings()
         return {**iso(row), "events": [iso(dict(event)) for event in events]}
 
@@ -183,9 +177,3 @@ def _event(
             "created_at": now,
         },
     )
-
-
-def _fulfillment(conn: Connection, fulfillment_id: str, *, lock: bool) -> dict[str, Any]:
-    query = _FULFILLMENT_LOCKED if lock else _FULFILLMENT
-    row = conn.execute(query, {"b_fulfillment_id": fulfillment_id}).mappings().first()
-    return found(row, "fulfillment", fulfillment_id)

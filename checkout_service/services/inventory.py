@@ -38,6 +38,7 @@ from checkout_service.services.fields import (
     Sku,
     iso,
 )
+from checkout_service.services.lookup import RecordLookup
 from checkout_service.services.runtime import (
     Clock,
     IdFactory,
@@ -47,7 +48,6 @@ from checkout_service.services.runtime import (
     ServiceSettings,
     build_runtime,
     create_service_app,
-    found,
     service_router,
 )
 
@@ -96,7 +96,6 @@ inventory_moves = Table(
 
 # Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
 _of_sku = stock_levels.c.sku == bindparam("b_sku")
-_of_reservation = reservations.c.reservation_id == bindparam("b_reservation_id")
 _STOCK = select(stock_levels).where(_of_sku)
 _STOCK_LOCKED = _STOCK.with_for_update()
 _STOCK_KNOWN = select(stock_levels.c.sku).where(_of_sku)
@@ -112,14 +111,9 @@ _TAKE = (
         on_hand=stock_levels.c.on_hand - _quantity, reserved=stock_levels.c.reserved - _quantity
     )
 )
+_RESERVATIONS = RecordLookup(reservations, "reservation_id", "reservation")
 _INSERT_RESERVATION = insert(reservations)
-_RESERVATION = select(reservations).where(_of_reservation)
-_RESERVATION_LOCKED = _RESERVATION.with_for_update()
-_SET_STATUS = (
-    update(reservations)
-    .where(_of_reservation)
-    .values(status=bindparam("new_status"), updated_at=bindparam("new_updated_at"))
-)
+_SET_STATUS = _RESERVATIONS.status_update()
 _EXPIRED = select(reservations.c.reservation_id).where(
     reservations.c.status == "active", reservations.c.expires_at <= bindparam("b_now")
 )
@@ -239,7 +233,7 @@ def reserve(body: ReserveRequest, call: KeyedCallDep, settings: SettingsDep) -> 
 @router.post("/v1/reservations/{reservation_id}/release", responses=key_responses(404))
 def release(reservation_id: str, body: TransitionRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
-        reservation = _reservation(conn, reservation_id, lock=True)
+        reservation = _RESERVATIONS.get(conn, reservation_id, lock=True)
         if reservation["status"] == "released":
             return Outcome(200, _answer(reservation, []))
         if reservation["status"] == "committed":
@@ -262,7 +256,7 @@ def release(reservation_id: str, body: TransitionRequest, call: KeyedCallDep) ->
 def commit(reservation_id: str, body: TransitionRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
         now = call.runtime.clock()
-        reservation = _reservation(conn, reservation_id, lock=True)
+        reservation = _RESERVATIONS.get(conn, reservation_id, lock=True)
         if reservation["status"] == "committed":
             return Outcome(200, _answer(reservation, []))
         if reservation["status"] == "released":
@@ -294,7 +288,7 @@ def commit(reservation_id: str, body: TransitionRequest, call: KeyedCallDep) -> 
 @router.get("/v1/reservations/{reservation_id}", responses=problem_responses(404))
 def get_reservation(reservation_id: str, runtime: RuntimeDep) -> dict[str, Any]:
     with reading(runtime.engine) as conn:
-        reservation = _reservation(conn, reservation_id, lock=False)
+        reservation = _RESERVATIONS.get(conn, reservation_id, lock=False)
         lines = [{"sku": sku, "quantity": q} for sku, q in _lines(conn, reservation_id)]
         return {**iso(reservation), "lines": lines}
 
@@ -330,7 +324,7 @@ def release_expired(runtime: Runtime, now: datetime | None = None) -> list[str]:
     released = []
     for reservation_id in expired:
         with runtime.engine.begin() as conn:
-            reservation = _reservation(conn, reservation_id, lock=True)
+            reservation = _RESERVATIONS.get(conn, reservation_id, lock=True)
             if reservation["status"] != "active":
                 continue  # committed or released since we looked
             key = f"{reservation['checkout_id']}:{RELEASE_STEP}"
@@ -391,12 +385,6 @@ def _moves(
 def _lines(conn: Connection, reservation_id: str) -> list[tuple[str, int]]:
     rows = conn.execute(_LINES, {"b_reservation_id": reservation_id}).all()
     return [(sku, quantity) for sku, quantity in rows]
-
-
-def _reservation(conn: Connection, reservation_id: str, *, lock: bool) -> dict[str, Any]:
-    query = _RESERVATION_LOCKED if lock else _RESERVATION
-    row = conn.execute(query, {"b_reservation_id": reservation_id}).mappings().first()
-    return found(row, "reservation", reservation_id)
 
 
 def _answer(reservation: dict[str, Any], moves: list[dict[str, Any]]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from fastapi.responses import Response
 from pydantic import BaseModel, model_validator
-from sqlalchemy import Column, Integer, String, Table, bindparam, insert, select, update
+from sqlalchemy import Column, Integer, String, Table, insert
 from sqlalchemy.engine import Connection
 
 from checkout_service.db import reading, step_columns, step_table, timestamps
@@ -25,13 +25,8 @@ from checkout_service.services.fields import (
     ShortText,
     iso,
 )
-from checkout_service.services.runtime import (
-    KeyedCallDep,
-    RuntimeDep,
-    app_factory,
-    found,
-    service_router,
-)
+from checkout_service.services.lookup import RecordLookup
+from checkout_service.services.runtime import KeyedCallDep, RuntimeDep, app_factory, service_router
 
 SERVICE = "order"
 ATTRIBUTION_COLUMNS = ("utm_source", "utm_medium", "utm_campaign", "referrer")
@@ -63,16 +58,10 @@ order_versions = Table(
 )
 
 # Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
-_of_order = orders.c.order_id == bindparam("b_order_id")
+_ORDERS = RecordLookup(orders, "order_id", "order")
 _INSERT_ORDER = insert(orders)
 _INSERT_VERSION = insert(order_versions)
-_ORDER = select(orders).where(_of_order)
-_ORDER_LOCKED = _ORDER.with_for_update()
-_CANCEL = (
-    update(orders)
-    .where(_of_order)
-    .values(status="cancelled", updated_at=bindparam("new_updated_at"))
-)
+_SET_STATUS = _ORDERS.status_update()
 
 
 class AttributionBody(BaseModel):
@@ -137,11 +126,14 @@ def create_order(body: OrderRequest, call: KeyedCallDep) -> Response:
 @router.post("/v1/orders/{order_id}/cancel", responses=key_responses(404))
 def cancel_order(order_id: str, body: CancelRequest, call: KeyedCallDep) -> Response:
     def handler(conn: Connection) -> Outcome:
-        row = _order(conn, order_id, lock=True)
+        row = _ORDERS.get(conn, order_id, lock=True)
         if row["status"] == "cancelled":
             return Outcome(200, iso(row))  # already undone: no second effect
         now = call.runtime.clock()
-        conn.execute(_CANCEL, {"b_order_id": order_id, "new_updated_at": now})
+        conn.execute(
+            _SET_STATUS,
+            {"b_order_id": order_id, "new_status": "cancelled", "new_updated_at": now},
+        )
         row = {**row, "status": "cancelled", "updated_at": now}
         # The version keeps the order's creating key: in the contract an order row's key
         # names the step that made the order; a cancellation is a later state of it.
@@ -154,10 +146,4 @@ def cancel_order(order_id: str, body: CancelRequest, call: KeyedCallDep) -> Resp
 @router.get("/v1/orders/{order_id}", responses=problem_responses(404))
 def get_order(order_id: str, runtime: RuntimeDep) -> dict[str, Any]:
     with reading(runtime.engine) as conn:
-        return iso(_order(conn, order_id, lock=False))
-
-
-def _order(conn: Connection, order_id: str, *, lock: bool) -> dict[str, Any]:
-    query = _ORDER_LOCKED if lock else _ORDER
-    row = conn.execute(query, {"b_order_id": order_id}).mappings().first()
-    return found(row, "order", order_id)
+        return iso(_ORDERS.get(conn, order_id, lock=False))

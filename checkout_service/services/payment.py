@@ -28,12 +28,12 @@ from checkout_service.db import UTCDateTime, reading, step_table
 from checkout_service.idempotency import Outcome, Refused, key_responses, service_metadata
 from checkout_service.problems import problem_body, problem_responses
 from checkout_service.services.fields import CheckoutId, Currency, PositiveMinor, ShortText, iso
+from checkout_service.services.lookup import RecordLookup
 from checkout_service.services.runtime import (
     KeyedCall,
     KeyedCallDep,
     RuntimeDep,
     app_factory,
-    found,
     service_router,
 )
 
@@ -59,12 +59,10 @@ payments = step_table(
 # Built once, so a request only binds its values (see `checkout_service.orchestrator.store`).
 _INSERT = insert(payments)
 _children = payments.c.parent_payment_id == bindparam("b_payment_id")
-_AUTHORIZATION = select(payments).where(
-    payments.c.payment_id == bindparam("b_payment_id"), payments.c.kind == "authorization"
+# Locked by default (`_authorization`), so two captures cannot both pass the amount check.
+_AUTHORIZATIONS = RecordLookup(
+    payments, "payment_id", "authorization", payments.c.kind == "authorization", slug="payment"
 )
-# Serialises concurrent operations on one authorization (PostgreSQL; SQLite's BEGIN IMMEDIATE
-# already does), so two captures cannot both pass the amount check.
-_AUTHORIZATION_LOCKED = _AUTHORIZATION.with_for_update()
 _VOID = select(payments).where(_children, payments.c.kind == "void")
 _TOTALS = (
     select(payments.c.kind, func.coalesce(func.sum(payments.c.amount_minor), 0))
@@ -301,9 +299,7 @@ def _child(
 def _authorization(
     conn: Connection, payment_id: str, *, lock: bool = True, usable: bool = True
 ) -> dict[str, Any]:
-    query = _AUTHORIZATION_LOCKED if lock else _AUTHORIZATION
-    row = conn.execute(query, {"b_payment_id": payment_id}).mappings().first()
-    auth = found(row, "authorization", payment_id, slug="payment")
+    auth = _AUTHORIZATIONS.get(conn, payment_id, lock=lock)
     if usable and auth["status"] != "succeeded":
         raise Refused(
             409,

@@ -5,12 +5,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, MetaData, RowMapping, Table
+from sqlalchemy import Engine, MetaData, Table
 
 from checkout_service.db import DatabaseSettings, create_service_engine, create_tables, utcnow
 from checkout_service.idempotency import (
@@ -21,7 +21,7 @@ from checkout_service.idempotency import (
     IdempotencyKey,
     IdempotencyStore,
 )
-from checkout_service.problems import ProblemError, TextRoute, install_problem_handler
+from checkout_service.problems import TextRoute, install_problem_handler
 
 Clock = Callable[[], datetime]
 # Makes a record ID from its prefix ("pay", "ord"...): random in service, seeded in the simulator.
@@ -165,18 +165,6 @@ async def keyed_call(key: IdempotencyKey, request: Request, runtime: RuntimeDep)
 
 
 KeyedCallDep = Annotated[KeyedCall, Depends(keyed_call)]
-
-
-def found(
-    row: RowMapping | None, noun: str, record_id: str, slug: str | None = None
-) -> dict[str, Any]:
-    """A record looked up by the ID a caller gave, or the 404 problem of an unknown `noun`
-    (typed `{slug}-not-found`, `slug` defaulting to the noun)."""
-    if row is None:
-        raise ProblemError(
-            404, f"{slug or noun}-not-found", f"Unknown {noun}", f"No {noun} {record_id}."
-        )
-    return dict(row)
 
 
 def new_id(prefix: str) -> str:
