@@ -168,6 +168,11 @@ def test_idempotency_key_rate_is_zero_for_safe_retries(warehouse):
     assert result.passed and result.metadata["keys_breaking_rule"].value == 0
 
 
+def over_the_project(invariant):
+    """The check `invariant` makes of DAY over the project's relations, given a connection."""
+    return lambda con: invariant(project_relations(con, DAY), KEY, DAY)
+
+
 @pytest.mark.parametrize(
     ("check", "tamper"),
     [
@@ -176,37 +181,37 @@ def test_idempotency_key_rate_is_zero_for_safe_retries(warehouse):
             "delete from raw.payments where _line = 1",
         ),
         (
-            lambda con: invariants.checkouts_traced(project_relations(con, DAY), KEY, DAY),
+            over_the_project(invariants.checkouts_traced),
             "insert into intermediate.int_checkout_spine "
             "select * from intermediate.int_checkout_spine limit 1",
         ),
         (
-            lambda con: invariants.checkouts_traced(project_relations(con, DAY), KEY, DAY),
+            over_the_project(invariants.checkouts_traced),
             "delete from intermediate.int_checkout_spine "
             "where checkout_key = surrogate_key('chk_0')",
         ),
         (
-            lambda con: invariants.checkouts_traced(project_relations(con, DAY), KEY, DAY),
+            over_the_project(invariants.checkouts_traced),
             "insert into intermediate.int_checkout_spine select * replace "
             "(surrogate_key('chk_invented') as checkout_key) "
             "from intermediate.int_checkout_spine limit 1",
         ),
         (
-            lambda con: invariants.money_conserved(project_relations(con, DAY), KEY, DAY),
+            over_the_project(invariants.money_conserved),
             "update intermediate.int_payment_ledger set captured_minor = captured_minor + 1 "
             "where checkout_key = surrogate_key('chk_0')",
         ),
         (
-            lambda con: invariants.discrepancy_ids_unique(project_relations(con, DAY), KEY, DAY),
+            over_the_project(invariants.discrepancy_ids_unique),
             "insert into marts.discrepancies select * from marts.discrepancies limit 1",
         ),
         (
-            lambda con: invariants.bridge_closes(project_relations(con, DAY), KEY, DAY),
+            over_the_project(invariants.bridge_closes),
             "update marts.revenue_bridge set amount_minor = amount_minor - 1 "
             "where line = 'ordered'",
         ),
         (
-            lambda con: invariants.bridge_closes(project_relations(con, DAY), KEY, DAY),
+            over_the_project(invariants.bridge_closes),
             "update marts.revenue_bridge set amount_minor = amount_minor - 1 "
             "where line = 'settled_gross'",
         ),

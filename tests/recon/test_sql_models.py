@@ -68,12 +68,6 @@ def test_project_models_resolve_with_layers_respected():
                 assert ranks[name] < ranks[model.name], f"{dep} must run before {model.name}"
 
 
-def test_unknown_reference_is_a_load_error_naming_file_and_table(tmp_path):
-    root = write_models(tmp_path, {"staging/stg_a.sql": "select * from stg_missing"})
-    with pytest.raises(ModelError, match=r"stg_a\.sql: references unknown table 'stg_missing'"):
-        discover(root)
-
-
 def test_cycle_is_a_load_error_naming_the_models(tmp_path):
     root = write_models(
         tmp_path,
@@ -87,24 +81,34 @@ def test_cycle_is_a_load_error_naming_the_models(tmp_path):
     assert "intermediate.int_a" in str(caught.value) and "intermediate.int_b" in str(caught.value)
 
 
-def test_raw_tables_are_read_by_staging_only(tmp_path):
-    root = write_models(tmp_path, {"marts/m.sql": "select * from raw.orders"})
-    with pytest.raises(ModelError, match="only staging models may"):
-        discover(root)
-
-
-def test_unparseable_sql_names_the_file(tmp_path):
-    root = write_models(tmp_path, {"staging/stg_bad.sql": "select from where ("})
-    with pytest.raises(ModelError, match=r"stg_bad\.sql: cannot parse SQL"):
-        discover(root)
-
-
-def test_duplicate_model_names_across_layers_are_refused(tmp_path):
-    root = write_models(
-        tmp_path,
-        {"staging/dup.sql": "select 1 as x", "marts/dup.sql": "select 2 as x"},
-    )
-    with pytest.raises(ModelError, match="already used"):
+@pytest.mark.parametrize(
+    ("models", "error"),
+    [
+        pytest.param(
+            {"staging/stg_a.sql": "select * from stg_missing"},
+            r"stg_a\.sql: references unknown table 'stg_missing'",
+            id="an_unknown_reference_names_file_and_table",
+        ),
+        pytest.param(
+            {"marts/m.sql": "select * from raw.orders"},
+            "only staging models may",
+            id="raw_tables_are_read_by_staging_only",
+        ),
+        pytest.param(
+            {"staging/stg_bad.sql": "select from where ("},
+            r"stg_bad\.sql: cannot parse SQL",
+            id="unparseable_sql_names_the_file",
+        ),
+        pytest.param(
+            {"staging/dup.sql": "select 1 as x", "marts/dup.sql": "select 2 as x"},
+            "already used",
+            id="duplicate_model_names_across_layers_are_refused",
+        ),
+    ],
+)
+def test_a_project_that_cannot_load_is_a_load_error(tmp_path, models, error):
+    root = write_models(tmp_path, models)
+    with pytest.raises(ModelError, match=error):
         discover(root)
 
 

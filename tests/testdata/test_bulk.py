@@ -14,29 +14,35 @@ from recon.discrepancy_types import type_names
 from recon.reconcile import discrepancies, reconcile_partition
 from recon.run_params import RunParams
 from recon.warehouse import connect
-from testdata.bulk import CLEAN, PROVIDER_ANOMALIES, SCENARIOS, generate_bulk
+from testdata.bulk import CLEAN, PROVIDER_ANOMALIES, SCENARIOS, BulkSummary, generate_bulk
 from testdata.scoring import Score
 from testdata.settlement import REFERENCE_FEE_SCHEDULE
+from tests.settlement_types import SETTLEMENT_TYPES
 
 DAY = date(2026, 5, 6)
 # The settings the generated data is reconciled with: the reference provider's fee schedule, the
 # default SLA (3 days), lookback (3) and tolerances (none).
 PARAMS = RunParams(fee_schedule=REFERENCE_FEE_SCHEDULE)
-CASH_TYPES = {
-    "settlement_without_capture",
-    "duplicate_settlement",
-    "payout_mismatch",
-    "capture_not_settled",
-    "settlement_amount_mismatch",
-    "chargeback",
-    "fee_mismatch",
-}
 
 
 def _truth_pairs(truth: pl.DataFrame) -> set[tuple[str, str]]:
     """(checkout, type), a finding with no checkout named by its subject (as scoring does)."""
     named = pl.coalesce("checkout_id", "subject_id")
     return set(truth.select(named, "type").iter_rows())
+
+
+def _generated(landing: Path, *, checkouts: int, seed: int) -> tuple[BulkSummary, pl.DataFrame]:
+    """Bulk data for DAY generated into `landing`: its summary and its ground truth."""
+    summary = generate_bulk(landing, DAY, checkouts=checkouts, seed=seed)
+    return summary, pl.read_parquet(landing / "_ground_truth.parquet")
+
+
+def _assert_every_scenario_injected(summary: BulkSummary, truth: pl.DataFrame) -> None:
+    """The truth holds each anomaly the summary counts, of every scenario but the clean ones."""
+    assert truth.height == summary.anomalies > 0
+    assert set(truth["cause"]) == {name for name, _, _ in SCENARIOS if name not in CLEAN} | set(
+        PROVIDER_ANOMALIES
+    )
 
 
 def _baseline():
@@ -48,14 +54,10 @@ def _baseline():
 
 
 def test_ground_truth_has_every_type_and_scenario(tmp_path):
-    summary = generate_bulk(tmp_path / "landing", DAY, checkouts=2000, seed=5)
-    truth = pl.read_parquet(tmp_path / "landing" / "_ground_truth.parquet")
-    assert truth.height == summary.anomalies > 0
-    assert set(truth["cause"]) == {name for name, _, _ in SCENARIOS if name not in CLEAN} | set(
-        PROVIDER_ANOMALIES
-    )
+    summary, truth = _generated(tmp_path / "landing", checkouts=2000, seed=5)
+    _assert_every_scenario_injected(summary, truth)
     assert set(truth["type"]) == set(type_names())
-    assert set(truth["type"]) >= CASH_TYPES
+    assert set(truth["type"]) >= SETTLEMENT_TYPES
     # Tied to a checkout, or to the provider's line or payout: never both, never neither.
     assert truth.filter(
         pl.col("checkout_id").is_null() == pl.col("subject_id").is_null()
@@ -73,8 +75,7 @@ def test_ground_truth_has_every_type_and_scenario(tmp_path):
 
 
 def test_baseline_finds_exactly_the_injected_anomalies(tmp_path):
-    generate_bulk(tmp_path / "landing", DAY, checkouts=2000, seed=5)
-    truth = pl.read_parquet(tmp_path / "landing" / "_ground_truth.parquet")
+    _, truth = _generated(tmp_path / "landing", checkouts=2000, seed=5)
     baseline = _baseline()
     _, found = baseline.run_baseline(tmp_path / "landing", DAY, params=PARAMS)
     assert found == _truth_pairs(truth)
@@ -90,26 +91,20 @@ def test_baseline_finds_exactly_the_injected_anomalies(tmp_path):
 
 def test_baseline_without_the_providers_reports_finds_no_cash_type(tmp_path):
     landing = tmp_path / "landing"
-    generate_bulk(landing, DAY, checkouts=500, seed=3)
+    _, truth = _generated(landing, checkouts=500, seed=3)
     for source in ("settlements", "payouts"):
         for file in (landing / source).glob("*/*.parquet"):
             file.unlink()
         for folder in (landing / source).iterdir():
             folder.rmdir()
         (landing / source).rmdir()
-    truth = pl.read_parquet(landing / "_ground_truth.parquet")
     _, found = _baseline().run_baseline(landing, DAY, params=PARAMS)
-    assert found == {(c, t) for c, t in _truth_pairs(truth) if t not in CASH_TYPES}
+    assert found == {(c, t) for c, t in _truth_pairs(truth) if t not in SETTLEMENT_TYPES}
 
 
 def test_pipeline_finds_exactly_the_injected_anomalies_and_contracts_pass(tmp_path):
-    summary = generate_bulk(tmp_path / "landing", DAY, checkouts=3000, seed=5)
-    truth = pl.read_parquet(tmp_path / "landing" / "_ground_truth.parquet")
-    assert truth.height == summary.anomalies > 0
-    # Every anomaly scenario appears at this size.
-    assert set(truth["cause"]) == {name for name, _, _ in SCENARIOS if name not in CLEAN} | set(
-        PROVIDER_ANOMALIES
-    )
+    summary, truth = _generated(tmp_path / "landing", checkouts=3000, seed=5)
+    _assert_every_scenario_injected(summary, truth)  # every one appears at this size
     with connect(tmp_path / "w.duckdb") as con:
         reports = reconcile_partition(con, tmp_path / "landing", DAY, params=PARAMS)
         found = {(d["checkout_id"] or d["subject_id"], d["type"]) for d in discrepancies(con, DAY)}

@@ -17,21 +17,13 @@ from recon.run_params import RunParams
 from testdata.scoring import Score, score
 from testdata.settlement import REFERENCE_FEE_SCHEDULE
 from testdata.simulator import run, simulate
+from tests.settlement_types import SETTLEMENT_TYPES
 
 DAY = date(2026, 3, 10)
 # Money out of place, and what the service must not hold when a day ends either.
 MONEY_TYPES = money_types() | {"orphaned_reservation", "uncaptured_authorization"}
 # The simulated provider's data reconciles with its fee schedule (lookback and SLA: 3 days).
 PARAMS = RunParams(fee_schedule=REFERENCE_FEE_SCHEDULE)
-SETTLEMENT_TYPES = {
-    "settlement_without_capture",
-    "duplicate_settlement",
-    "payout_mismatch",
-    "capture_not_settled",
-    "settlement_amount_mismatch",
-    "chargeback",
-    "fee_mismatch",
-}
 # The findings of the provider's reports that no checkout owns: named by their subject.
 SUBJECT_TYPES = {"settlement_without_capture", "payout_mismatch"}
 SERVICE_SOURCES = ("orders", "payments", "inventory_moves", "fulfillments", "analytics_events")

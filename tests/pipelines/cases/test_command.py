@@ -2,11 +2,8 @@
 filters, ID prefixes, refusals as clear errors, and `verify` failing on a tampered log."""
 
 import shlex
-import subprocess
-import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -25,9 +22,11 @@ from tests.recon.cases.conftest import (
     OLD_CHARGE,
     RESERVATION,
     UNATTRIBUTED,
-    Finding,
     copied,
+    five_cases,
+    held_by_another_process,
     open_shop,
+    twin_cases,
 )
 
 
@@ -35,14 +34,8 @@ from tests.recon.cases.conftest import (
 def template(tmp_path_factory) -> Path:
     """Five cases, opened relative to the wall clock (the command's ages are): the old charge
     ten days ago, the others five hours ago; the reservation resolved. Six events."""
-    now = datetime.now(UTC)
-    earlier = DAY - timedelta(days=10)
     path = tmp_path_factory.mktemp("cases") / "warehouse.duckdb"
-    with open_shop(path) as shop:
-        shop.reconciled(earlier, OLD_CHARGE)
-        shop.sync(earlier, now - timedelta(days=10))
-        shop.reconciled(DAY, CHARGE, MISMATCH, RESERVATION, UNATTRIBUTED)
-        shop.sync(DAY, now - timedelta(hours=5))
+    with five_cases(path) as shop:
         resolve(shop.con, RESERVATION.id, resolution="false_positive", by="bob")
     return path
 
@@ -113,12 +106,7 @@ def test_an_id_prefix_names_a_case_like_git(recon):
 
 
 def test_an_ambiguous_prefix_lists_the_candidates(shop):
-    twins = [
-        Finding("duplicate_charge", f"chk_{n}", discrepancy_id=f"abcdef01{n}{'0' * 23}")
-        for n in range(2)
-    ]
-    shop.reconciled(DAY, *twins)
-    shop.sync()
+    twins = twin_cases(shop)
 
     result = CliRunner().invoke(main, ["cases", "show", "abcdef01", "--warehouse", str(shop.path)])
 
@@ -232,14 +220,7 @@ def test_a_warehouse_held_by_another_process_is_waited_for_then_named(shop, monk
     shop.reconciled(DAY, CHARGE)
     shop.sync()
     shop.con.close()  # another process is to hold the file
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(shop.path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline() == "held\n"
+    with held_by_another_process(shop.path) as holder:
         args = ["cases", "ack", CHARGE.id, "--by", "alice", "--warehouse", str(shop.path)]
 
         monkeypatch.setattr(command, "LOCK_WAIT_SECONDS", 0.1)
@@ -255,12 +236,6 @@ def test_a_warehouse_held_by_another_process_is_waited_for_then_named(shop, monk
         assert waited.exit_code == 0, waited.output
         assert time.monotonic() - started >= 0.15  # it did wait for the release
         assert "acknowledged by alice" in waited.output
-    finally:
-        holder.kill()
-        holder.wait()
-
-
-HOLD = "import sys, duckdb; con = duckdb.connect(sys.argv[1]); print('held', flush=True); input()"
 
 
 def subcommands():

@@ -225,20 +225,24 @@ ADYEN_SETTLEMENT_COLUMNS = (
 )  # fmt: skip
 
 
-def adyen_line(record_type: str, psp: str | None, reference: str | None, created: str,
-               zone: str, *, gross: str | None = None, currency: str = "EUR",
-               modification: str | None = None) -> dict:  # fmt: skip
-    """One line of the report. `gross` is the shopper's amount: a credit for Settled, a debit for
-    Refunded; fee and payout lines have no payment columns."""
-    line = {
+def _adyen_journal_entry(record_type: str, created: str, zone: str) -> dict:
+    """The columns every entry of the report has: batch 42 of ExampleShopECOM."""
+    return {
         "Company Account": "ExampleCompany",
         "Merchant Account": "ExampleShopECOM",
         "Creation Date": created,
         "TimeZone": zone,
         "Type": record_type,
         "Batch Number": "42",
-        "Net Currency": currency,
     }
+
+
+def adyen_line(record_type: str, psp: str | None, reference: str | None, created: str,
+               zone: str, *, gross: str | None = None, currency: str = "EUR",
+               modification: str | None = None) -> dict:  # fmt: skip
+    """One line of the report. `gross` is the shopper's amount: a credit for Settled, a debit for
+    Refunded; fee and payout lines have no payment columns."""
+    line = _adyen_journal_entry(record_type, created, zone) | {"Net Currency": currency}
     if psp is None:
         return line | {"Modification Reference": modification or "Transaction Fees",
                        "Net Debit (NC)": gross}  # fmt: skip
@@ -375,12 +379,6 @@ def adyen_entry(record_type: str, created: str, zone: str, **columns) -> dict:
         name.replace(" (GC)", "").replace(" (NC)", "").replace(" ", "_"): name
         for name in ADYEN_SETTLEMENT_COLUMNS
     }
-    line = {
-        "Company Account": "ExampleCompany",
-        "Merchant Account": "ExampleShopECOM",
-        "Creation Date": created,
-        "TimeZone": zone,
-        "Type": record_type,
-        "Batch Number": "42",
+    return _adyen_journal_entry(record_type, created, zone) | {
+        names[key]: value for key, value in columns.items()
     }
-    return line | {names[key]: value for key, value in columns.items()}

@@ -2,7 +2,8 @@
 and Segment track calls, converted by the adapters and reconciled by the real ingestion and SQL
 models: the findings are the ones the exports hold."""
 
-from datetime import UTC, date, datetime
+from datetime import date
+from pathlib import Path
 
 from recon.adapters.convert import convert_file
 from recon.adapters.registry import load_adapter
@@ -17,34 +18,29 @@ from tests.recon.adapters.provider_exports import (
     adyen_line,
     ga4_event,
     segment_track,
-    shopify_order,
-    stripe_charge,
     stripe_payout,
     stripe_settlement_transaction,
     write_csv,
     write_jsonl,
 )
+from tests.recon.adapters.three_checkouts import (
+    AT_10,
+    DAY,
+    FINDINGS,
+    NO_CASH_ROWS,
+    findings,
+    inventory_moves,
+    shopify_orders,
+    stripe_charges,
+)
+from tests.settlement_types import SETTLEMENT_TYPES
 
-DAY = date(2026, 3, 10)
 CAMPAIGN = {"name": "spring", "source": "newsletter", "medium": "email"}
-LANDING_SITE = "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring"
-AT_10 = 1773136800  # 2026-03-10 10:00:00 UTC
 
 
 def exports(folder):
     """#1001 paid once; #1002 never charged; #1003 charged twice (a retried payment)."""
-    orders = []
-    for name, order_id, clock in (("#1001", "5001", "10:00"), ("#1002", "5002", "10:10"),
-                                  ("#1003", "5003", "10:20")):  # fmt: skip
-        orders += shopify_order(
-            name, order_id, f"2026-03-10 {clock}:30 +0000", [("SKU-TEE", 1, "49.90")],
-            subtotal="49.90", taxes="7.97", total="49.90", landing_site=LANDING_SITE,
-        )  # fmt: skip
-    charges = [
-        stripe_charge("ch_1", "5001", 4990, AT_10 + 10),
-        stripe_charge("ch_3a", "5003", 4990, AT_10 + 1210),
-        stripe_charge("ch_3b", "5003", 4990, AT_10 + 1250),
-    ]
+    orders = shopify_orders([("SKU-TEE", 1, "49.90")])
     events = [
         segment_track(f"m-{checkout}", "Order Completed", f"2026-03-10T{clock}:40Z",
                       f"2026-03-10T{clock}:41Z",
@@ -54,48 +50,63 @@ def exports(folder):
     ]  # fmt: skip
     return (
         write_csv(folder / "orders_export_1.csv", SHOPIFY_ORDER_COLUMNS, orders),
-        write_csv(folder / "charges.csv", STRIPE_CHARGE_COLUMNS, charges),
+        write_csv(folder / "charges.csv", STRIPE_CHARGE_COLUMNS, stripe_charges()),
         write_jsonl(folder / "segment.jsonl", events),
     )
+
+
+def convert(landing: Path, **exports_by_adapter: Path) -> None:
+    """Each export converted into `landing` by the adapter it is given for, every row mapped."""
+    for adapter, export in exports_by_adapter.items():
+        conversion = convert_file(load_adapter(adapter), export, landing)
+        assert conversion.quarantine_file is None, conversion.describe()
+
+
+def reconcile_the_day(landing: Path, warehouse: Path) -> tuple[dict[str, int], list[tuple]]:
+    """DAY reconciled: the rows loaded of each source and the findings (as `findings` gives
+    them), every converted row loaded (the adapters' rows meet the contract)."""
+    with connect(warehouse) as con:
+        reports = reconcile_partition(con, landing, DAY)
+        found = discrepancies(con, DAY)
+        quarantined = con.execute("select count(*) from raw.quarantine").fetchone()[0]
+    assert quarantined == 0
+    return {name: report.rows_loaded for name, report in reports.items()}, findings(found)
+
+
+def settlement_lines(
+    landing: Path, warehouse: Path, day: date, columns: str, *, order_by: str
+) -> tuple[list[tuple], list[dict]]:
+    """`day` reconciled: each of its settlement lines with the payment it names (`columns` of
+    the model the settlement rules read, in `order_by` order), and its findings."""
+    with connect(warehouse) as con:
+        reconcile_partition(con, landing, day)
+        found = discrepancies(con, day)
+        lines = con.execute(
+            f"select {columns} from intermediate.int_settlement_lines "
+            f"where _partition_date = ? order by {order_by}",
+            [day],
+        ).fetchall()
+    return lines, found
 
 
 def test_a_day_of_provider_exports_reconciles_to_the_findings_they_hold(tmp_path):
     landing = tmp_path / "landing"
     shopify, stripe, segment = exports(tmp_path / "exports")
-    for adapter, export in (("shopify_orders", shopify), ("stripe_charges", stripe),
-                            ("segment_track", segment)):  # fmt: skip
-        conversion = convert_file(load_adapter(adapter), export, landing)
-        assert conversion.quarantine_file is None, conversion.describe()
+    convert(landing, shopify_orders=shopify, stripe_charges=stripe, segment_track=segment)
     # The project's own inventory export beside them: #1001's stock, reserved and committed.
-    reserved = datetime(2026, 3, 10, 10, 0, 5, tzinfo=UTC)
-    write_rows(landing, {"inventory_moves": [
-        {"move_id": f"mv_{kind}", "checkout_id": "5001", "reservation_id": "res_1",
-         "idempotency_key": f"5001:inventory.{kind}", "sku": "SKU-TEE", "quantity": 1,
-         "kind": kind, "created_at": reserved.replace(second=5 + n)}
-        for n, kind in enumerate(("reserve", "commit"))
-    ]})  # fmt: skip
+    write_rows(landing, {"inventory_moves": inventory_moves()})
 
+    loaded, found = reconcile_the_day(landing, tmp_path / "warehouse.duckdb")
     with connect(tmp_path / "warehouse.duckdb") as con:
-        reports = reconcile_partition(con, landing, DAY)
-        found = discrepancies(con, DAY)
-        # Every converted row loaded: the adapters' rows meet the contract.
-        quarantined = con.execute("select count(*) from raw.quarantine").fetchone()[0]
         origins = con.execute(
             "select _extra from raw.payments where payment_id = 'ch_3b'"
         ).fetchone()[0]
 
-    assert quarantined == 0
-    assert {name: report.rows_loaded for name, report in reports.items()} == {
+    assert loaded == {
         "orders": 3, "payments": 3, "inventory_moves": 2, "fulfillments": 0,
-        "analytics_events": 3,
-        # the optional cash sources have no folder here: read, and empty
-        "settlements": 0,
-        "payouts": 0,
+        "analytics_events": 3, **NO_CASH_ROWS,
     }  # fmt: skip
-    assert sorted((d["type"], d["checkout_id"], d["amount_minor"]) for d in found) == [
-        ("duplicate_charge", "5003", 4990),
-        ("order_without_payment", "5002", 4990),
-    ]
+    assert found == FINDINGS
     # A finding's payment row still says where in Stripe's export it came from.
     assert "charges.csv:4" in origins
 
@@ -127,28 +138,15 @@ def test_adyen_settlements_and_ga4_events_reconcile_to_the_same_findings(tmp_pat
             for n, checkout in enumerate(("5001", "5002", "5003"))
         ],
     )  # fmt: skip
-    for adapter, export in (("shopify_orders", shopify), ("adyen_settlement_details", adyen),
-                            ("ga4_events", ga4)):  # fmt: skip
-        conversion = convert_file(load_adapter(adapter), export, landing)
-        assert conversion.quarantine_file is None, conversion.describe()
+    convert(landing, shopify_orders=shopify, adyen_settlement_details=adyen, ga4_events=ga4)
 
-    with connect(tmp_path / "warehouse.duckdb") as con:
-        reports = reconcile_partition(con, landing, DAY)
-        found = discrepancies(con, DAY)
-        quarantined = con.execute("select count(*) from raw.quarantine").fetchone()[0]
+    loaded, found = reconcile_the_day(landing, tmp_path / "warehouse.duckdb")
 
-    assert quarantined == 0
-    assert {name: report.rows_loaded for name, report in reports.items()} == {
+    assert loaded == {
         "orders": 3, "payments": 3, "inventory_moves": 0, "fulfillments": 0,
-        "analytics_events": 3,
-        # the optional cash sources have no folder here: read, and empty
-        "settlements": 0,
-        "payouts": 0,
+        "analytics_events": 3, **NO_CASH_ROWS,
     }  # fmt: skip
-    assert sorted((d["type"], d["checkout_id"], d["amount_minor"]) for d in found) == [
-        ("duplicate_charge", "5003", 4990),
-        ("order_without_payment", "5002", 4990),
-    ]
+    assert found == FINDINGS
 
 
 def test_stripe_settlement_lines_and_payouts_match_the_charges_they_settle(tmp_path):
@@ -180,28 +178,16 @@ def test_stripe_settlement_lines_and_payouts_match_the_charges_they_settle(tmp_p
         STRIPE_PAYOUT_COLUMNS,
         [stripe_payout("po_1", net - 1, "paid", available, arrival_date=available + 3600)],
     )
-    for adapter, export in (("shopify_orders", shopify), ("stripe_charges", stripe),
-                            ("segment_track", segment), ("stripe_balance_settlements", lines),
-                            ("stripe_payouts", payouts)):  # fmt: skip
-        conversion = convert_file(load_adapter(adapter), export, landing)
-        assert conversion.quarantine_file is None, conversion.describe()
+    convert(landing, shopify_orders=shopify, stripe_charges=stripe, segment_track=segment,
+            stripe_balance_settlements=lines, stripe_payouts=payouts)  # fmt: skip
     settled_on = date(2026, 3, 11)
-    with connect(tmp_path / "warehouse.duckdb") as con:
-        reconcile_partition(con, landing, settled_on)
-        found = discrepancies(con, settled_on)
-        # Each line with the payment it names (the model the settlement rules read).
-        matched = con.execute(
-            "select settlement_line_id, payment_id from intermediate.int_settlement_lines "
-            "where _partition_date = ? order by settlement_line_id",
-            [settled_on],
-        ).fetchall()
+    matched, found = settlement_lines(
+        landing, tmp_path / "warehouse.duckdb", settled_on,
+        "settlement_line_id, payment_id", order_by="settlement_line_id",
+    )  # fmt: skip
     assert matched == [("txn_1", "ch_1"), ("txn_3a", "ch_3a"), ("txn_9", None), ("txn_fee", None)]
-    settlement_types = {
-        "settlement_without_capture", "duplicate_settlement", "payout_mismatch",
-        "capture_not_settled", "settlement_amount_mismatch", "chargeback", "fee_mismatch",
-    }  # fmt: skip
     assert sorted(
-        (d["type"], d["amount_minor"]) for d in found if d["type"] in settlement_types
+        (d["type"], d["amount_minor"]) for d in found if d["type"] in SETTLEMENT_TYPES
     ) == [("payout_mismatch", 1), ("settlement_without_capture", 1000)]
 
 
@@ -228,31 +214,20 @@ def test_an_adyen_report_feeds_payments_and_settlements_that_match(tmp_path):
         ADYEN_SETTLEMENT_COLUMNS,
         report,
     )
-    for adapter, export in (("shopify_orders", shopify), ("adyen_settlement_details", adyen),
-                            ("adyen_settlement_lines", adyen)):  # fmt: skip
-        conversion = convert_file(load_adapter(adapter), export, landing)
-        assert conversion.quarantine_file is None, conversion.describe()
-    with connect(tmp_path / "warehouse.duckdb") as con:
-        reconcile_partition(con, landing, DAY)
-        found = discrepancies(con, DAY)
-        # Each line with the payment it names (the model the settlement rules read).
-        lines = con.execute(
-            "select line_type, gross_minor, net_minor, payment_id, checkout_id "
-            "from intermediate.int_settlement_lines where _partition_date = ? order by settled_at",
-            [DAY],
-        ).fetchall()
+    convert(landing, shopify_orders=shopify, adyen_settlement_details=adyen,
+            adyen_settlement_lines=adyen)  # fmt: skip
+    lines, found = settlement_lines(
+        landing, tmp_path / "warehouse.duckdb", DAY,
+        "line_type, gross_minor, net_minor, payment_id, checkout_id", order_by="settled_at",
+    )  # fmt: skip
     assert lines == [
         ("charge", 4990, 4990, "8816000000000010", "5001"),
         ("charge", 4990, 4990, "8816000000000030", "5003"),
         ("chargeback", -4990, -4990, "8816000000000010", "5001"),
         ("fee", -120, -120, None, None),
     ]
-    settlement_types = {
-        "settlement_without_capture", "duplicate_settlement", "payout_mismatch",
-        "capture_not_settled", "settlement_amount_mismatch", "chargeback", "fee_mismatch",
-    }  # fmt: skip
     assert sorted(
         (d["type"], d["checkout_id"], d["amount_minor"])
         for d in found
-        if d["type"] in settlement_types
+        if d["type"] in SETTLEMENT_TYPES
     ) == [("chargeback", "5001", 4990)]

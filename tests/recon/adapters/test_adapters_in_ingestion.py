@@ -24,19 +24,25 @@ from tests.recon.adapters.provider_exports import (
     SHOPIFY_ORDER_COLUMNS,
     STRIPE_CHARGE_COLUMNS,
     STRIPE_PAYOUT_COLUMNS,
-    shopify_order,
     stripe_charge,
     stripe_payout,
     stripe_settlement_transaction,
     write_csv,
     write_jsonl,
 )
+from tests.recon.adapters.three_checkouts import (
+    AT_10,
+    DAY,
+    FINDINGS,
+    NO_CASH_ROWS,
+    RESERVED,
+    findings,
+    inventory_moves,
+    shopify_orders,
+    stripe_charges,
+)
 
-DAY = date(2026, 3, 10)
-LANDING_SITE = "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring"
-AT_10 = 1773136800  # 2026-03-10 10:00:00 UTC
 ADAPTERS = {"payments": "stripe_charges", "orders": "shopify_orders"}
-EXPECTED = [("duplicate_charge", "5003", 4990), ("order_without_payment", "5002", 4990)]
 
 
 def _landing(root: Path) -> Path:
@@ -44,24 +50,12 @@ def _landing(root: Path) -> Path:
     `checkout_id` metadata (line 5 of the export) does not map."""
     landing = root / "landing"
     folder = DAY.isoformat()
-    orders = []
-    for name, order_id, clock in (("#1001", "5001", "10:00"), ("#1002", "5002", "10:10"),
-                                  ("#1003", "5003", "10:20")):  # fmt: skip
-        orders += shopify_order(
-            name, order_id, f"2026-03-10 {clock}:30 +0000",
-            [("SKU-TEE", 1, "49.90"), ("SKU-CAP", 1, "0.00")],
-            subtotal="49.90", taxes="7.97", total="49.90", landing_site=LANDING_SITE,
-        )  # fmt: skip
+    orders = shopify_orders([("SKU-TEE", 1, "49.90"), ("SKU-CAP", 1, "0.00")])
     plain = write_csv(root / "orders_export_1.csv", SHOPIFY_ORDER_COLUMNS, orders)
     gzipped = landing / "orders" / folder / "orders_export_1.csv.gz"
     gzipped.parent.mkdir(parents=True)
     gzipped.write_bytes(gzip.compress(plain.read_bytes()))
-    charges = [
-        stripe_charge("ch_1", "5001", 4990, AT_10 + 10),
-        stripe_charge("ch_3a", "5003", 4990, AT_10 + 1210),
-        stripe_charge("ch_3b", "5003", 4990, AT_10 + 1250),
-        stripe_charge("ch_lost", None, 1200, AT_10 + 1300),
-    ]
+    charges = [*stripe_charges(), stripe_charge("ch_lost", None, 1200, AT_10 + 1300)]
     write_csv(landing / "payments" / folder / "charges.csv", STRIPE_CHARGE_COLUMNS, charges)
     write_rows(landing, _contract_rows())
     return landing
@@ -70,13 +64,6 @@ def _landing(root: Path) -> Path:
 def _contract_rows() -> dict[str, list[dict]]:
     """#1001's stock reserved and committed and its parcel shipped, and each checkout's
     completion event, in the contract's own format."""
-    reserved = datetime(2026, 3, 10, 10, 0, 5, tzinfo=UTC)
-    moves = [
-        {"move_id": f"mv_{kind}", "checkout_id": "5001", "reservation_id": "res_1",
-         "idempotency_key": f"5001:inventory.{kind}", "sku": "SKU-TEE", "quantity": 1,
-         "kind": kind, "created_at": reserved.replace(second=5 + n)}
-        for n, kind in enumerate(("reserve", "commit"))
-    ]  # fmt: skip
     events = [
         {"event_id": f"m-{checkout}", "event_name": "checkout_completed",
          "anonymous_id": f"anon-{checkout}", "checkout_id": checkout,
@@ -87,9 +74,10 @@ def _contract_rows() -> dict[str, list[dict]]:
         for checkout, minute in (("5001", 0), ("5002", 10), ("5003", 20))
     ]  # fmt: skip
     shipped = {"fulfillment_id": "ful_1", "checkout_id": "5001", "order_id": "#1001",
-               "status": "shipped", "created_at": reserved.replace(hour=12),
-               "updated_at": reserved.replace(hour=14)}  # fmt: skip
-    return {"inventory_moves": moves, "fulfillments": [shipped], "analytics_events": events}
+               "status": "shipped", "created_at": RESERVED.replace(hour=12),
+               "updated_at": RESERVED.replace(hour=14)}  # fmt: skip
+    return {"inventory_moves": inventory_moves(), "fulfillments": [shipped],
+            "analytics_events": events}  # fmt: skip
 
 
 def _ledger(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int, int]]:
@@ -117,13 +105,10 @@ def test_provider_exports_in_landing_folders_reconcile_through_their_adapters(tm
             "select total_minor, created_at, utm_source from raw.orders where order_id = '#1002'"
         ).fetchone()
 
-    assert sorted((d["type"], d["checkout_id"], d["amount_minor"]) for d in found) == EXPECTED
+    assert findings(found) == FINDINGS
     assert {name: report.rows_loaded for name, report in reports.items()} == {
         "orders": 3, "payments": 3, "inventory_moves": 2, "fulfillments": 1,
-        "analytics_events": 3,
-        # the optional cash sources have no folder here: read, and empty
-        "settlements": 0,
-        "payouts": 0,
+        "analytics_events": 3, **NO_CASH_ROWS,
     }  # fmt: skip
     # The unmapped charge: quarantined with the adapter's reason, the export's file and line.
     [(source, file, line, reason, detail, raw_text)] = quarantined
@@ -158,7 +143,7 @@ def test_the_daily_job_reads_the_exports_with_the_adapters_setting(tmp_path):
             "where _partition_date = ? order by all",
             [DAY],
         ).fetchall()
-    assert found == EXPECTED
+    assert found == FINDINGS
     # rows_conserved and every other blocking check passed on the adapters' rows.
     assert all(passed for _, passed, severity, _ in outcome.checks if severity == "ERROR")
 

@@ -7,6 +7,7 @@ import pytest
 
 from recon.adapters.apply import apply_mapping
 from recon.adapters.registry import BUILTIN_DIR, builtin_names, load_adapter
+from tests.recon.adapters.mapped import quarantined
 from tests.recon.adapters.provider_exports import (
     SHOPIFY_ORDER_COLUMNS,
     STRIPE_CHARGE_COLUMNS,
@@ -21,10 +22,6 @@ from tests.recon.adapters.provider_exports import (
 
 # 2026-03-10 10:00:30 UTC
 CREATED = 1773136830
-
-
-def quarantined(mapped) -> list[tuple[int, str, str]]:
-    return [(r["line"], r["reason"], r["detail"]) for r in mapped.quarantine.to_pylist()]
 
 
 def test_every_builtin_file_is_named_after_its_adapter():

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from recon.adapters.apply import apply_mapping
 from recon.adapters.registry import load_adapter
+from tests.recon.adapters.mapped import quarantined
 from tests.recon.adapters.provider_exports import (
     ADYEN_SETTLEMENT_COLUMNS,
     STRIPE_BALANCE_TRANSACTION_COLUMNS,
@@ -24,10 +25,6 @@ from tests.recon.adapters.provider_exports import (
 # 2026-03-12 00:00:00 UTC: when the funds became available.
 AVAILABLE = 1773273600
 SETTLED = datetime(2026, 3, 12)
-
-
-def quarantined(mapped) -> list[tuple[int, str, str]]:
-    return [(r["line"], r["reason"], r["detail"]) for r in mapped.quarantine.to_pylist()]
 
 
 def lines_of(mapped) -> list[tuple]:

@@ -5,16 +5,13 @@ from datetime import datetime
 
 from recon.adapters.apply import apply_mapping
 from recon.adapters.registry import load_adapter
+from tests.recon.adapters.mapped import quarantined
 from tests.recon.adapters.provider_exports import ga4_event, write_jsonl
 
 AT_10 = 1773136800_000000  # 2026-03-10 10:00:00 UTC, in microseconds
 SESSION = 1773136700
 CAMPAIGN = {"manual_source": "newsletter", "manual_medium": "email",
             "manual_campaign_name": "spring"}  # fmt: skip
-
-
-def quarantined(mapped) -> list[tuple[int, str, str]]:
-    return [(r["line"], r["reason"], r["detail"]) for r in mapped.quarantine.to_pylist()]
 
 
 def test_ga4_checkout_events_map_with_their_params_and_other_events_are_filtered_out(tmp_path):

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from recon.adapters.apply import apply_mapping
 from recon.adapters.registry import load_adapter
+from tests.recon.adapters.mapped import quarantined
 from tests.recon.adapters.provider_exports import (
     ADYEN_SETTLEMENT_COLUMNS,
     STRIPE_BALANCE_TRANSACTION_COLUMNS,
@@ -17,10 +18,6 @@ from tests.recon.adapters.provider_exports import (
 
 # 2026-03-10 10:00:30 UTC
 CREATED = 1773136830
-
-
-def quarantined(mapped) -> list[tuple[int, str, str]]:
-    return [(r["line"], r["reason"], r["detail"]) for r in mapped.quarantine.to_pylist()]
 
 
 def test_stripe_balance_transactions_map_charges_and_refunds_and_filter_the_rest(tmp_path):

@@ -3,6 +3,8 @@ and types, what `recon.cases` reads), marked reconciled as a run marks it."""
 
 import hashlib
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -124,6 +126,52 @@ def copied(template: Path, into: Path) -> Path:
         if (template.parent / name).exists():
             shutil.copy(template.parent / name, into / name)
     return into / template.name
+
+
+@contextmanager
+def five_cases(path: Path) -> Iterator[Shop]:
+    """A warehouse at `path` with five cases, opened relative to the wall clock (as the ages
+    the command and the pages show are): the old charge ten days ago, the others five hours ago."""
+    now = datetime.now(UTC)
+    earlier = DAY - timedelta(days=10)
+    with open_shop(path) as shop:
+        shop.reconciled(earlier, OLD_CHARGE)
+        shop.sync(earlier, now - timedelta(days=10))
+        shop.reconciled(DAY, CHARGE, MISMATCH, RESERVATION, UNATTRIBUTED)
+        shop.sync(DAY, now - timedelta(hours=5))
+        yield shop
+
+
+def twin_cases(shop: Shop) -> list[Finding]:
+    """Two open cases of DAY whose IDs share the prefix `abcdef01`."""
+    twins = [
+        Finding("duplicate_charge", f"chk_{n}", discrepancy_id=f"abcdef01{n}{'0' * 23}")
+        for n in range(2)
+    ]
+    shop.reconciled(DAY, *twins)
+    shop.sync()
+    return twins
+
+
+_HOLD = "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); input()"
+
+
+@contextmanager
+def held_by_another_process(path: Path) -> Iterator[subprocess.Popen]:
+    """The warehouse file at `path` opened read-write by another process until it reads a line
+    (`holder.communicate("\\n")`) or the block ends (killed)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from tests.recon.cases.conftest import (
     OLD_CHARGE,
     RESERVATION,
     UNATTRIBUTED,
-    Finding,
     Shop,
     open_shop,
+    twin_cases,
 )
 
 
@@ -104,12 +104,7 @@ def test_a_case_is_found_by_its_id_or_an_unambiguous_prefix(worklist):
 
 
 def test_an_ambiguous_prefix_lists_the_candidates(shop):
-    twins = [
-        Finding("duplicate_charge", f"chk_{n}", discrepancy_id=f"abcdef01{n}{'0' * 23}")
-        for n in range(2)
-    ]
-    shop.reconciled(DAY, *twins)
-    shop.sync()
+    twins = twin_cases(shop)
 
     with pytest.raises(AmbiguousCase) as ambiguous:
         find_case(shop.con, "abcdef01")

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -27,14 +26,10 @@ from recon.web.app import WebSettings, create_app
 from recon.web.config import WebConfig, load_web_config
 from recon.web.passwords import hash_secret
 from tests.recon.cases.conftest import (
-    CHARGE,
-    DAY,
     MISMATCH,
-    OLD_CHARGE,
     RESERVATION,
-    UNATTRIBUTED,
     copied,
-    open_shop,
+    five_cases,
 )
 
 PASSWORDS = {"alice": "alice-password", "rita": "rita-password"}
@@ -66,14 +61,8 @@ def users(users_file) -> WebConfig:
 def template(tmp_path_factory) -> Path:
     """Five cases, opened relative to the wall clock: the old charge ten days ago, the others
     five hours ago; the mismatch assigned to bob, the reservation resolved."""
-    now = datetime.now(UTC)
-    earlier = DAY - timedelta(days=10)
     path = tmp_path_factory.mktemp("cases") / "warehouse.duckdb"
-    with open_shop(path) as shop:
-        shop.reconciled(earlier, OLD_CHARGE)
-        shop.sync(earlier, now - timedelta(days=10))
-        shop.reconciled(DAY, CHARGE, MISMATCH, RESERVATION, UNATTRIBUTED)
-        shop.sync(DAY, now - timedelta(hours=5))
+    with five_cases(path) as shop:
         assign(shop.con, MISMATCH.id, to="bob", by="alice")
         resolve(shop.con, RESERVATION.id, resolution="false_positive", by="bob")
     return path

@@ -6,8 +6,8 @@ import re
 import duckdb
 import pytest
 
-from tests.recon.cases.conftest import CHARGE, DAY, MISMATCH, RESERVATION, UNATTRIBUTED
-from tests.recon.web.conftest import OLD_CHARGE, error_of
+from tests.recon.cases.conftest import CHARGE, DAY, MISMATCH, OLD_CHARGE, RESERVATION, UNATTRIBUTED
+from tests.recon.web.conftest import error_of
 
 ALL = [OLD_CHARGE, CHARGE, MISMATCH, RESERVATION, UNATTRIBUTED]  # most severe, then oldest
 

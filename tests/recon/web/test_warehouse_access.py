@@ -5,10 +5,9 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.recon.cases.conftest import CHARGE, MISMATCH
+from tests.recon.cases.conftest import CHARGE, MISMATCH, held_by_another_process
 from tests.recon.web.conftest import error_of
 
-HOLD = "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); input()"
 OPEN = "import duckdb, sys; duckdb.connect(sys.argv[1]).close()"
 
 
@@ -24,20 +23,12 @@ def test_between_requests_another_process_can_write_the_warehouse(site):
 def test_a_page_says_who_holds_the_warehouse(make_site):
     site = make_site(lock_wait_seconds=0)
     rita = site.visitor("rita")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(site.warehouse)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline() == "held\n"
+    with held_by_another_process(site.warehouse) as holder:
         busy = rita.get("/cases")
         assert busy.status_code == 503
         assert busy.headers["retry-after"] == "30"
         assert f"in use by process {holder.pid}" in error_of(busy)
-    finally:
-        holder.communicate("\n")
+        holder.communicate("\n")  # let go of the file
     assert rita.get("/cases").status_code == 200
 
 
