@@ -23,16 +23,20 @@ checkout_rows as (
     inner join stg_landing_records as records on findings.checkout_id = records.checkout_id
 ),
 
+-- Read from the payments again, not from checkout_rows: a CTE read twice is held in memory, and
+-- at 10M checkouts checkout_rows (every landed row of 1.7M findings' checkouts) did not fit in
+-- DuckDB's 2.5 GB memory limit; read once, it streams into the table.
 checkout_references as (
     select distinct
-        checkout_rows.discrepancy_id,
-        checkout_rows.evidence_sources,
-        checkout_rows.psp_reference
-    from checkout_rows
+        findings.discrepancy_id,
+        findings.evidence_sources,
+        records.psp_reference
+    from findings
+    inner join stg_landing_records as records on findings.checkout_id = records.checkout_id
     where
-        checkout_rows.source = 'payments'
-        and checkout_rows.psp_reference is not null
-        and checkout_rows.evidence_sources like '% settlements %'
+        records.source = 'payments'
+        and records.psp_reference is not null
+        and findings.evidence_sources like '% settlements %'
 ),
 
 settled_rows as (
