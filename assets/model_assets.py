@@ -7,6 +7,7 @@ version pass through it to what it reads."""
 import contextlib
 import hashlib
 import time
+import traceback
 from dataclasses import replace
 from datetime import date
 
@@ -109,6 +110,25 @@ class BlockingCheckFailed(Exception):
     """A blocking check of a model failed: the models that read it are not built."""
 
 
+class ModelBuildFailed(Exception):
+    """A model's build failed; the message names the model, which the engine's error does not."""
+
+
+def _failed_model(
+    context: dg.AssetExecutionContext, model: Model, error: Exception
+) -> ModelBuildFailed:
+    """The error a failed model's step ends with. Not chained: a run's summary shows the
+    innermost error of a failed step, and DuckDB's (out of memory, say) does not say which of
+    forty models it was building. The engine's traceback goes to the run's log."""
+    context.log.error(
+        f"{model.table} failed:\n"
+        + "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    )
+    return ModelBuildFailed(
+        f"{model.table} ({model.path.name}) failed: {type(error).__name__}: {error}"
+    )
+
+
 def _build(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
@@ -206,7 +226,10 @@ def models_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition
                 if _key(model) not in context.selected_asset_keys:
                     continue
                 context.log.info(f"building {model.table}" + (" on Spark" if spark else ""))
-                result, failed = _build(context, warehouse, model, models, day, spark)
+                try:
+                    result, failed = _build(context, warehouse, model, models, day, spark)
+                except Exception as error:
+                    raise _failed_model(context, model, error) from None
                 yield result
                 if failed:
                     # Like a blocking check between assets: nothing downstream is built from it.

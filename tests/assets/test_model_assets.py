@@ -81,3 +81,26 @@ def test_models_give_the_same_rows_with_a_database_open_per_model(
     assert run_partition(per_model, DAY).success
     for table in (*STORED_TABLES, "marts.discrepancies", "marts.revenue_bridge"):
         assert _rows(per_model.warehouse_path, table) == _rows(shared.warehouse_path, table)
+
+
+def test_a_model_that_fails_is_named_in_the_run_summary(tmp_path, landing, reconciled, monkeypatch):
+    """The engine's own error (DuckDB out of memory, here) does not say which model it was
+    building; the run's summary must, and the warehouse keeps the partition it had."""
+    settings = _settings(tmp_path, landing)
+    shutil.copy(reconciled.warehouse_path, settings.warehouse_path)
+    before = _rows(settings.warehouse_path, "intermediate.int_payment_ledger")
+    build = model_assets.materialize
+
+    def out_of_memory_on_the_ledger(con, model, day, relations):
+        if model.table == "intermediate.int_payment_ledger":
+            raise duckdb.OutOfMemoryException("failed to allocate data of size 32.0 MiB")
+        return build(con, model, day, relations)
+
+    monkeypatch.setattr(model_assets, "materialize", out_of_memory_on_the_ledger)
+    outcome = run_partition(settings, DAY)
+
+    assert not outcome.success
+    [error] = [e for e in outcome.errors if e.startswith("models:")]
+    assert "intermediate.int_payment_ledger (int_payment_ledger.sql) failed" in error
+    assert "OutOfMemoryException: failed to allocate" in error
+    assert _rows(settings.warehouse_path, "intermediate.int_payment_ledger") == before
