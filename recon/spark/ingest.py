@@ -160,10 +160,9 @@ def _parquet_rows(spark, source: Source, landing_file: LandingFile, view: str):
         if landing_file.origin is None:
             frame = spark.read.parquet(str(path)).select("*", "_metadata.row_index")
             line = "row_index + 1"
-            # The footer's count, read here (this process lists the landing folders, so it sees
-            # the files) rather than by a Spark job per file. Rows the executors do not account
-            # for still fail the load (`_ingest_files`).
-            read = pq.ParquetFile(path).metadata.num_rows
+            # Counted by Spark, here: a file whose footer reads but whose pages do not fails
+            # now, named, rather than later in the insert.
+            read = frame.count()
         else:
             table = pq.read_table(path)
             numbers = pa.array(range(1, table.num_rows + 1), type=pa.int64())
