@@ -14,7 +14,10 @@ many rows break one, and where, is counted in the warehouse, on failure only.
 
 Great Expectations is imported inside the functions: it takes seconds to import."""
 
+import contextlib
+import functools
 import os
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -192,36 +195,69 @@ def validate_contract(
 
 
 class _Suite:
-    """A source's Great Expectations suite in an ephemeral context, validating the batch handed
-    to `run`: a pandas frame on DuckDB, a Spark DataFrame on Spark."""
+    """A source's Great Expectations suite, validating the batch handed to `run`: a pandas frame on
+    DuckDB, a Spark DataFrame on Spark.
+
+    Validated through the batch itself (`Batch.validate`), not a stored validation definition:
+    that one also writes the suite, the definition and every result into the context's stores,
+    half of a small partition's contract time, for results nobody reads back."""
 
     def __init__(self, source: Source, day: date, expectations: list, spark: bool):
         import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        context = gx.get_context(mode="ephemeral")
-        # GX draws tqdm progress bars, which land in run logs as noise.
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        if spark:
-            # Not persisted: a partition can be larger than the executors' memory, and a
-            # suite reads it in a few aggregate passes.
-            data_source = context.data_sources.add_spark(f"raw_{source.name}", persist=False)
-        else:
-            data_source = context.data_sources.add_pandas(f"raw_{source.name}")
-        batch = data_source.add_dataframe_asset("rows").add_batch_definition_whole_dataframe("rows")
-        # Given whole: added one by one, each expectation rewrites the stored suite.
-        suite = context.suites.add(gx.ExpectationSuite(name=source.name, expectations=expectations))
-        self.validation = context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{source.name}_{day}", data=batch, suite=suite)
-        )
+        self.suite = gx.ExpectationSuite(name=f"{source.name}_{day}", expectations=expectations)
+        self.source_name = source.name
+        self.spark_batches = _spark_batches(source.name) if spark else None
 
     def run(self, frame, result_format: dict | None = None) -> list:
-        outcome = self.validation.run(
-            batch_parameters={"dataframe": frame},
-            result_format=result_format or {"result_format": "BASIC"},
-        )
+        with contextlib.nullcontext() if self.spark_batches else _PANDAS_LOCK:
+            batches = self.spark_batches or _pandas_batches(self.source_name)
+            batch = batches.get_batch(batch_parameters={"dataframe": frame})
+            outcome = batch.validate(
+                self.suite, result_format=result_format or {"result_format": "BASIC"}
+            )
         return list(outcome.results)
+
+
+# One ephemeral context for the pandas suites of a process, with a data source per contract
+# source: a context costs ~0.1 s to make and every data source added to it rewrites its config.
+# Its batches hold nothing between runs (each is the frame handed to `run`); the lock keeps two
+# threads' runs (and the data sources' creation) apart.
+_PANDAS_LOCK = threading.Lock()
+
+
+@functools.cache
+def _pandas_batches(source_name: str):
+    return _batch_definition(_pandas_context().data_sources.add_pandas(f"raw_{source_name}"))
+
+
+@functools.cache
+def _pandas_context():
+    return _ephemeral_context()
+
+
+def _spark_batches(source_name: str):
+    # A context of its own each time: a data source keeps its execution engine, which would hold
+    # on to a Spark session that a later run (or test) has stopped.
+    # Not persisted: a partition can be larger than the executors' memory, and a suite reads it
+    # in a few aggregate passes.
+    data_source = _ephemeral_context().data_sources.add_spark(f"raw_{source_name}", persist=False)
+    return _batch_definition(data_source)
+
+
+def _ephemeral_context():
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    context = gx.get_context(mode="ephemeral")
+    # GX draws tqdm progress bars, which land in run logs as noise.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def _batch_definition(data_source):
+    return data_source.add_dataframe_asset("rows").add_batch_definition_whole_dataframe("rows")
 
 
 def validate_contract_rows(
