@@ -146,9 +146,16 @@ def _literal(value: str) -> str:
 def table_references(sql: str, origin: str = "<sql>") -> set[str]:
     """The tables a query reads, as written (`name` or `schema.name`), CTE names excluded."""
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        return set(_references(sql))
     except sqlglot.errors.ParseError as exc:
         raise ModelError(f"{origin}: cannot parse SQL: {exc}") from exc
+
+
+# Parsing the project's models is most of what building the Definitions costs (~0.5 s), and a
+# process that runs several partitions (a backfill, the tests) builds them once per run.
+@functools.lru_cache(maxsize=1024)
+def _references(sql: str) -> frozenset[str]:
+    tree = sqlglot.parse_one(sql, read="duckdb")
     refs = set()
     for scope in traverse_scope(tree):
         for table in scope.tables:
@@ -157,7 +164,7 @@ def table_references(sql: str, origin: str = "<sql>") -> set[str]:
             if not table.db and table.name in scope.cte_sources:
                 continue
             refs.add(f"{table.db}.{table.name}" if table.db else table.name)
-    return refs
+    return frozenset(refs)
 
 
 def discover(models_dir: Path) -> dict[str, Model]:
