@@ -197,25 +197,13 @@ revenue_sums as (
 -- The cash side. Payments are summed in their own currency and settlement lines in the currency
 -- the provider settled them in: a line settled in another currency than its payment moves the
 -- money between the two currencies' settlement_differs, and each currency's bridge still closes.
-day_payments as (
-    select
-        payments.payment_id,
-        payments.currency,
-        case
-            when payments.kind = 'capture' then payments.amount_minor else -payments.amount_minor
-        end as signed_minor
-    from stg_payments as payments
-    inner join day_checkouts on payments.checkout_key = day_checkouts.checkout_key
-    where payments.status = 'succeeded' and payments.kind in ('capture', 'refund')
-),
-
 -- The lines that are the day's checkouts' money (each line once per payment it names): charge
 -- and refund lines settle a payment, chargebacks and their reversals dispute a capture. Lines of
 -- the business date that name none of our payments (the provider's fees, adjustments, charges
 -- no capture explains) are the provider's own bookings, counted on the day they were settled.
+-- Read once (a CTE read twice is held in memory: 10M lines at 10M checkouts).
 day_lines as (
     select
-        lines.payment_id,
         lines.currency,
         lines.gross_minor,
         lines.fee_minor,
@@ -227,7 +215,6 @@ day_lines as (
     inner join day_checkouts on lines.checkout_key = day_checkouts.checkout_key
     union all
     select
-        lines.payment_id,
         lines.currency,
         lines.gross_minor,
         lines.fee_minor,
@@ -239,27 +226,33 @@ day_lines as (
     where lines.payment_id is null and lines.settled_on = context.business_date
 ),
 
+-- The day's payments that a line settles, each once, with its signed amount in its own currency
+-- (the line carries its payment's). The day's payments no line settles are the rest of net
+-- revenue: the ledger sums the same succeeded captures and refunds.
 settled_payments as (
-    select distinct payment_id from day_lines where role = 'settles'
+    select distinct
+        lines.payment_id,
+        lines.payment_currency as currency,
+        case
+            when lines.line_type = 'charge' then lines.payment_amount_minor
+            else -lines.payment_amount_minor
+        end as signed_minor
+    from int_settlement_lines as lines
+    inner join day_checkouts on lines.checkout_key = day_checkouts.checkout_key
+    where lines.line_type in ('charge', 'refund')
+),
+
+payment_settlement as (
+    select
+        currency,
+        sum(signed_minor) as settled_payments_minor
+    from settled_payments
+    group by currency
 ),
 
 -- A payout's money is out only once the provider reports it paid (its latest row).
 paid_payouts as (
     select payout_id from stg_payouts where status = 'paid'
-),
-
-payment_settlement as (
-    select
-        day_payments.currency,
-        sum(
-            case when settled_payments.payment_id is null then day_payments.signed_minor else 0 end
-        ) as unsettled_minor,
-        sum(
-            case when settled_payments.payment_id is null then 0 else day_payments.signed_minor end
-        ) as settled_payments_minor
-    from day_payments
-    left join settled_payments on day_payments.payment_id = settled_payments.payment_id
-    group by day_payments.currency
 ),
 
 line_sums as (
@@ -309,7 +302,10 @@ sums as (
         coalesce(revenue_sums.gross_revenue, 0) as gross_revenue,
         coalesce(revenue_sums.refunds, 0) as refunds,
         coalesce(revenue_sums.net_revenue, 0) as net_revenue,
-        -coalesce(payment_settlement.unsettled_minor, 0) as not_settled,
+        -(
+            coalesce(revenue_sums.net_revenue, 0)
+            - coalesce(payment_settlement.settled_payments_minor, 0)
+        ) as not_settled,
         coalesce(line_sums.settled_gross, 0)
         - coalesce(payment_settlement.settled_payments_minor, 0) as settlement_differs,
         coalesce(line_sums.settled_gross, 0) as settled_gross,
