@@ -510,7 +510,8 @@ def _anchor(row: dict, case_url: str | None) -> str:
 
 
 def build_index(con, day: date, files: ReportFiles) -> None:
-    finance = data.finance(con, day).daily
+    # The daily figures alone: the finance data also ranks every money finding (4 s at 10M).
+    finance = data.finance_daily(con, day)
     cards = [
         {
             "label": f"net revenue {row['currency']}",

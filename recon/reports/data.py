@@ -60,13 +60,18 @@ class DiscrepancyData:
     history: pl.DataFrame  # count per business date and severity, up to the report date
 
 
-def finance(con: duckdb.DuckDBPyConnection, day: date) -> FinanceData:
-    daily = query(
+def finance_daily(con: duckdb.DuckDBPyConnection, day: date) -> pl.DataFrame:
+    """The day's finance figures per currency (what the index page shows)."""
+    return query(
         con,
         "select * exclude (_partition_date) from marts.finance_daily "
         "where _partition_date = $day order by currency",
         {"day": day},
     )
+
+
+def finance(con: duckdb.DuckDBPyConnection, day: date) -> FinanceData:
+    daily = finance_daily(con, day)
     unmatched = query(
         con,
         f"""
