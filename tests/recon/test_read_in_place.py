@@ -2,7 +2,8 @@
 by row gives, and never a file that changed after it was checked."""
 
 import os
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -223,3 +224,25 @@ def test_a_file_that_changes_after_ingestion_is_refused_and_fails_conservation(p
     check = rows_conserved(con, AssetKey(["raw", "orders"]), "orders", day)
     assert not check.passed
     assert str(path) in str(check.metadata["files_not_conserved"].value)
+
+
+def test_a_scan_of_several_files_names_the_largest_first(tmp_path):
+    # DuckDB estimates a scan of several Parquet files as the first file's rows times the number
+    # of files: a window starting with a small file was estimated far below its rows, and joins
+    # built their hash tables on it. The largest file first keeps the estimate an overestimate.
+    small = _two_payments()
+    large = pa.concat_tables(
+        _two_payments(payment_id=[f"p{n}a", f"p{n}b"], created_at=[datetime(2026, 1, 3, n)] * 2)
+        for n in range(5)
+    )
+    for day, table in ((DAY - timedelta(days=1), small), (DAY, large)):
+        folder = tmp_path / "landing" / "payments" / day.isoformat()
+        folder.mkdir(parents=True)
+        pq.write_table(table, folder / "export.parquet")
+    with connect(tmp_path / "w.duckdb") as con:
+        ingest_source(con, PAYMENTS, tmp_path / "landing", DAY, lookback_days=1)
+        relation = raw_rows_sql(con, PAYMENTS, DAY)
+        files = re.search(r"read_parquet\(\[(.*?)\]", relation).group(1)
+        assert files.index(DAY.isoformat()) < files.index((DAY - timedelta(days=1)).isoformat())
+        [(rows,)] = con.execute(f"select count(*) from ({relation})").fetchall()
+    assert rows == small.num_rows + large.num_rows
