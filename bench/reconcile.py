@@ -185,6 +185,24 @@ def step_windows(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[f
     return {k: (v[0], v[1]) for k, v in windows.items()}
 
 
+def model_windows(
+    instance: dg.DagsterInstance, run_id: str, models_step: tuple[float, float]
+) -> dict[str, tuple[float, float]]:
+    """Each model's stretch of the models step: from the previous model's materialisation (or
+    the step's start) to its own, its asset checks included."""
+    windows = {}
+    start = models_step[0]
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key != "models":
+            continue
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            key = event.event_specific_data.materialization.asset_key.to_user_string()
+            windows[key] = (start, entry.timestamp)
+            start = entry.timestamp
+    return windows
+
+
 def check_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[tuple[str, str], float]:
     """Seconds spent in asset checks, by (step, asset) (assets record it as metadata)."""
     return {
@@ -297,6 +315,10 @@ def run_once(
     figures["models_step_overhead_seconds"] = (
         windows["models"][1] - windows["models"][0] - in_checks.get("models", 0.0)
     ) - sum(per_model.values())
+    # Which step (or model) sets the peak: the steps' windows, the models step's by model.
+    step_spans = {k: v for k, v in windows.items() if k != "models"}
+    step_spans |= model_windows(instance, outcome.run_id, windows["models"])
+    figures["step_peak_rss_bytes"] = {k: sampler.peak(a, b) for k, (a, b) in step_spans.items()}
     figures["check_steps"] = {asset: seconds for (_, asset), seconds in by_asset.items()}
     figures["scan_seconds"] = scan
     figures["total_over_scan"] = total / scan
@@ -366,6 +388,10 @@ def show(figures: dict) -> None:
     )
     for step, seconds in slowest:
         print(f"  {step:<52} {seconds:7.2f}")
+    peaks = sorted(figures["step_peak_rss_bytes"].items(), key=lambda kv: -kv[1])[:5]
+    print("highest peak RSS by step and model (checks included):")
+    for step, peak in peaks:
+        print(f"  {step:<52} {_gib(peak):>10}")
     print("slowest asset checks (seconds, by the asset they check):")
     for step, seconds in sorted(figures["check_steps"].items(), key=lambda kv: -kv[1])[:5]:
         print(f"  {step:<52} {seconds:7.2f}")
