@@ -1,7 +1,17 @@
 -- duplicate_settlement of the business date: a capture of the day's checkouts settled by more than
 -- one charge line (distinct line IDs: a re-exported line is one line). The money beyond one line
 -- was paid to us twice and will be clawed back.
-with repeated as (
+-- The payments two or more charge lines name, found from the payment IDs alone: the lines' other
+-- columns are aggregated for these few only (every line's, grouped by payment: 11 s at 10M).
+with repeated_payments as (
+    select payment_id
+    from int_settlement_lines
+    where line_type = 'charge' and payment_id is not null
+    group by payment_id
+    having count(*) > 1
+),
+
+repeated as (
     select
         lines.payment_id,
         min(lines.checkout_id) as checkout_id,
@@ -14,9 +24,9 @@ with repeated as (
         min(lines.settlement_line_id) as first_line_id,
         max(lines.settlement_line_id) as last_line_id
     from int_settlement_lines as lines
-    where lines.line_type = 'charge' and lines.payment_id is not null
+    semi join repeated_payments on lines.payment_id = repeated_payments.payment_id
+    where lines.line_type = 'charge'
     group by lines.payment_id
-    having count(*) > 1
 )
 
 select
