@@ -138,16 +138,23 @@ def canonical_sql() -> str:
     )
 
 
-def chain(prev_hash: str, bodies: pa.StringArray | pa.ChunkedArray) -> list[str]:
+def chain(prev_hash: str, bodies: pa.StringArray | pa.ChunkedArray) -> pa.StringArray:
     """The hashes of events whose canonical JSON is `bodies`, in order, the first chained to
     `prev_hash`: each is sha256(previous hash + body). Sequential by design, and the only part
-    of writing the log that is a Python loop (about 0.7 microseconds an event)."""
-    hashes, previous = [], prev_hash
+    of writing the log that is a Python loop (about 0.7 microseconds an event). The bodies are
+    read and the hashes kept `_BATCH` at a time: a first sync at 10M checkouts chains 1.7M
+    events, whose bodies as Python strings took the process over its memory target."""
+    parts, previous = [], prev_hash
     sha256 = hashlib.sha256
-    for body in bodies.to_pylist():
-        previous = sha256((previous + body).encode("ascii")).hexdigest()
-        hashes.append(previous)
-    return hashes
+    arrays = bodies.chunks if isinstance(bodies, pa.ChunkedArray) else [bodies]
+    for array in arrays:
+        for start in range(0, len(array), _BATCH):
+            hashes = []
+            for body in array.slice(start, _BATCH).to_pylist():
+                previous = sha256((previous + body).encode("ascii")).hexdigest()
+                hashes.append(previous)
+            parts.append(pa.array(hashes, pa.string()))
+    return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
 
 
 def is_hash(text: str) -> bool:

@@ -159,11 +159,10 @@ def append_query(
         params={**(params or {}), "head_no": head_no},
     ).to_arrow_table()
     hashes = chain(prev_hash, events.column("body"))
-    chained = (
-        events.drop_columns(["body"])
-        .append_column("prev_hash", pa.array([prev_hash, *hashes][:-1], pa.string()))
-        .append_column("hash", pa.array(hashes, pa.string()))
-    )
+    # Dropped before the insert: the bodies are most of the batch's memory.
+    events = events.drop_columns(["body"])
+    previous = pa.concat_arrays([pa.array([prev_hash], pa.string()), hashes])[: len(hashes)]
+    chained = events.append_column("prev_hash", previous).append_column("hash", hashes)
     if chained.num_rows:
         with registered(con, _case_new_events=chained):
             con.execute(
