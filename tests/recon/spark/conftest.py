@@ -12,9 +12,11 @@ VOLATILE = {"_loaded_at", "first_seen_at", "exported_at", "generated_at", "run_i
 
 # Every JVM these tests start (the local session, a standalone master, worker and driver) runs
 # a few seconds of small jobs, where the JIT's optimising compiler costs more CPU than it saves:
-# C1 alone took 13 % less CPU for a whole small day on Spark. The suite shares two cores between
-# three workers, so CPU is its time. Only the tests' JVMs: the engine's own settings are untouched.
-os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1")
+# C1 alone took 13 % less CPU for a whole small day on Spark. Their heaps are small, and G1's
+# concurrent threads compete for the same two cores: the serial collector took the Spark/DuckDB
+# comparison from 176-178 s to 153-164 s alone. The suite shares two cores between three
+# workers, so CPU is its time. Only the tests' JVMs: the engine's own settings are untouched.
+os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
 
 def require_java() -> None:
