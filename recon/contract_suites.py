@@ -14,7 +14,6 @@ many rows break one, and where, is counted in the warehouse, on failure only.
 
 Great Expectations is imported inside the functions: it takes seconds to import."""
 
-import contextlib
 import functools
 import os
 import threading
@@ -210,12 +209,16 @@ class _Suite:
         self.spark_batches = _spark_batches(source.name) if spark else None
 
     def run(self, frame, result_format: dict | None = None) -> list:
-        with contextlib.nullcontext() if self.spark_batches else _PANDAS_LOCK:
-            batches = self.spark_batches or _pandas_batches(self.source_name)
-            batch = batches.get_batch(batch_parameters={"dataframe": frame})
-            outcome = batch.validate(
-                self.suite, result_format=result_format or {"result_format": "BASIC"}
-            )
+        if self.spark_batches is not None:
+            return self._validate(self.spark_batches, frame, result_format)
+        with _PANDAS_LOCK:
+            return self._validate(_pandas_batches(self.source_name), frame, result_format)
+
+    def _validate(self, batches, frame, result_format: dict | None) -> list:
+        batch = batches.get_batch(batch_parameters={"dataframe": frame})
+        outcome = batch.validate(
+            self.suite, result_format=result_format or {"result_format": "BASIC"}
+        )
         return list(outcome.results)
 
 
