@@ -131,3 +131,31 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...] = RAW_
     tables by default."""
     for name in tables:
         con.execute(sql.ddl(name))
+
+
+def create_without_keys(
+    con: duckdb.DuckDBPyConnection, ddl: str, schema: str, unkeyed: tuple[str, ...]
+) -> None:
+    """Run a schema's `create ... if not exists` DDL, first moving aside any of its `unkeyed`
+    tables that an earlier version created with a primary key (DuckDB cannot drop a constraint)
+    and copying their rows into the table the DDL creates now. One transaction."""
+    keyed = [
+        table
+        for (table,) in con.execute(
+            "select table_name from duckdb_constraints() where database_name = current_database() "
+            "and schema_name = $schema and constraint_type = 'PRIMARY KEY' "
+            "and list_contains($tables, table_name)",
+            {"schema": schema, "tables": list(unkeyed)},
+        ).fetchall()
+    ]
+    if not keyed:
+        con.execute(ddl)
+        return
+    with transaction(con):
+        for table in keyed:
+            con.execute(f"alter table {schema}.{table} rename to {table}__keyed")
+        con.execute(ddl)
+        for table in keyed:
+            old = f"{schema}.{table}__keyed"
+            con.execute(f"insert into {schema}.{table} by name select * from {old}")
+            con.execute(f"drop table {old}")

@@ -4,7 +4,14 @@ and DuckDB's own queries key rows as the owning engine does. Writes are all or n
 import duckdb
 import pytest
 
-from recon.warehouse import EngineMismatch, claim, configure_session, engine_of, transaction
+from recon.warehouse import (
+    EngineMismatch,
+    claim,
+    configure_session,
+    create_without_keys,
+    engine_of,
+    transaction,
+)
 
 
 def _surrogate_type(con: duckdb.DuckDBPyConnection) -> str:
@@ -83,3 +90,29 @@ def test_a_commit_that_conflicts_raises_the_conflict_and_keeps_the_other_write(t
         other.execute("commit")
     assert first.execute("select v from t").fetchall() == [("other",)]
     first.execute("insert into t values (3, 'next')")  # no transaction left open
+
+
+KEYLESS_DDL = """
+create schema if not exists s;
+create table if not exists s.state (id varchar not null, n integer not null check (n > 0));
+"""
+
+
+def test_a_table_an_earlier_version_keyed_is_rebuilt_without_its_key_keeping_its_rows(tmp_path):
+    path = str(tmp_path / "wh.duckdb")
+    with duckdb.connect(path) as con:
+        con.execute("create schema s")
+        con.execute("create table s.state (id varchar primary key, n integer not null)")
+        con.execute("insert into s.state values ('a', 1), ('b', 2)")
+    with duckdb.connect(path) as con:
+        create_without_keys(con, KEYLESS_DDL, "s", ("state",))
+        create_without_keys(con, KEYLESS_DDL, "s", ("state",))  # once is enough
+
+        assert con.execute("select * from s.state order by id").fetchall() == [("a", 1), ("b", 2)]
+        kinds = con.execute(
+            "select constraint_type from duckdb_constraints() where table_name = 'state'"
+        ).fetchall()
+        assert ("PRIMARY KEY",) not in kinds and ("CHECK",) in kinds  # the DDL's table now
+        assert [t for (t,) in con.execute("select table_name from duckdb_tables()").fetchall()] == [
+            "state"
+        ]

@@ -39,6 +39,15 @@ def test_new_discrepancies_are_notified_once_and_a_rerun_sends_nothing(
     assert (again.new, again.resolved, again.planned, again.deliveries) == ([], [], [], [])
     assert len(http.requests) == 4 and len(smtp.messages) == 1
     assert len((tmp_path / "n.jsonl").read_text().splitlines()) == 3
+    # No primary key holds these unique: the planner does.
+    for table, key in (
+        ("alerts.discrepancy_state", "business_date, discrepancy_id"),
+        ("alerts.notice_items", "notice_id, discrepancy_id"),
+    ):
+        [(rows, keys)] = shop.con.execute(
+            f"select count(*), count(distinct ({key})) from {table}"
+        ).fetchall()
+        assert rows == keys > 0, table
 
 
 def test_a_discrepancy_cleared_by_late_data_is_resolved_once(shop, http, full_config):

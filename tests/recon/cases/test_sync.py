@@ -51,6 +51,10 @@ def test_a_rerun_changes_nothing_and_keeps_every_decision(shop):
 
     assert result == SyncResult(DAY, unchanged=3)
     assert shop.events() == before
+    # No primary key holds case IDs unique: the sync does.
+    assert shop.con.execute(
+        "select count(*), count(distinct case_id) from cases.cases"
+    ).fetchall() == [(3, 3)]
     assert shop.last(CHARGE.id)["status"] == "resolved"
     assert shop.last(CHARGE.id)["resolution"] == "refunded"
 
