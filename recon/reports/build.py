@@ -111,10 +111,8 @@ def _checkout_link(label: str, discrepancy_id: str) -> str:
 def build_finance(con, day: date, files: ReportFiles) -> None:
     finance = data.finance(con, day)
     exports = [_export(files, "finance_daily", finance.daily)]
-    unmatched_frame = finance.unmatched
-    exports.append(
-        _export(files, "finance_unmatched", unmatched_frame.drop("listed", "on_discrepancy_page"))
-    )
+    every_unmatched = data.query(con, data.UNMATCHED_SQL, data.unmatched_params(day))
+    exports.append(_export(files, "finance_unmatched", every_unmatched))
     money = [
         "ordered_minor",
         "gross_revenue_minor",
@@ -125,7 +123,7 @@ def build_finance(con, day: date, files: ReportFiles) -> None:
         "unmatched_minor",
     ]
     daily = _money_rows(finance.daily, money)
-    unmatched = _money_rows(unmatched_frame.filter("listed"), ["amount_minor"])
+    unmatched = _money_rows(finance.unmatched, ["amount_minor"])
     for row in unmatched:
         # A discrepancy the discrepancies page does not list (past its PAGE_ROWS) has no anchor.
         # A finding no checkout explains (a provider's line or payout) is named by its subject.
@@ -177,7 +175,7 @@ def build_finance(con, day: date, files: ReportFiles) -> None:
             Col("unmatched", "unmatched_minor", numeric=True),
         ],
         unmatched=unmatched,
-        unmatched_total=unmatched_frame.height,
+        unmatched_total=every_unmatched.height,
         unmatched_columns=[
             Col("currency", "currency"),
             Col("type", "type"),
@@ -391,12 +389,12 @@ def build_discrepancies(con, day: date, files: ReportFiles) -> None:
     found = data.discrepancies(con, day)
     exports = [
         _export(files, "discrepancies_by_type", found.by_type),
-        _export(files, "discrepancies", found.items.drop("listed", "evidence")),
+        _export(files, "discrepancies", data.query(con, data.DISCREPANCIES_SQL, {"day": day})),
         _export(files, "discrepancies_history", found.history),
     ]
-    per_type = dict(found.items.group_by("type").len().iter_rows())
+    per_type = dict(found.by_type.group_by("type").agg(pl.col("discrepancies").sum()).iter_rows())
     groups: dict[str, dict] = {}
-    for row in _money_rows(found.items.filter("listed"), ["amount_minor"]):
+    for row in _money_rows(found.listed, ["amount_minor"]):
         row["anchor"] = _anchor(row, files.case_url)
         group = groups.setdefault(
             row["type"],
@@ -411,16 +409,17 @@ def build_discrepancies(con, day: date, files: ReportFiles) -> None:
     by_type = _money_rows(found.by_type, ["amount_minor"])
     for row in by_type:
         row["type_link"] = f'<a href="#type-{row["type"]}">{row["type"]}</a>'
-    counts = found.items.group_by("severity").len()
+    counts = found.by_type.group_by("severity").agg(pl.col("discrepancies").sum())
     per_severity = dict(counts.iter_rows())
+    total = sum(per_type.values())
     cards = [
-        {"label": "discrepancies", "key": "discrepancies", "value": found.items.height},
+        {"label": "discrepancies", "key": "discrepancies", "value": total},
         *(
             {"label": s, "key": f"severity-{s}", "value": per_severity.get(s, 0)}
             for s in SEVERITIES
         ),
     ]
-    files.figures["discrepancies"] = {"total": found.items.height, **per_severity}
+    files.figures["discrepancies"] = {"total": total, **per_severity}
     _page(
         files,
         "discrepancies",
