@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -67,7 +68,13 @@ def master(tmp_path_factory):
         def start(name: str, *args: str) -> None:
             log = stack.enter_context(open(logs / f"{name}.log", "wb"))
             command = [spark_class, *args, "--host", "127.0.0.1"]
-            processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+            # A session of its own: `spark-class` is a script whose JVM is its child, and the
+            # teardown signals both.
+            processes.append(
+                subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
 
         try:
             start(
@@ -102,10 +109,26 @@ def master(tmp_path_factory):
             )
             yield url
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(timeout=30)
+            _stop(processes)
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    """Each JVM asked to stop, then killed if it is still shutting down after 30 s: a busy
+    machine once kept the master past that, and a test cluster's shutdown proves nothing."""
+    for process in processes:
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+
+def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
 
 
 def test_an_executor_of_a_standalone_cluster_loads_and_builds_what_duckdb_does(master, tmp_path):
