@@ -53,11 +53,13 @@ CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
 
 # Whole files per worker (module fixtures are built once), one worker more than the cores: much
 # of the suite waits on subprocesses, servers and JVMs starting, and a third worker on two cores
-# kept them busy (the suite: 615 s with two workers, 560 s with three).
+# kept them busy (the suite: 615 s with two workers, 560 s with three). --no-loadscope-reorder:
+# xdist hands out files in the order tests/conftest.py sorts them (the longest first), not by
+# their number of tests, which had the Spark engine's few long tests start last.
 WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 
 test: $(STAMP) chromium java
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 chromium:
 	@if [ -z "$(CHROMIUM)" ]; then \
