@@ -75,24 +75,36 @@ def _rss(pid: int | str, page: int) -> int:
         return 0
 
 
+def _cpu_seconds(pid: int | str, tick: int) -> float:
+    """User and system CPU time a process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / tick
+
+
 class RssSampler(threading.Thread):
-    """Resident memory of this process (DuckDB runs in it) and its children (Spark's JVM) every
-    20 ms, with timestamps."""
+    """Resident memory and CPU time of this process (DuckDB runs in it) and its children (Spark's
+    JVM) every 20 ms, with timestamps: the peak of a step, and how many cores it kept busy."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.samples: list[tuple[float, int]] = []
+        self.samples: list[tuple[float, int, float]] = []
         self._done = threading.Event()
 
     def run(self) -> None:
-        page = os.sysconf("SC_PAGE_SIZE")
+        page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
         children: list[int] = []
         listed = 0.0
         while not self._done.is_set():
             if time.monotonic() - listed > 1:
                 children, listed = _children(os.getpid()), time.monotonic()
-            rss = _rss("self", page) + sum(_rss(child, page) for child in children)
-            self.samples.append((time.time(), rss))
+            processes = ["self", *children]
+            rss = sum(_rss(p, page) for p in processes)
+            cpu = sum(_cpu_seconds(p, tick) for p in processes)
+            self.samples.append((time.time(), rss, cpu))
             self._done.wait(0.02)
 
     def stop(self) -> None:
@@ -100,8 +112,18 @@ class RssSampler(threading.Thread):
         self.join()
 
     def peak(self, start: float = 0, end: float = float("inf")) -> int:
-        inside = [rss for at, rss in self.samples if start <= at <= end]
+        inside = [rss for at, rss, _ in self.samples if start <= at <= end]
         return max(inside, default=0)
+
+    def cores(self, windows: list[tuple[float, float]]) -> float | None:
+        """CPU seconds per second of wall time over `windows` (2.0: both cores busy)."""
+        cpu = wall = 0.0
+        for start, end in windows:
+            inside = [(at, used) for at, _, used in self.samples if start <= at <= end]
+            if len(inside) >= 2:
+                cpu += inside[-1][1] - inside[0][1]
+                wall += inside[-1][0] - inside[0][0]
+        return cpu / wall if wall > 0.5 else None
 
 
 def scan_seconds(landing: Path) -> float:
@@ -296,6 +318,8 @@ def run_once(
             "checkouts_per_second": checkouts / stage["seconds"] if stage["seconds"] else None,
             "rows_per_second": rows / stage["seconds"] if stage["seconds"] else None,
             "peak_rss_bytes": peak,
+            # The checks run inside other stages' steps: no window of their own.
+            "cores": sampler.cores(stage["windows"]) if name != "checks" else None,
         }
     step_sum = sum(end - start for start, end in windows.values())
     figures["total"] = {
@@ -303,6 +327,7 @@ def run_once(
         "checkouts_per_second": checkouts / total,
         "rows_per_second": rows / total,
         "peak_rss_bytes": sampler.peak(),
+        "cores": sampler.cores([(started, started + total)]),
         "dagster_overhead_seconds": total - step_sum,
     }
     # The models step builds every model: its models are listed one by one instead.
@@ -319,6 +344,7 @@ def run_once(
     step_spans = {k: v for k, v in windows.items() if k != "models"}
     step_spans |= model_windows(instance, outcome.run_id, windows["models"])
     figures["step_peak_rss_bytes"] = {k: sampler.peak(a, b) for k, (a, b) in step_spans.items()}
+    figures["step_cores"] = {k: sampler.cores([span]) for k, span in step_spans.items()}
     figures["check_steps"] = {asset: seconds for (_, asset), seconds in by_asset.items()}
     figures["scan_seconds"] = scan
     figures["total_over_scan"] = total / scan
@@ -360,6 +386,10 @@ def run_once(
     return figures
 
 
+def _cores(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _gib(value: int) -> str:
     return f"{value / 2**30:.2f} GiB"
 
@@ -370,12 +400,16 @@ def show(figures: dict) -> None:
         f"{figures['rows']:,} landing rows "
         f"(generated in {figures['generate_seconds']:.1f} s)"
     )
-    print(f"{'stage':<8} {'seconds':>9} {'checkouts/s':>13} {'rows/s':>13} {'peak RSS':>10}")
+    print(
+        f"{'stage':<8} {'seconds':>9} {'checkouts/s':>13} {'rows/s':>13} {'peak RSS':>10} "
+        f"{'cores':>6}"
+    )
     for name in ("ingest", "models", "checks", "reports", "total"):
         stage = figures[name]
         print(
             f"{name:<8} {stage['seconds']:>9.2f} {stage['checkouts_per_second'] or 0:>13,.0f} "
-            f"{stage['rows_per_second'] or 0:>13,.0f} {_gib(stage['peak_rss_bytes']):>10}"
+            f"{stage['rows_per_second'] or 0:>13,.0f} {_gib(stage['peak_rss_bytes']):>10} "
+            f"{_cores(stage.get('cores')):>6}"
         )
     print(
         f"Dagster per-run overhead (wall time outside steps): "
@@ -383,11 +417,13 @@ def show(figures: dict) -> None:
     )
     slowest = sorted(figures["steps"].items(), key=lambda kv: -kv[1])[:10]
     print(
-        "slowest steps and models (seconds, their asset checks excluded; "
+        "slowest steps and models (seconds, their asset checks excluded, and the cores they kept "
+        "busy: CPU seconds per second; "
         f"models step outside its models: {figures['models_step_overhead_seconds']:.2f} s):"
     )
+    cores = figures.get("step_cores", {})
     for step, seconds in slowest:
-        print(f"  {step:<52} {seconds:7.2f}")
+        print(f"  {step:<52} {seconds:7.2f} s {_cores(cores.get(step)):>5} cores")
     peaks = sorted(figures["step_peak_rss_bytes"].items(), key=lambda kv: -kv[1])[:5]
     print("highest peak RSS by step and model (checks included):")
     for step, peak in peaks:
