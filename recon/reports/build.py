@@ -111,7 +111,7 @@ def _checkout_link(label: str, discrepancy_id: str) -> str:
 def build_finance(con, day: date, files: ReportFiles) -> None:
     finance = data.finance(con, day)
     exports = [_export(files, "finance_daily", finance.daily)]
-    every_unmatched = data.query(con, data.UNMATCHED_SQL, data.unmatched_params(day))
+    every_unmatched = data.every_unmatched(con, day)
     exports.append(_export(files, "finance_unmatched", every_unmatched))
     money = [
         "ordered_minor",
@@ -389,7 +389,7 @@ def build_discrepancies(con, day: date, files: ReportFiles) -> None:
     found = data.discrepancies(con, day)
     exports = [
         _export(files, "discrepancies_by_type", found.by_type),
-        _export(files, "discrepancies", data.query(con, data.DISCREPANCIES_SQL, {"day": day})),
+        _export(files, "discrepancies", data.every_discrepancy(con, day)),
         _export(files, "discrepancies_history", found.history),
     ]
     per_type = dict(found.by_type.group_by("type").agg(pl.col("discrepancies").sum()).iter_rows())
