@@ -225,12 +225,15 @@ def _independent_totals(relations: PartitionRows, day: date) -> dict[tuple[str, 
         -- The cash side, from the provider's rows and ours alone: a charge (refund) line is the
         -- day's when it names a succeeded capture (refund) of the day's checkouts, a chargeback
         -- or its reversal when it names such a capture; a line of the business date naming no
-        -- succeeded payment of ours is the provider's own and counts on that date.
+        -- succeeded payment of ours is the provider's own and counts on that date. One row per
+        -- reference and kind: a reference may name several refunds (partial refunds under
+        -- their payment's reference), and each line counts once.
         window_payments as (
-            select p.psp_reference, p.kind, c.checkout_key is not null as of_day
+            select p.psp_reference, p.kind, bool_or(c.checkout_key is not null) as of_day
             from stg_payments p left join checkouts c on p.checkout_key = c.checkout_key
             where p.status = 'succeeded' and p.kind in ('capture', 'refund')
                 and p.psp_reference is not null
+            group by p.psp_reference, p.kind
         ),
         lines as (
             select

@@ -270,3 +270,35 @@ def test_without_the_providers_reports_the_bridge_ends_at_net_revenue_and_says_s
     page = (files.root / "finance.html").read_text()
     assert 'data-figure="cash-missing"' in page
     assert "No settlement report or payouts were landed" in page
+
+
+def test_the_bridge_check_counts_once_a_line_whose_reference_names_two_refunds(tmp_path):
+    """A provider that gives a payment's partial refunds the payment's own reference: each refund
+    line names two refunds, and settles one of them (int_settlement_lines); staging's own sum
+    must count each line once too, or the check blocks a day that closes."""
+    flow, capture_ref, _ = paid("chk_r", 10_000, at(0, "09:00"), refund=1_000)
+    [authorization] = [
+        p["payment_id"] for p in flow.rows["payments"] if p["kind"] == "authorization"
+    ]
+    flow.refund(authorization, 2_000, at=at(0, "16:00"))
+    rows = combine_rows([flow.rows])
+    for payment in rows["payments"]:
+        if payment["kind"] == "refund":
+            payment["psp_reference"] = capture_ref
+    rows["settlements"] = [
+        line("sl_r", "po_r", capture_ref, "charge", 10_000, 165, at(1, "03:00")),
+        line("sl_r1", "po_r", capture_ref, "refund", -1_000, 0, at(1, "03:01")),
+        line("sl_r2", "po_r", capture_ref, "refund", -2_000, 0, at(1, "03:02")),
+    ]
+    rows["payouts"] = [payout("po_r", 6_835, "paid", DAY + timedelta(days=2), at(1, "12:00"))]
+    write_rows(tmp_path / "landing", rows)
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        reconcile_partition(
+            con, tmp_path / "landing", DAY, RunParams(fee_schedule=REFERENCE_FEE_SCHEDULE)
+        )
+        files = ReportFiles(tmp_path / "reports")
+        build_bridge(con, DAY, files)
+        result = bridge_check(project_relations(con, DAY), None, DAY)
+    eur = bridge_of(files, "EUR")
+    assert (eur["net_revenue"], eur["settled_gross"], eur["paid_out"]) == (7_000, 7_000, 6_835)
+    assert result.passed, result.metadata
