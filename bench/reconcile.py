@@ -51,18 +51,21 @@ MONEY = {
 }
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces), from the
+    state on; None when the process has ended."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _children(pid: int) -> list[int]:
     """Processes whose parent is `pid` (Spark's JVM is one, when the Spark engine runs)."""
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
+        if entry.isdigit() and (fields := _stat(entry)) is not None and int(fields[1]) == pid:
             found.append(int(entry))
     return found
 
@@ -77,12 +80,8 @@ def _rss(pid: int | str, page: int) -> int:
 
 def _cpu_seconds(pid: int | str, tick: int) -> float:
     """User and system CPU time a process has used so far."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / tick
+    fields = _stat(pid)
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / tick
 
 
 class RssSampler(threading.Thread):
