@@ -2,10 +2,11 @@
 transactions."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 import sql
 
@@ -23,6 +24,22 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     # Outside the try: a commit that fails (a write-write conflict) has ended the transaction
     # itself, and a rollback then would raise "no transaction is active" over the real error.
     con.execute("commit")
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[None]:
+    """Arrow tables visible to SQL by name for the block. Registering writes nothing to the
+    warehouse, so a dry run can plan with them too."""
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        yield
+    finally:
+        # A failed insert aborts the transaction, and then unregistering fails too: that error
+        # would hide the one that matters (the next register replaces the name).
+        for name in tables:
+            with suppress(duckdb.Error):
+                con.unregister(name)
 
 
 RAW_DDL = (

@@ -9,8 +9,7 @@ and totals. Which discrepancies a digest covers is recorded in `alerts.notice_it
 payload."""
 
 import hashlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -32,7 +31,7 @@ from recon.alerts.notices import (
     notice_id,
 )
 from recon.alerts.schema import alerts_schema_exists
-from recon.warehouse import transaction
+from recon.warehouse import registered, transaction
 
 # A change: its kind ("new", "resolve", or "escalate" for a case open past its SLA), the item,
 # the generation it is announced under (for an escalation: the event that opened the case, see
@@ -130,19 +129,6 @@ def _require_reconciled(con: duckdb.DuckDBPyConnection, day: date) -> None:
         raise PartitionNotReconciled(f"partition {day} has not been reconciled in this warehouse")
 
 
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[None]:
-    """Arrow tables visible to SQL by name for the block. Registering writes nothing to the
-    warehouse, so a dry run plans this way too."""
-    for name, table in tables.items():
-        con.register(name, table)
-    try:
-        yield
-    finally:
-        for name in tables:
-            con.unregister(name)
-
-
 _NO_STATE = (
     "select null::varchar as discrepancy_id, null::varchar as type, null::varchar as severity, "
     "null::varchar as checkout_id, null::bigint as amount_minor, null::varchar as currency, "
@@ -194,7 +180,7 @@ def _escalations(con: duckdb.DuckDBPyConnection, config: AlertConfig, now: datet
     columns = CHANGES_SCHEMA.remove(CHANGES_SCHEMA.get_field_index("row"))
     if query is None:
         return columns.empty_table()
-    with _registered(con, _alert_sla=sla_table(config)):
+    with registered(con, _alert_sla=sla_table(config)):
         return con.sql(query, params={"now": now}).to_arrow_table().cast(columns)
 
 
@@ -263,13 +249,13 @@ def _plan(
     con: duckdb.DuckDBPyConnection, changes: pa.Table, day: date, config: AlertConfig
 ) -> Plan:
     rules, channels = _rules(config)
-    with _registered(con, _alert_changes=changes, _alert_rules=rules):
+    with registered(con, _alert_changes=changes, _alert_rules=rules):
         routes = con.sql(_ROUTES).to_arrow_table().cast(ROUTES_SCHEMA)
     plan = Plan(day, changes, routes, channels)
     if routes.num_rows == 0:
         return plan
     max_top = max(rule.digest_top for rule in config.rules)
-    with _registered(con, _alert_changes=changes, _alert_routes=routes):
+    with registered(con, _alert_changes=changes, _alert_routes=routes):
         notices = _each_notices(con, plan) + _digests(con, plan, max_top)
     # New before resolve, per-discrepancy notices before digests, and the channels in the order
     # they are first routed to: by the first discrepancy (in ID order) each gets, then by the
@@ -468,7 +454,7 @@ def apply_plan(con: duckdb.DuckDBPyConnection, plan: Plan, now: datetime) -> Non
     )
     with (
         transaction(con),
-        _registered(
+        registered(
             con, _alert_changes=plan.changes, _alert_routes=plan.routes, _alert_digests=digests
         ),
     ):
@@ -582,7 +568,7 @@ def _enqueue(
         ],
         schema=_NOTICE_ITEMS_SCHEMA,
     )
-    with _registered(con, _alert_fresh=outbox, _alert_listed=listed):
+    with registered(con, _alert_fresh=outbox, _alert_listed=listed):
         con.execute(
             "insert into alerts.outbox (notice_id, channel, kind, business_date, payload, "
             "created_at, next_attempt_at) "

@@ -3,8 +3,7 @@ event before it by hash (recon/cases/chain.py)."""
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -13,7 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from recon.cases.chain import GENESIS, HASHED_COLUMNS, canonical_sql, chain
-from recon.warehouse import transaction
+from recon.warehouse import registered, transaction
 
 T = TypeVar("T")
 
@@ -169,21 +168,6 @@ def append_query(
                 f"insert into cases.events ({COLUMNS}) select {COLUMNS} from _case_new_events"
             )
     return chained.select(["event_no", "prev_hash", "hash"])
-
-
-@contextmanager
-def registered(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[None]:
-    """Arrow tables visible to SQL by name for the block."""
-    for name, table in tables.items():
-        con.register(name, table)
-    try:
-        yield
-    finally:
-        # A failed insert aborts the transaction, and then unregistering fails too: that error
-        # would hide the one that matters (the next register replaces the name).
-        for name in tables:
-            with suppress(duckdb.Error):
-                con.unregister(name)
 
 
 def last_event(con: duckdb.DuckDBPyConnection, case_id: str) -> Event | None:

@@ -13,9 +13,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recon.cases.errors import DuplicateDiscrepancy, PartitionNotReconciled
-from recon.cases.events import append_query, atomically, registered
+from recon.cases.events import append_query, atomically
 from recon.cases.schema import ensure_cases_schema
 from recon.currencies import format_money
+from recon.warehouse import registered
 
 
 @dataclass(frozen=True)
