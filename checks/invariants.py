@@ -5,6 +5,7 @@ relations (`sql_models.Relations` on DuckDB, `spark.models.SparkRelations` on Sp
 transpiled like the models) run them on what the tables hold in the partition (ephemeral models
 inlined, landing rows where they sit)."""
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -33,13 +34,30 @@ class PartitionRows(Protocol):
     ) -> list[tuple]: ...
 
 
-def rows_conserved_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        ROWS_CONSERVED,
-        asset=asset_key,
-        blocking=True,
-        description="For every file: rows read = rows loaded + rows quarantined.",
+def _blocking_spec(name: str, description: str) -> Callable[[dg.AssetKey], dg.AssetCheckSpec]:
+    """The spec of an invariant, for whichever asset it is attached to. Every invariant blocks:
+    nothing is built on a partition that breaks one."""
+
+    def spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
+        return dg.AssetCheckSpec(name, asset=asset_key, blocking=True, description=description)
+
+    return spec
+
+
+def _result(name: str, asset_key: dg.AssetKey, passed: bool, metadata: dict) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=name,
+        asset_key=asset_key,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
     )
+
+
+rows_conserved_spec = _blocking_spec(
+    ROWS_CONSERVED,
+    "For every file: rows read = rows loaded + rows quarantined.",
+)
 
 
 def rows_conserved(
@@ -90,13 +108,7 @@ def rows_conserved(
             broken.append(
                 f"{file}: read {read}, loaded {loaded}, {held} {where}, quarantined {quarantined}"
             )
-    return dg.AssetCheckResult(
-        check_name=ROWS_CONSERVED,
-        asset_key=asset_key,
-        passed=not broken,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"files_not_conserved": broken},
-    )
+    return _result(ROWS_CONSERVED, asset_key, not broken, {"files_not_conserved": broken})
 
 
 def _rows_in_place(
@@ -111,13 +123,10 @@ def _rows_in_place(
     return rows
 
 
-def discrepancy_ids_unique_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        DISCREPANCY_IDS_UNIQUE,
-        asset=asset_key,
-        blocking=True,
-        description="Each discrepancy_id appears once: alerts and resolutions key on it.",
-    )
+discrepancy_ids_unique_spec = _blocking_spec(
+    DISCREPANCY_IDS_UNIQUE,
+    "Each discrepancy_id appears once: alerts and resolutions key on it.",
+)
 
 
 def discrepancy_ids_unique(
@@ -130,12 +139,11 @@ def discrepancy_ids_unique(
         """,
         origin=DISCREPANCY_IDS_UNIQUE,
     )
-    return dg.AssetCheckResult(
-        check_name=DISCREPANCY_IDS_UNIQUE,
-        asset_key=asset_key,
-        passed=not repeated,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"repeated_ids": [f"{i} x{n}" for i, n in repeated]},
+    return _result(
+        DISCREPANCY_IDS_UNIQUE,
+        asset_key,
+        not repeated,
+        {"repeated_ids": [f"{i} x{n}" for i, n in repeated]},
     )
 
 
@@ -144,30 +152,21 @@ BRIDGE_CLOSES = "bridge_closes"
 CASH_ANCHORS = ("settled_gross", "paid_out")
 
 
-def bridge_closes_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        BRIDGE_CLOSES,
-        asset=asset_key,
-        blocking=True,
-        description=(
-            "Per currency, every total of the revenue bridge equals the previous total plus the "
-            "steps between, and the client-reported, ordered, gross, net, settled gross and paid "
-            "out totals equal the same sums computed straight from staging."
-        ),
-    )
+bridge_closes_spec = _blocking_spec(
+    BRIDGE_CLOSES,
+    (
+        "Per currency, every total of the revenue bridge equals the previous total plus the "
+        "steps between, and the client-reported, ordered, gross, net, settled gross and paid "
+        "out totals equal the same sums computed straight from staging."
+    ),
+)
 
 
 def bridge_closes(
     relations: PartitionRows, asset_key: dg.AssetKey, day: date
 ) -> dg.AssetCheckResult:
     problems = [f"{c} {line}: {why}" for c, line, why in _bridge_problems(relations, day)]
-    return dg.AssetCheckResult(
-        check_name=BRIDGE_CLOSES,
-        asset_key=asset_key,
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"problems": problems[:50]},
-    )
+    return _result(BRIDGE_CLOSES, asset_key, not problems, {"problems": problems[:50]})
 
 
 def _bridge_problems(relations: PartitionRows, day: date) -> list[tuple[str, str, str]]:
@@ -277,16 +276,13 @@ def _independent_totals(relations: PartitionRows, day: date) -> dict[tuple[str, 
 CHECKOUTS_TRACED = "checkouts_traced"
 
 
-def checkouts_traced_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        CHECKOUTS_TRACED,
-        asset=asset_key,
-        blocking=True,
-        description=(
-            "The spine holds each checkout of the staged rows exactly once, with as many records "
-            "as staging holds for it: none lost or doubled between layers, none invented."
-        ),
-    )
+checkouts_traced_spec = _blocking_spec(
+    CHECKOUTS_TRACED,
+    (
+        "The spine holds each checkout of the staged rows exactly once, with as many records "
+        "as staging holds for it: none lost or doubled between layers, none invented."
+    ),
+)
 
 
 def checkouts_traced(
@@ -327,12 +323,11 @@ def checkouts_traced(
         """,
         origin=CHECKOUTS_TRACED,
     )
-    return dg.AssetCheckResult(
-        check_name=CHECKOUTS_TRACED,
-        asset_key=asset_key,
-        passed=staged == spine_records and checkouts == distinct and same_ids,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
+    return _result(
+        CHECKOUTS_TRACED,
+        asset_key,
+        staged == spine_records and checkouts == distinct and same_ids,
+        {
             "staged_records": int(staged),
             "spine_records": int(spine_records),
             "spine_checkouts": int(checkouts),
@@ -345,16 +340,13 @@ def checkouts_traced(
 MONEY_CONSERVED = "money_conserved"
 
 
-def money_conserved_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        MONEY_CONSERVED,
-        asset=asset_key,
-        blocking=True,
-        description=(
-            "Per currency, captures − refunds in the ledger equal the same sums over the landed "
-            "payments, each payment counted once."
-        ),
-    )
+money_conserved_spec = _blocking_spec(
+    MONEY_CONSERVED,
+    (
+        "Per currency, captures − refunds in the ledger equal the same sums over the landed "
+        "payments, each payment counted once."
+    ),
+)
 
 
 def money_conserved(
@@ -394,12 +386,11 @@ def money_conserved(
         """,
         origin=MONEY_CONSERVED,
     )
-    return dg.AssetCheckResult(
-        check_name=MONEY_CONSERVED,
-        asset_key=asset_key,
-        passed=not rows,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"differences": [f"{c}: raw {r}, ledger {lo}" for c, r, lo in rows]},
+    return _result(
+        MONEY_CONSERVED,
+        asset_key,
+        not rows,
+        {"differences": [f"{c}: raw {r}, ledger {lo}" for c, r, lo in rows]},
     )
 
 
