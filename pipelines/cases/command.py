@@ -295,6 +295,30 @@ def _note_option(required: bool = False):
     )
 
 
+def _case_action(
+    *example_lines: str,
+    name: str | None = None,
+    options: tuple = (),
+    note_required: bool = False,
+):
+    """A command that acts on one case: its ID, this action's own `options`, who acts and why,
+    and the warehouse, in that order in --help."""
+    stack = [
+        click.argument("case_id", metavar="ID"),
+        *options,
+        _by_option(),
+        _note_option(note_required),
+        warehouse_option(),
+    ]
+
+    def decorate(f):
+        for option in reversed(stack):
+            f = option(f)
+        return cases.command(name=name, epilog=examples(*example_lines))(f)
+
+    return decorate
+
+
 def _act(warehouse: Path | None, case_id: str, action, **kwargs) -> None:
     """Resolve the ID, run `action`, print the event it appended; refusals become errors."""
     from recon.cases.errors import CaseError
@@ -314,16 +338,10 @@ def _act(warehouse: Path | None, case_id: str, action, **kwargs) -> None:
     )
 
 
-@cases.command(
-    epilog=examples(
-        "recon cases ack 68bfa65dd888 --by alice",
-        "recon cases ack 68bfa65dd888 --by alice --note 'looking at the PSP export'",
-    )
+@_case_action(
+    "recon cases ack 68bfa65dd888 --by alice",
+    "recon cases ack 68bfa65dd888 --by alice --note 'looking at the PSP export'",
 )
-@click.argument("case_id", metavar="ID")
-@_by_option()
-@_note_option()
-@warehouse_option()
 def ack(case_id: str, by: str, note: str | None, warehouse: Path | None) -> None:
     """Acknowledge an open case: someone is on it."""
     from recon.cases.actions import acknowledge
@@ -331,19 +349,15 @@ def ack(case_id: str, by: str, note: str | None, warehouse: Path | None) -> None
     _act(warehouse, case_id, acknowledge, by=by, note=note)
 
 
-@cases.command(
-    epilog=examples(
-        "recon cases assign 68bfa65dd888 --to bob --by alice",
-        "recon cases assign 68bfa65dd888 --to payments-team --by alice --note 'PSP side'",
-    )
+@_case_action(
+    "recon cases assign 68bfa65dd888 --to bob --by alice",
+    "recon cases assign 68bfa65dd888 --to payments-team --by alice --note 'PSP side'",
+    options=(
+        click.option(
+            "--to", metavar="NAME", required=True, callback=_not_empty, help="Who the case goes to."
+        ),
+    ),
 )
-@click.argument("case_id", metavar="ID")
-@click.option(
-    "--to", metavar="NAME", required=True, callback=_not_empty, help="Who the case goes to."
-)
-@_by_option()
-@_note_option()
-@warehouse_option()
 def assign(case_id: str, to: str, by: str, note: str | None, warehouse: Path | None) -> None:
     """Assign a case (any status but cleared); its status stays as it is."""
     from recon.cases.actions import assign as assign_case
@@ -351,22 +365,15 @@ def assign(case_id: str, to: str, by: str, note: str | None, warehouse: Path | N
     _act(warehouse, case_id, assign_case, to=to, by=by, note=note)
 
 
-@cases.command(
-    epilog=examples(
-        "recon cases resolve 68bfa65dd888 --resolution refunded --by alice",
-        "recon cases resolve 68bfa65dd888 --resolution false_positive --by bob --note 'test order'",
-    )
+@_case_action(
+    "recon cases resolve 68bfa65dd888 --resolution refunded --by alice",
+    "recon cases resolve 68bfa65dd888 --resolution false_positive --by bob --note 'test order'",
+    options=(
+        click.option(
+            "--resolution", type=click.Choice(RESOLUTIONS), required=True, help="What settled it."
+        ),
+    ),
 )
-@click.argument("case_id", metavar="ID")
-@click.option(
-    "--resolution",
-    type=click.Choice(RESOLUTIONS),
-    required=True,
-    help="What settled it.",
-)
-@_by_option()
-@_note_option()
-@warehouse_option()
 def resolve(
     case_id: str, resolution: str, by: str, note: str | None, warehouse: Path | None
 ) -> None:
@@ -377,16 +384,10 @@ def resolve(
     _act(warehouse, case_id, resolve_case, resolution=resolution, by=by, note=note)
 
 
-@cases.command(
-    epilog=examples(
-        "recon cases reopen 68bfa65dd888 --by alice",
-        "recon cases reopen 68bfa65dd888 --by alice --note 'the refund bounced'",
-    )
+@_case_action(
+    "recon cases reopen 68bfa65dd888 --by alice",
+    "recon cases reopen 68bfa65dd888 --by alice --note 'the refund bounced'",
 )
-@click.argument("case_id", metavar="ID")
-@_by_option()
-@_note_option()
-@warehouse_option()
 def reopen(case_id: str, by: str, note: str | None, warehouse: Path | None) -> None:
     """Reopen a resolved case (its resolution stays in the history)."""
     from recon.cases.actions import reopen as reopen_case
@@ -394,14 +395,11 @@ def reopen(case_id: str, by: str, note: str | None, warehouse: Path | None) -> N
     _act(warehouse, case_id, reopen_case, by=by, note=note)
 
 
-@cases.command(
+@_case_action(
+    "recon cases note 68bfa65dd888 --by alice --note 'asked the PSP for a trace'",
     name="note",
-    epilog=examples("recon cases note 68bfa65dd888 --by alice --note 'asked the PSP for a trace'"),
+    note_required=True,
 )
-@click.argument("case_id", metavar="ID")
-@_by_option()
-@_note_option(required=True)
-@warehouse_option()
 def add_note(case_id: str, by: str, note: str, warehouse: Path | None) -> None:
     """Add a note to a case's history (any status but cleared)."""
     from recon.cases.actions import note as note_case
