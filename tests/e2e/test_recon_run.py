@@ -14,6 +14,11 @@ import duckdb
 import polars as pl
 import pytest
 
+from dbt_like_models import MODELS_DIR
+from recon.reconcile import reconcile_partition
+from recon.run_params import RunParams
+from recon.sql_models import discover
+from recon.warehouse import connect
 from testdata.scoring import score
 from testdata.settlement import REFERENCE_FEE_SCHEDULE
 from testdata.synthetic import generate_landing
@@ -240,3 +245,46 @@ def test_demo_keeps_the_synthetic_generator(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "generating 60 checkouts" in done.stdout
     assert "recall 1.000, precision 1.000" in done.stdout
+
+
+# Columns that name the run or the instant of the load, not what the data says.
+_RUN_COLUMNS = ("run_id", "_loaded_at", "loaded_at")
+
+
+def test_the_library_runner_builds_what_the_job_builds(reconciled, landing, tmp_path):
+    """The rule tests, the chaos audit and the tools reconcile through `reconcile_partition`,
+    without Dagster; they prove something about `recon run` only while both build the same
+    tables. A step added to the job and not to the library runner (or the reverse) fails here."""
+    assert reconciled.done.returncode == 0, reconciled.done.stdout + reconciled.done.stderr
+    params = RunParams(fee_schedule=REFERENCE_FEE_SCHEDULE)
+    with connect(tmp_path / "library.duckdb") as con:
+        reconcile_partition(con, landing, DAY, params)
+        con.execute(f"attach '{reconciled.warehouse}' as job (read_only)")
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = 'library' and table_schema not in ('main', 'pg_catalog') "
+            "order by all"
+        ).fetchall()
+        stored = [m.table for m in discover(MODELS_DIR).values() if m.stored]
+        assert set(stored) <= {f"{s}.{t}" for s, t in tables}
+        differing = {}
+        for schema, table in tables:
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns where table_catalog = "
+                    "'library' and table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, table],
+                ).fetchall()
+                if c not in _RUN_COLUMNS
+            ]
+            listed = ", ".join(f'"{c}"' for c in columns)
+            only = con.execute(
+                f"select count(*) from ((select {listed} from library.{schema}.{table} "
+                f"except all select {listed} from job.{schema}.{table}) union all "
+                f"(select {listed} from job.{schema}.{table} "
+                f"except all select {listed} from library.{schema}.{table}))"
+            ).fetchone()[0]
+            if only:
+                differing[f"{schema}.{table}"] = only
+    assert differing == {}
