@@ -267,14 +267,7 @@ def run_once(
     """`engine`: settings choosing the engine (`engine`, `spark_master`); DuckDB when none."""
     generated = landing_for(root, checkouts, reuse)
     landing = generated.landing
-    # Everything but the landing files is rebuilt: warehouse, its WAL, lock and spill folder, out.
-    for stale in root.iterdir():
-        if stale.name in ("landing", "bulk.json"):
-            continue
-        if stale.is_dir():
-            shutil.rmtree(stale)
-        else:
-            stale.unlink()
+    _clear_all_but_landing(root)
     settings = ReconSettings(
         landing_dir=landing,
         warehouse_path=root / "warehouse.duckdb",
@@ -293,58 +286,19 @@ def run_once(
     sampler.stop()
     if not outcome.success:
         raise SystemExit(outcome.report())
-    windows = step_windows(instance, outcome.run_id)
-    by_asset = check_seconds(instance, outcome.run_id)
-    in_checks: dict[str, float] = {}
-    for (step, _), seconds in by_asset.items():
-        in_checks[step] = in_checks.get(step, 0.0) + seconds
-    stages: dict[str, dict] = {}
-    for step, (start, end) in windows.items():
-        stage = stages.setdefault(stage_of(step), {"seconds": 0.0, "windows": []})
-        stage["seconds"] += end - start - in_checks.get(step, 0.0)
-        stage["windows"].append((start, end))
-    stages["checks"] = {
-        "seconds": sum(in_checks.values()),
-        "windows": [windows[step] for step in in_checks],
-    }
-    rows = generated.total_rows
-    figures = {"checkouts": checkouts, "rows": rows, "generate_seconds": generated.seconds}
-    for name in ("ingest", "models", "checks", "reports"):
-        stage = stages.get(name, {"seconds": 0.0, "windows": []})
-        peak = max((sampler.peak(a, b) for a, b in stage["windows"]), default=0)
-        figures[name] = {
-            "seconds": stage["seconds"],
-            "checkouts_per_second": checkouts / stage["seconds"] if stage["seconds"] else None,
-            "rows_per_second": rows / stage["seconds"] if stage["seconds"] else None,
-            "peak_rss_bytes": peak,
-            # The checks run inside other stages' steps: no window of their own.
-            "cores": sampler.cores(stage["windows"]) if name != "checks" else None,
-        }
-    step_sum = sum(end - start for start, end in windows.values())
+    run = _RunTimes(instance, outcome.run_id)
+    figures = {"checkouts": checkouts, "rows": generated.total_rows}
+    figures["generate_seconds"] = generated.seconds
+    figures |= _stage_figures(run, sampler, checkouts, generated.total_rows)
     figures["total"] = {
         "seconds": total,
         "checkouts_per_second": checkouts / total,
-        "rows_per_second": rows / total,
+        "rows_per_second": generated.total_rows / total,
         "peak_rss_bytes": sampler.peak(),
         "cores": sampler.cores([(started, started + total)]),
-        "dagster_overhead_seconds": total - step_sum,
+        "dagster_overhead_seconds": total - sum(end - s for s, end in run.windows.values()),
     }
-    # The models step builds every model: its models are listed one by one instead.
-    per_model = model_seconds(instance, outcome.run_id)
-    figures["steps"] = {
-        step: end - start - in_checks.get(step, 0.0)
-        for step, (start, end) in windows.items()
-        if step != "models"
-    } | per_model
-    figures["models_step_overhead_seconds"] = (
-        windows["models"][1] - windows["models"][0] - in_checks.get("models", 0.0)
-    ) - sum(per_model.values())
-    # Which step (or model) sets the peak: the steps' windows, the models step's by model.
-    step_spans = {k: v for k, v in windows.items() if k != "models"}
-    step_spans |= model_windows(instance, outcome.run_id, windows["models"])
-    figures["step_peak_rss_bytes"] = {k: sampler.peak(a, b) for k, (a, b) in step_spans.items()}
-    figures["step_cores"] = {k: sampler.cores([span]) for k, span in step_spans.items()}
-    figures["check_steps"] = {asset: seconds for (_, asset), seconds in by_asset.items()}
+    figures |= _step_figures(run, sampler)
     figures["scan_seconds"] = scan
     figures["total_over_scan"] = total / scan
     figures["column_scan_seconds"] = column_scan_seconds(landing)
@@ -352,7 +306,89 @@ def run_once(
     figures["fixed_run_seconds"] = fixed_cost_seconds(root, memory_limit, engine)
     figures["discrepancies"] = sum(n for _, _, n, _ in outcome.rows)
     figures["injected"] = generated.anomalies
-    baseline_seconds, baseline_pairs = run_baseline(
+    figures["baseline"] = _baseline_figures(root, landing, memory_limit, settings)
+    figures["job_over_baseline"] = total / figures["baseline"]["seconds"]
+    figures["comparison"] = {
+        **compare_orders_and_captures(landing),
+        **datacompy_in_its_own_environment(landing),
+        "job_steps_seconds": sum(figures["steps"][m] for m in _JOB_MODELS),
+    }
+    return figures
+
+
+def _clear_all_but_landing(root: Path) -> None:
+    """Everything but the landing files is rebuilt: warehouse, its WAL, lock and spill folder,
+    out."""
+    for stale in root.iterdir():
+        if stale.name in ("landing", "bulk.json"):
+            continue
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
+
+
+class _RunTimes:
+    """A finished run's step windows, and its checks' seconds by step and by checked asset."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str) -> None:
+        self.instance, self.run_id = instance, run_id
+        self.windows = step_windows(instance, run_id)
+        self.by_asset = check_seconds(instance, run_id)
+        self.in_checks: dict[str, float] = {}
+        for (step, _), seconds in self.by_asset.items():
+            self.in_checks[step] = self.in_checks.get(step, 0.0) + seconds
+
+    def seconds(self, step: str) -> float:
+        """The step's own seconds, its asset checks excluded."""
+        start, end = self.windows[step]
+        return end - start - self.in_checks.get(step, 0.0)
+
+
+def _stage_figures(run: _RunTimes, sampler: RssSampler, checkouts: int, rows: int) -> dict:
+    stages: dict[str, dict] = {}
+    for step, window in run.windows.items():
+        stage = stages.setdefault(stage_of(step), {"seconds": 0.0, "windows": []})
+        stage["seconds"] += run.seconds(step)
+        stage["windows"].append(window)
+    stages["checks"] = {
+        "seconds": sum(run.in_checks.values()),
+        "windows": [run.windows[step] for step in run.in_checks],
+    }
+    figures = {}
+    for name in ("ingest", "models", "checks", "reports"):
+        stage = stages.get(name, {"seconds": 0.0, "windows": []})
+        seconds = stage["seconds"]
+        figures[name] = {
+            "seconds": seconds,
+            "checkouts_per_second": checkouts / seconds if seconds else None,
+            "rows_per_second": rows / seconds if seconds else None,
+            "peak_rss_bytes": max((sampler.peak(a, b) for a, b in stage["windows"]), default=0),
+            # The checks run inside other stages' steps: no window of their own.
+            "cores": sampler.cores(stage["windows"]) if name != "checks" else None,
+        }
+    return figures
+
+
+def _step_figures(run: _RunTimes, sampler: RssSampler) -> dict:
+    """Seconds, peak and cores per step; the models step, which builds every model, listed
+    model by model instead."""
+    per_model = model_seconds(run.instance, run.run_id)
+    steps = {step: run.seconds(step) for step in run.windows if step != "models"}
+    # Which step (or model) sets the peak: the steps' windows, the models step's by model.
+    spans = {k: v for k, v in run.windows.items() if k != "models"}
+    spans |= model_windows(run.instance, run.run_id, run.windows["models"])
+    return {
+        "steps": steps | per_model,
+        "models_step_overhead_seconds": run.seconds("models") - sum(per_model.values()),
+        "step_peak_rss_bytes": {k: sampler.peak(a, b) for k, (a, b) in spans.items()},
+        "step_cores": {k: sampler.cores([span]) for k, span in spans.items()},
+        "check_steps": {asset: seconds for (_, asset), seconds in run.by_asset.items()},
+    }
+
+
+def _baseline_figures(root: Path, landing: Path, memory_limit: str, settings) -> dict:
+    seconds, pairs = run_baseline(
         landing,
         DAY,
         memory_limit,
@@ -360,29 +396,24 @@ def run_once(
         params=RunParams.of(settings),
     )
     job_pairs = job_findings(root / "out" / "discrepancies.parquet")
-    figures["baseline"] = {
-        "seconds": baseline_seconds,
-        "same_pairs_as_job": baseline_pairs == job_pairs,
-        "pairs": len(baseline_pairs),
-        "missing": len(job_pairs - baseline_pairs),
-        "extra": len(baseline_pairs - job_pairs),
+    return {
+        "seconds": seconds,
+        "same_pairs_as_job": pairs == job_pairs,
+        "pairs": len(pairs),
+        "missing": len(job_pairs - pairs),
+        "extra": len(pairs - job_pairs),
     }
-    figures["job_over_baseline"] = total / baseline_seconds
-    # Staging itself is ephemeral (inlined into its readers); what is stored is the repeats'
-    # companions and the intermediates over them.
-    job_models = (
-        "staging/stg_order_versions",
-        "staging/stg_payment_copies",
-        "intermediate/int_checkout_orders",
-        "intermediate/int_authorizations",
-        "intermediate/int_payment_ledger",
-    )
-    figures["comparison"] = {
-        **compare_orders_and_captures(landing),
-        **datacompy_in_its_own_environment(landing),
-        "job_steps_seconds": sum(per_model[m] for m in job_models),
-    }
-    return figures
+
+
+# Staging itself is ephemeral (inlined into its readers); what is stored is the repeats'
+# companions and the intermediates over them.
+_JOB_MODELS = (
+    "staging/stg_order_versions",
+    "staging/stg_payment_copies",
+    "intermediate/int_checkout_orders",
+    "intermediate/int_authorizations",
+    "intermediate/int_payment_ledger",
+)
 
 
 def _cores(value: float | None) -> str:
