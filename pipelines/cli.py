@@ -369,14 +369,11 @@ def report(day: date, out: Path, warehouse: Path | None) -> None:
     pages (self-contained HTML that opens from disk), with CSV and Parquet of every table."""
     from recon.reports.build import build_reports
     from recon.settings import ReconSettings
-    from recon.warehouse import connect
+    from recon.warehouse import connect, has_tables
 
     path = existing_warehouse(warehouse)
     with connect(path) as con:
-        reconciled = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'marts' and table_name = 'revenue_bridge'"
-        ).fetchone()[0]
+        reconciled = has_tables(con, "marts.revenue_bridge")
         if (
             not reconciled
             or not con.execute(

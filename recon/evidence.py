@@ -9,6 +9,8 @@ from datetime import date
 
 import duckdb
 
+from recon.warehouse import has_tables
+
 MIN_PREFIX = 8
 
 
@@ -30,7 +32,7 @@ def find_finding(con: duckdb.DuckDBPyConnection, id_or_prefix: str) -> Finding:
     """The finding whose ID is `id_or_prefix`, or the only one starting with it (at least
     MIN_PREFIX characters), with its evidence; the latest partition's if several hold it."""
     text = id_or_prefix.strip().lower()
-    if not _table_exists(con, "marts", "discrepancies"):
+    if not has_tables(con, "marts.discrepancies"):
         raise UnknownDiscrepancy("no discrepancies in this warehouse yet: run `recon run` first")
     if len(text) < MIN_PREFIX:
         raise UnknownDiscrepancy(
@@ -61,7 +63,7 @@ def find_finding(con: duckdb.DuckDBPyConnection, id_or_prefix: str) -> Finding:
 
 def evidence_of(con: duckdb.DuckDBPyConnection, discrepancy_id: str, day: date) -> list[dict]:
     """The evidence rows of one finding of partition `day`, by source, file and line."""
-    if not _table_exists(con, "marts", "discrepancy_evidence"):
+    if not has_tables(con, "marts.discrepancy_evidence"):
         return []  # a warehouse reconciled before evidence was recorded
     return _rows(
         con,
@@ -75,13 +77,3 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    # information_schema lists views too: on the Spark engine the marts are views of its files.
-    [(count,)] = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = current_database() "
-        "and table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()
-    return count == 1

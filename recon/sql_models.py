@@ -32,7 +32,7 @@ from recon.model_errors import ModelError
 from recon.model_macros import PREFIXES, expand, header_lines
 from recon.raw_rows import raw_rows_sql
 from recon.run_params import PARAM_TABLES
-from recon.warehouse import configure_keys, transaction
+from recon.warehouse import configure_keys, has_tables, transaction
 
 LAYERS = ("staging", "intermediate", "marts")
 SEEDS = "seeds"
@@ -418,11 +418,7 @@ def _ensure_table(
     A new column (a new version of the project adding one) keeps the other partitions, null in
     it until they are rebuilt: an upgrade must not empty a mart's history. A removed column or a
     changed type invalidates every stored partition: they must be rebuilt."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [model.layer, model.name],
-    ).fetchone()[0]
-    if exists:
+    if has_tables(con, model.table):
         current = [(r[0], r[1]) for r in con.execute(f"describe {model.table}").fetchall()]
         if current == wanted:
             return

@@ -3,6 +3,7 @@ transactions."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -40,6 +41,33 @@ def registered(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[N
         for name in tables:
             with suppress(duckdb.Error):
                 con.unregister(name)
+
+
+def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The `schema.table` names of the connection's own database (not of attached ones), views
+    included: on the Spark engine the models' tables are views of its files. Looked up rather
+    than tried: a failed query inside a transaction would abort it."""
+    return {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = current_database()"
+        ).fetchall()
+    }
+
+
+def has_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
+    """Whether every one of `tables` (`schema.table`) exists."""
+    return set(tables) <= existing_tables(con)
+
+
+def is_reconciled(con: duckdb.DuckDBPyConnection, day: date) -> bool:
+    """Whether a run has built `day`'s partition here: acting on one never built (planning its
+    alerts, syncing its cases) would take its empty findings for resolved ones."""
+    # Every result is read to its end (fetchall): the connection then takes the next query.
+    return has_tables(con, "marts.discrepancies", "meta.run_params") and con.execute(
+        "select count(*) from meta.run_params where _partition_date = ?", [day]
+    ).fetchall() != [(0,)]
 
 
 RAW_DDL = (
@@ -91,12 +119,7 @@ class EngineMismatch(RuntimeError):
 
 def engine_of(con: duckdb.DuckDBPyConnection) -> str:
     """The engine that builds the warehouse: `duckdb` unless the Spark engine claimed it."""
-    # Looked up rather than tried: a failed query inside a transaction would abort it.
-    [(claimed,)] = con.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'meta' and table_name = 'engine'"
-    ).fetchall()
-    if not claimed:
+    if not has_tables(con, ENGINE_TABLE):
         return "duckdb"
     rows = con.execute(f"select engine from {ENGINE_TABLE}").fetchall()
     return rows[0][0] if rows else "duckdb"

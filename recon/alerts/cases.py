@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from recon.alerts.config import AlertConfig
 from recon.cases.schema import cases_schema_exists
+from recon.warehouse import has_tables
 
 # Case IDs are discrepancy IDs: the cases among `ids_sql`'s whose current status (the status of
 # their last event) is a decision.
@@ -76,7 +77,8 @@ def escalations_sql(con: duckdb.DuckDBPyConnection, config: AlertConfig) -> str 
         return None
     escalated = (
         "select case_id, since_event_no from alerts.escalations"
-        if _escalations_table_exists(con)
+        # A warehouse whose alerts schema predates escalations: nothing was escalated yet.
+        if has_tables(con, "alerts.escalations")
         else _NO_ESCALATIONS
     )
     return _ESCALATIONS.format(escalated=escalated)
@@ -102,12 +104,3 @@ def record_escalations(con: duckdb.DuckDBPyConnection, day: date, now: datetime)
         """,
         {"day": day, "now": now},
     )
-
-
-def _escalations_table_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    # A warehouse whose alerts schema predates escalations: nothing was escalated yet.
-    [(count,)] = con.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'alerts' and table_name = 'escalations'"
-    ).fetchall()
-    return count == 1

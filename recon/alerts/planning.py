@@ -31,7 +31,7 @@ from recon.alerts.notices import (
     notice_id,
 )
 from recon.alerts.schema import alerts_schema_exists
-from recon.warehouse import registered, transaction
+from recon.warehouse import is_reconciled, registered, transaction
 
 # A change: its kind ("new", "resolve", or "escalate" for a case open past its SLA), the item,
 # the generation it is announced under (for an escalation: the event that opened the case, see
@@ -114,18 +114,7 @@ class PartitionNotReconciled(LookupError):
 
 def _require_reconciled(con: duckdb.DuckDBPyConnection, day: date) -> None:
     # Planning an empty, never-built partition would "resolve" every open discrepancy of it.
-    tables = {
-        row[0]
-        for row in con.execute(
-            "select table_schema || '.' || table_name from information_schema.tables "
-            "where table_schema in ('marts', 'meta')"
-        ).fetchall()
-    }
-    # Every result is read to its end (fetchall): the connection then takes the next query.
-    built = {"marts.discrepancies", "meta.run_params"} <= tables and con.execute(
-        "select count(*) from meta.run_params where _partition_date = ?", [day]
-    ).fetchall() != [(0,)]
-    if not built:
+    if not is_reconciled(con, day):
         raise PartitionNotReconciled(f"partition {day} has not been reconciled in this warehouse")
 
 

@@ -3,7 +3,7 @@ and the outbox of notices per channel."""
 
 import duckdb
 
-from recon.warehouse import create_without_keys
+from recon.warehouse import create_without_keys, has_tables
 
 DDL = """
 create schema if not exists alerts;
@@ -71,8 +71,4 @@ def ensure_alerts_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def alerts_schema_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    [(count,)] = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'alerts' and table_name = 'outbox'"
-    ).fetchall()
-    return bool(count)
+    return has_tables(con, "alerts.outbox")

@@ -4,7 +4,7 @@ append-only, hash-chained log of everything that happened to the cases."""
 import duckdb
 
 from recon.cases.vocabulary import ACTIONS, RESOLUTIONS, STATUSES
-from recon.warehouse import create_without_keys
+from recon.warehouse import create_without_keys, has_tables
 
 
 def _among(values: tuple[str, ...]) -> str:
@@ -58,9 +58,4 @@ def ensure_cases_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def cases_schema_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    """Looked up rather than tried: a failed query inside a transaction would abort it."""
-    [(count,)] = con.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'cases' and table_name in ('cases', 'events')"
-    ).fetchall()
-    return count == 2
+    return has_tables(con, "cases.cases", "cases.events")

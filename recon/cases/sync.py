@@ -16,7 +16,7 @@ from recon.cases.errors import DuplicateDiscrepancy, PartitionNotReconciled
 from recon.cases.events import append_query, atomically
 from recon.cases.schema import ensure_cases_schema
 from recon.currencies import format_money
-from recon.warehouse import registered
+from recon.warehouse import is_reconciled, registered
 
 
 @dataclass(frozen=True)
@@ -198,17 +198,7 @@ def _require_unique(diff: pa.Table, day: date) -> None:
 
 
 def _require_reconciled(con: duckdb.DuckDBPyConnection, day: date) -> None:
-    # information_schema lists views too: on the Spark engine the mart is a view of its files.
-    [(tables,)] = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_catalog = current_database() "
-        "and ((table_schema = 'marts' and table_name = 'discrepancies') "
-        "or (table_schema = 'meta' and table_name = 'run_params'))"
-    ).fetchall()
-    built = tables == 2 and con.execute(
-        "select count(*) from meta.run_params where _partition_date = ?", [day]
-    ).fetchall() != [(0,)]
-    if not built:
+    if not is_reconciled(con, day):
         raise PartitionNotReconciled(
             f"partition {day} has not been reconciled in this warehouse: run `recon run` first"
         )

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from recon.warehouse import has_tables
+
 TABLE = "marts.discrepancy_evidence"
 LIMIT = 200
 _FIRST = ("source", "source_file", "line")
@@ -25,11 +27,7 @@ class Evidence:
 def evidence_of(con: duckdb.DuckDBPyConnection, discrepancy_id: str) -> Evidence | None:
     """Its rows (whatever columns the table has, where it came from first), or None when the
     warehouse has no evidence table."""
-    [(exists,)] = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = current_database() "
-        "and table_schema = 'marts' and table_name = 'discrepancy_evidence'"
-    ).fetchall()
-    if not exists:
+    if not has_tables(con, TABLE):
         return None
     try:
         cursor = con.execute(
