@@ -418,7 +418,7 @@ def _ensure_table(
     A new column (a new version of the project adding one) keeps the other partitions, null in
     it until they are rebuilt: an upgrade must not empty a mart's history. A removed column or a
     changed type invalidates every stored partition: they must be rebuilt."""
-    if has_tables(con, model.table):
+    if has_tables(con, model.table, views=False):
         current = [(r[0], r[1]) for r in con.execute(f"describe {model.table}").fetchall()]
         if current == wanted:
             return

@@ -43,22 +43,34 @@ def registered(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[N
                 con.unregister(name)
 
 
-def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The `schema.table` names of the connection's own database (not of attached ones), views
-    included: on the Spark engine the models' tables are views of its files. Looked up rather
-    than tried: a failed query inside a transaction would abort it."""
-    return {
-        f"{schema}.{name}"
-        for schema, name in con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_catalog = current_database()"
-        ).fetchall()
-    }
+def has_tables(con: duckdb.DuckDBPyConnection, *tables: str, views: bool = True) -> bool:
+    """Whether every one of `tables` (`schema.table`) exists in the connection's own database
+    (not an attached one), as a table or, with `views`, a view: on the Spark engine the models'
+    tables are views of its files. Looked up rather than tried: a failed query inside a
+    transaction would abort it. The names are written into the query as literals: a lookup
+    with them as parameters, or of every name, takes twice as long, and it runs in every
+    session (`engine_of`)."""
+    wanted = set(tables)
+    pairs = [name.split(".", 1) for name in sorted(wanted)]
+
+    def lookup(catalog: str, column: str) -> str:
+        match = " or ".join(
+            f"(schema_name = {_quoted(schema)} and {column} = {_quoted(name)})"
+            for schema, name in pairs
+        )
+        return (
+            f"select schema_name || '.' || {column} from {catalog} "
+            f"where database_name = current_database() and ({match})"
+        )
+
+    query = lookup("duckdb_tables()", "table_name")
+    if views:
+        query += " union all " + lookup("duckdb_views()", "view_name")
+    return wanted <= {name for (name,) in con.execute(query).fetchall()}
 
 
-def has_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
-    """Whether every one of `tables` (`schema.table`) exists."""
-    return set(tables) <= existing_tables(con)
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def is_reconciled(con: duckdb.DuckDBPyConnection, day: date) -> bool:
@@ -119,7 +131,7 @@ class EngineMismatch(RuntimeError):
 
 def engine_of(con: duckdb.DuckDBPyConnection) -> str:
     """The engine that builds the warehouse: `duckdb` unless the Spark engine claimed it."""
-    if not has_tables(con, ENGINE_TABLE):
+    if not has_tables(con, ENGINE_TABLE, views=False):
         return "duckdb"
     rows = con.execute(f"select engine from {ENGINE_TABLE}").fetchall()
     return rows[0][0] if rows else "duckdb"

@@ -10,6 +10,7 @@ from recon.warehouse import (
     configure_session,
     create_without_keys,
     engine_of,
+    has_tables,
     transaction,
 )
 
@@ -116,3 +117,22 @@ def test_a_table_an_earlier_version_keyed_is_rebuilt_without_its_key_keeping_its
         assert [t for (t,) in con.execute("select table_name from duckdb_tables()").fetchall()] == [
             "state"
         ]
+
+
+def test_has_tables_sees_the_own_database_views_included_unless_asked_not_to(tmp_path):
+    """What every "has this warehouse been reconciled" test asks: a table of an attached
+    database is not the warehouse's, and the Spark engine's marts are views."""
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.discrepancies (discrepancy_id varchar)")
+        con.execute("create view marts.finance_daily as select 1 as x")
+        con.execute(f"attach '{tmp_path / 'other.duckdb'}' as other")
+        con.execute("create schema other.meta")
+        con.execute("create table other.meta.run_params (x integer)")
+
+        assert has_tables(con, "marts.discrepancies")
+        assert has_tables(con, "marts.discrepancies", "marts.finance_daily")
+        assert not has_tables(con, "marts.finance_daily", views=False)
+        assert not has_tables(con, "marts.discrepancies", "meta.run_params")
+        assert not has_tables(con, "meta.run_params")
+        assert not has_tables(con, "marts.it's")  # quoted, not a syntax error
