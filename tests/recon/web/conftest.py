@@ -6,10 +6,8 @@ five cases; `Visitor` is a browser without a browser: it keeps the session cooki
 CSRF token off the page and posts forms. `running_recon_web` starts the command itself."""
 
 import re
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -18,7 +16,6 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-import uvicorn
 import yaml
 
 from recon.cases.actions import assign, resolve
@@ -31,6 +28,7 @@ from tests.recon.cases.conftest import (
     copied,
     five_cases,
 )
+from tests.serving import serve
 
 PASSWORDS = {"alice": "alice-password", "rita": "rita-password"}
 API_KEY = "bot-api-key-0123456789"
@@ -66,23 +64,6 @@ def template(tmp_path_factory) -> Path:
         assign(shop.con, MISMATCH.id, to="bob", by="alice")
         resolve(shop.con, RESERVATION.id, resolution="false_positive", by="bob")
     return path
-
-
-@contextmanager
-def serve(app) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -6,7 +6,8 @@ from recon.web.app import WebSettings, create_app
 from recon.web.config import WebConfig
 from recon.web.passwords import hash_secret
 from tests.recon.cases.conftest import CHARGE
-from tests.recon.web.conftest import API_KEY, Visitor, error_of, serve
+from tests.recon.web.conftest import API_KEY, Visitor, error_of
+from tests.serving import serve
 
 
 def test_a_visitor_who_has_not_signed_in_is_sent_to_sign_in_and_back(site):
