@@ -58,7 +58,6 @@ fulfillment_events = Table(
 _FULFILLMENTS = RecordLookup(fulfillments, "fulfillment_id", "fulfillment")
 _INSERT = insert(fulfillments)
 _INSERT_EVENT = insert(fulfillment_events)
-_TRANSITION = _FULFILLMENTS.status_update()
 _EVENTS = (
     select(fulfillment_events)
     .where(fulfillment_events.c.fulfillment_id == bindparam("b_fulfillment_id"))
@@ -127,12 +126,9 @@ def _transition(
                 ),
                 "application/problem+json",
             )
-        conn.execute(
-            _TRANSITION,
-            {"b_fulfillment_id": fulfillment_id, "new_status": target, "new_updated_at": now},
-        )
+        row = _FULFILLMENTS.set_status(conn, row, target, now)
         _event(conn, call, fulfillment_id, target, True, body.reason, now)
-        return Outcome(200, iso({**row, "status": target, "updated_at": now}))
+        return Outcome(200, iso(row))
 
     return call.execute(body, handler)
 

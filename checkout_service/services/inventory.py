@@ -113,7 +113,6 @@ _TAKE = (
 )
 _RESERVATIONS = RecordLookup(reservations, "reservation_id", "reservation")
 _INSERT_RESERVATION = insert(reservations)
-_SET_STATUS = _RESERVATIONS.status_update()
 _EXPIRED = select(reservations.c.reservation_id).where(
     reservations.c.status == "active", reservations.c.expires_at <= bindparam("b_now")
 )
@@ -278,7 +277,7 @@ def commit(reservation_id: str, body: TransitionRequest, call: KeyedCallDep) -> 
             )
         for sku, quantity in _lines(conn, reservation_id):
             conn.execute(_TAKE, {"b_sku": sku, "b_quantity": quantity})
-        reservation = _set_status(conn, reservation, "committed", now)
+        reservation = _RESERVATIONS.set_status(conn, reservation, "committed", now)
         moves = _moves(conn, reservation, call.key, "commit", now, call.runtime.new_id)
         return Outcome(200, _answer(reservation, moves))
 
@@ -338,22 +337,8 @@ def _release(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     for sku, quantity in _lines(conn, reservation["reservation_id"]):
         conn.execute(_UNHOLD, {"b_sku": sku, "b_quantity": quantity})
-    reservation = _set_status(conn, reservation, "released", now)
+    reservation = _RESERVATIONS.set_status(conn, reservation, "released", now)
     return reservation, _moves(conn, reservation, key, "release", now, ids)
-
-
-def _set_status(
-    conn: Connection, reservation: dict[str, Any], status: str, now: datetime
-) -> dict[str, Any]:
-    conn.execute(
-        _SET_STATUS,
-        {
-            "b_reservation_id": reservation["reservation_id"],
-            "new_status": status,
-            "new_updated_at": now,
-        },
-    )
-    return {**reservation, "status": status, "updated_at": now}
 
 
 def _moves(

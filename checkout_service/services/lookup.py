@@ -1,5 +1,7 @@
-"""Records looked up by the ID a caller gave: the read, the locked read and the 404."""
+"""Records looked up by the ID a caller gave: the read, the locked read and the 404, and the
+move of a record to another status."""
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, Select, Table, Update, bindparam, select, update
@@ -38,12 +40,20 @@ class RecordLookup:
         self.table = table
         self.noun = noun
         self.slug = slug
+        self.id_column = id_column
         self.param = f"b_{id_column}"
         self.of_id = table.c[id_column] == bindparam(self.param)
         self._read = select(table).where(self.of_id, *criteria)
         # Serialises concurrent changes of one record on PostgreSQL (SQLite's BEGIN IMMEDIATE
         # already does), so two requests cannot both act on the state they read.
         self._read_locked = self._read.with_for_update()
+        # Only compiled when `set_status` runs, so tables without `updated_at` (payments,
+        # whose records never change status) can be looked up too.
+        self._set_status: Update = (
+            update(table)
+            .where(self.of_id)
+            .values(status=bindparam("new_status"), updated_at=bindparam("new_updated_at"))
+        )
 
     def get(self, conn: Connection, record_id: str, *, lock: bool) -> dict[str, Any]:
         """The record, locked for the transaction when `lock`; an unknown ID is a 404."""
@@ -51,11 +61,12 @@ class RecordLookup:
         row = conn.execute(query, {self.param: record_id}).mappings().first()
         return found(row, self.noun, record_id, self.slug)
 
-    def status_update(self) -> Update:
-        """An UPDATE of one record's `status` and `updated_at`, bound as `new_status` and
-        `new_updated_at` beside the ID."""
-        return (
-            update(self.table)
-            .where(self.of_id)
-            .values(status=bindparam("new_status"), updated_at=bindparam("new_updated_at"))
+    def set_status(
+        self, conn: Connection, record: dict[str, Any], status: str, now: datetime
+    ) -> dict[str, Any]:
+        """Move `record` (as read by `get`) to `status` as of `now`; the record as it now is."""
+        conn.execute(
+            self._set_status,
+            {self.param: record[self.id_column], "new_status": status, "new_updated_at": now},
         )
+        return {**record, "status": status, "updated_at": now}

@@ -61,7 +61,6 @@ order_versions = Table(
 _ORDERS = RecordLookup(orders, "order_id", "order")
 _INSERT_ORDER = insert(orders)
 _INSERT_VERSION = insert(order_versions)
-_SET_STATUS = _ORDERS.status_update()
 
 
 class AttributionBody(BaseModel):
@@ -129,12 +128,7 @@ def cancel_order(order_id: str, body: CancelRequest, call: KeyedCallDep) -> Resp
         row = _ORDERS.get(conn, order_id, lock=True)
         if row["status"] == "cancelled":
             return Outcome(200, iso(row))  # already undone: no second effect
-        now = call.runtime.clock()
-        conn.execute(
-            _SET_STATUS,
-            {"b_order_id": order_id, "new_status": "cancelled", "new_updated_at": now},
-        )
-        row = {**row, "status": "cancelled", "updated_at": now}
+        row = _ORDERS.set_status(conn, row, "cancelled", call.runtime.clock())
         # The version keeps the order's creating key: in the contract an order row's key
         # names the step that made the order; a cancellation is a later state of it.
         conn.execute(_INSERT_VERSION, row)
