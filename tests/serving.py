@@ -1,7 +1,7 @@
 """An ASGI app under uvicorn on a free port of 127.0.0.1, over real HTTP.
 
 The socket listens before the server thread starts, so a client may connect at once and no test
-waits for readiness. The same server as `serve` in tests/checkout_service/conftest.py."""
+waits for readiness. The checkout service's tests and the web tests both use it."""
 
 import socket
 import threading

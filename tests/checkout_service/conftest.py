@@ -1,24 +1,20 @@
 """Real servers and real databases for the checkout service tests.
 
 `backend` gives database settings for SQLite (files in a temporary directory) and PostgreSQL (a
-random schema prefix per test, schemas dropped afterwards). `serve` runs an app under uvicorn on
-a free port of 127.0.0.1; the socket listens before the server thread starts, so a client may
-connect at once and no test waits for readiness.
+random schema prefix per test, schemas dropped afterwards). `serve` (tests/serving.py) runs an
+app under uvicorn on a free port of 127.0.0.1.
 """
 
-import socket
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
 from checkout_service.db import DatabaseSettings, normalise_url
+from tests.serving import serve
 
 SERVICES = (
     "fraud",
@@ -30,24 +26,6 @@ SERVICES = (
     "orchestrator",
     "testsvc",
 )
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 def _pg_settings(pg_url: str) -> Iterator[DatabaseSettings]:

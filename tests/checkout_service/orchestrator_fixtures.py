@@ -26,7 +26,7 @@ from checkout_service.orchestrator.settings import SERVICE, OrchestratorSettings
 from checkout_service.services import fraud, fulfillment, inventory, order, payment, tax
 from checkout_service.services.inventory import InventorySettings
 from checkout_service.services.runtime import ServiceSettings
-from tests.checkout_service.conftest import serve
+from tests.serving import serve
 
 API_KEY = "sk_test_alpha"
 OTHER_API_KEY = "sk_test_beta"
