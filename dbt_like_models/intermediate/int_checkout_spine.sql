@@ -2,7 +2,7 @@
 -- day of its first record: server timestamps, and the collector's receipt time for client
 -- events) and what its records hold: the facts that decide which revenue-bridge line a difference
 -- belongs to. Keyed by checkout_key, the checkout ID's surrogate_key: every per-checkout table
--- joins on it.
+-- joins on it. The client side comes from int_client_events, already one row per checkout.
 with records as (
     select
         checkout_key,
@@ -11,7 +11,8 @@ with records as (
         true as is_order,
         status = 'placed' as is_open_order,
         status = 'placed' and utm_source is not null as is_campaign_order,
-        false as is_capture
+        false as is_capture,
+        null::bigint as client_events
     from stg_orders
     union all
     select
@@ -21,7 +22,8 @@ with records as (
         false as is_order,
         false as is_open_order,
         false as is_campaign_order,
-        kind = 'capture' and status = 'succeeded' as is_capture
+        kind = 'capture' and status = 'succeeded' as is_capture,
+        null::bigint as client_events
     from stg_payments
     union all
     select
@@ -31,7 +33,8 @@ with records as (
         false as is_order,
         false as is_open_order,
         false as is_campaign_order,
-        false as is_capture
+        false as is_capture,
+        null::bigint as client_events
     from stg_inventory_moves
     union all
     select
@@ -41,19 +44,20 @@ with records as (
         false as is_order,
         false as is_open_order,
         false as is_campaign_order,
-        false as is_capture
+        false as is_capture,
+        null::bigint as client_events
     from stg_fulfillments
     union all
     select
         checkout_key,
-        received_at as recorded_at,
-        event_name = 'checkout_completed' as is_completion,
+        first_received_at as recorded_at,
+        completion_events > 0 as is_completion,
         false as is_order,
         false as is_open_order,
         false as is_campaign_order,
-        false as is_capture
-    from stg_analytics_events
-    where checkout_id is not null
+        false as is_capture,
+        client_events
+    from int_client_events
 )
 ,
 
@@ -63,7 +67,9 @@ per_checkout as (
     select
         checkout_key,
         min(recorded_at) as first_record_at,
-        count(*) as records,
+        -- a staged row is one record; the client side arrives counted, one row per checkout
+        -- (count and max keep 64-bit states, where a sum's is 128 bits)
+        count(*) - count(client_events) + coalesce(max(client_events), 0) as records,
         bit_or(
             coalesce(is_completion, false)::utinyint
             | (coalesce(is_order, false)::utinyint << 1)
