@@ -1,3 +1,6 @@
+-- The baseline's money rules as one query (bench/baseline.py, money_sql). A Python format
+-- string: each name in single braces is replaced by a reader of the landing files, and
+-- doubled braces stand for one literal brace of DuckDB's struct syntax.
 -- Succeeded authorizations not captured or voided from their own checkout alone: held (no
 -- capture or void at all), or named by a capture or void of another checkout. Few; found for
 -- every checkout first, so that the plain test below can leave authorizations out.
