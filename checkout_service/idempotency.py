@@ -53,6 +53,7 @@ from sqlalchemy.sql.expression import Executable
 
 from checkout_service.db import UTCDateTime, is_retryable_conflict, reading, utcnow
 from checkout_service.problems import (
+    PROBLEM_MEDIA_TYPE,
     ProblemError,
     problem_body,
     problem_response,
@@ -483,7 +484,13 @@ class Refused(Exception):
         self.status = status
 
     def outcome(self) -> Outcome:
-        return Outcome(self.status, self.body, "application/problem+json")
+        return Outcome(self.status, self.body, PROBLEM_MEDIA_TYPE)
+
+
+def problem_outcome(status: int, slug: str, title: str, detail: str, **extra: Any) -> Outcome:
+    """A refusal a handler answers while keeping its writes (a declined payment is recorded as
+    failed), where `Refused` would roll them back: stored and replayed like any outcome."""
+    return Outcome(status, problem_body(status, slug, title, detail, **extra), PROBLEM_MEDIA_TYPE)
 
 
 Handler = Callable[[Connection], Outcome]

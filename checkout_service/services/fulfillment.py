@@ -14,8 +14,8 @@ from sqlalchemy import Boolean, Column, String, Table, bindparam, insert, select
 from sqlalchemy.engine import Connection
 
 from checkout_service.db import UTCDateTime, checkout_index, reading, record_id, timestamps
-from checkout_service.idempotency import Outcome, key_responses, service_metadata
-from checkout_service.problems import problem_body, problem_responses
+from checkout_service.idempotency import Outcome, key_responses, problem_outcome, service_metadata
+from checkout_service.problems import problem_responses
 from checkout_service.services.fields import CheckoutId, RecordId, ShortText, iso
 from checkout_service.services.lookup import RecordLookup
 from checkout_service.services.runtime import (
@@ -114,17 +114,13 @@ def _transition(
             # Recorded, then answered; kept for replay like any outcome.
             _event(conn, call, fulfillment_id, target, False, body.reason, now)
             verb = "ship" if target == "shipped" else "cancel"
-            return Outcome(
+            return problem_outcome(
                 409,
-                problem_body(
-                    409,
-                    f"fulfillment-{row['status']}",
-                    f"Cannot {verb} a {row['status']} fulfillment",
-                    f"Fulfillment {fulfillment_id} is {row['status']}; the {verb} request "
-                    "was refused and recorded.",
-                    fulfillment=iso(row),
-                ),
-                "application/problem+json",
+                f"fulfillment-{row['status']}",
+                f"Cannot {verb} a {row['status']} fulfillment",
+                f"Fulfillment {fulfillment_id} is {row['status']}; the {verb} request "
+                "was refused and recorded.",
+                fulfillment=iso(row),
             )
         row = _FULFILLMENTS.set_status(conn, row, target, now)
         _event(conn, call, fulfillment_id, target, True, body.reason, now)

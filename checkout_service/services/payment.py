@@ -25,8 +25,14 @@ from sqlalchemy import Column, Index, Integer, String, bindparam, func, insert, 
 from sqlalchemy.engine import Connection
 
 from checkout_service.db import UTCDateTime, reading, step_table
-from checkout_service.idempotency import Outcome, Refused, key_responses, service_metadata
-from checkout_service.problems import problem_body, problem_responses
+from checkout_service.idempotency import (
+    Outcome,
+    Refused,
+    key_responses,
+    problem_outcome,
+    service_metadata,
+)
+from checkout_service.problems import problem_responses
 from checkout_service.services.fields import CheckoutId, Currency, PositiveMinor, ShortText, iso
 from checkout_service.services.lookup import RecordLookup
 from checkout_service.services.runtime import (
@@ -136,17 +142,13 @@ def authorize(body: AuthorizeRequest, call: KeyedCallDep) -> Response:
         )
         if code:
             # A permanent decline: recorded as a failed authorization and kept for replay.
-            return Outcome(
+            return problem_outcome(
                 402,
-                problem_body(
-                    402,
-                    "payment-declined",
-                    "Payment declined",
-                    f"The payment method was declined ({code}).",
-                    failure_code=code,
-                    payment=iso(row),
-                ),
-                "application/problem+json",
+                "payment-declined",
+                "Payment declined",
+                f"The payment method was declined ({code}).",
+                failure_code=code,
+                payment=iso(row),
             )
         return Outcome(201, iso(row))
 
