@@ -26,7 +26,10 @@ def cases_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     )
     def cases_sync(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         day = date.fromisoformat(context.partition_key)
-        with warehouse.session() as con:
+        # A database of its own: the sync chains its events' hashes in Python, a partition's
+        # worth of rows on a first sync (1.7M at 10M checkouts), and the run's database would
+        # keep the models' pages in memory beside them (3.7 GiB instead of 2.8 at that size).
+        with warehouse.reopening_each_session(), warehouse.session() as con:
             result = sync(con, day, datetime.now(UTC))
             events, head_hash = head(con)
         context.log.info(result.describe())

@@ -218,9 +218,12 @@ def models_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition
             params = replace(recon.run_params, run_id=context.run.run_id)
             spark = SparkRelations(engine.spark_tables(), models, day, params)
         with contextlib.ExitStack() as stack:
-            if _landed_rows(warehouse, day) <= SHARED_INSTANCE_MAX_ROWS:
-                # An open session keeps the database open between the models' own sessions:
-                # opening it costs ~20 ms and closing it a checkpoint, per model.
+            if _landed_rows(warehouse, day) > SHARED_INSTANCE_MAX_ROWS:
+                stack.enter_context(warehouse.reopening_each_session())
+            else:
+                # An open session keeps the database open between the models' own sessions
+                # (a run's sessions share one already): opening it costs ~20 ms and closing it
+                # a checkpoint, per model.
                 stack.enter_context(warehouse.session())
             for model in stored:
                 if _key(model) not in context.selected_asset_keys:

@@ -3,7 +3,7 @@
 
 import functools
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from checkout_service.db import DatabaseSettings
 from recon.run_params import RunParams
@@ -26,18 +26,59 @@ class Warehouse(DuckDBResource):
 
     DuckDBResource already retries while another process holds the file's write lock."""
 
+    # A run (every step in one process: the in-process executor) opens the file once, and each
+    # session is a cursor of that connection. Opened and closed per session, the file cost a
+    # catalog load and a checkpoint each time, about 60 times per run: a tenth of a small
+    # partition's run.
+    _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    _run_stack: ExitStack = PrivateAttr(default_factory=ExitStack)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_connection = self._open()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._close_run_connection()
+
     @contextmanager
     def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._run_connection is not None:
+            yield from _configured(self._run_connection.cursor())
+            return
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with self.get_connection() as con:
-            # get_connection closes only a session that ended well: one a failed query ended
-            # stayed open with the traceback, and the run's own report then could not reopen
-            # the file ("a different configuration than existing connections").
-            try:
-                configure_session(con)
-                yield con
-            finally:
-                con.close()
+            yield from _configured(con)
+
+    @contextmanager
+    def reopening_each_session(self) -> Iterator[None]:
+        """For the block, every session opens and closes the file itself, so that DuckDB gives
+        its memory back between sessions (a partition too large to keep the database warm)."""
+        held = self._run_connection is not None
+        self._close_run_connection()
+        try:
+            yield
+        finally:
+            if held:
+                self._run_connection = self._open()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        # get_connection, for its retries while another process holds the file's lock.
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        return self._run_stack.enter_context(self.get_connection())
+
+    def _close_run_connection(self) -> None:
+        self._run_connection = None
+        self._run_stack.close()
+
+
+def _configured(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    # get_connection closes only a session that ended well: one a failed query ended stayed
+    # open with the traceback, and the run's own report then could not reopen the file ("a
+    # different configuration than existing connections").
+    try:
+        configure_session(con)
+        yield con
+    finally:
+        con.close()
 
 
 class Engine(dg.ConfigurableResource):

@@ -1,5 +1,6 @@
 """The warehouse resource: UTC sessions with the models' macros, closed however they end."""
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -24,3 +25,52 @@ def test_a_failed_session_leaves_no_connection_open(tmp_path):
     # Another configuration can open the file only once no connection of the session is left:
     # what a failed run's report does next.
     duckdb.connect(str(path), config={"memory_limit": "1GB"}).close()
+
+
+def _run(path, *assets):
+    return dg.materialize(
+        list(assets), resources={"warehouse": Warehouse(database=str(path))}, raise_on_error=False
+    )
+
+
+def test_a_runs_steps_share_one_open_database_and_free_the_file_even_when_one_fails(tmp_path):
+    path = tmp_path / "w.duckdb"
+    seen = {}
+
+    @dg.asset
+    def first(warehouse: Warehouse) -> None:
+        with warehouse.session() as con:
+            # A setting of the database itself, not of the session: it outlives the file's
+            # closing only if the file was never closed.
+            con.execute("set global threads = 1")
+
+    @dg.asset(deps=[first])
+    def second(warehouse: Warehouse) -> None:
+        with warehouse.session() as con:
+            [(seen["threads"],)] = con.execute("select current_setting('threads')").fetchall()
+            con.execute("select * from no_such_table")
+
+    result = _run(path, first, second)
+
+    assert not result.success
+    assert seen["threads"] == 1
+    # What a failed run's report does next: open the file with its own configuration.
+    duckdb.connect(str(path), config={"memory_limit": "1GB"}).close()
+
+
+def test_reopening_each_session_frees_the_file_between_sessions(tmp_path):
+    path = tmp_path / "w.duckdb"
+    warehouse = Warehouse(database=str(path))
+    warehouse.setup_for_execution(dg.build_init_resource_context())
+    try:
+        with warehouse.reopening_each_session():
+            with warehouse.session() as con:
+                con.execute("create table t as select 1 as x")
+            # DuckDB gave the database back: another configuration can open the file.
+            duckdb.connect(str(path), config={"memory_limit": "1GB"}).close()
+        with warehouse.session() as con:
+            assert con.execute("select x from t").fetchall() == [(1,)]
+        with pytest.raises(duckdb.ConnectionException, match="different configuration"):
+            duckdb.connect(str(path), config={"memory_limit": "1GB"})
+    finally:
+        warehouse.teardown_after_execution(dg.build_init_resource_context())
