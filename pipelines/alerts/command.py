@@ -30,8 +30,9 @@ from pipelines.cli_params import date_option, examples, existing_warehouse, ware
 @warehouse_option()
 def alerts(day: date, dry_run: bool, config_path: Path | None, warehouse: Path | None) -> None:
     """Send the notices of a reconciled date: new and resolved discrepancies, and any notice
-    still pending from an earlier run. Exits 1 if a notice could not be delivered (it stays
-    queued for the next run)."""
+    still pending from an earlier run. Exits 1 if a notice could not be delivered: it stays
+    queued for the next run, unless its channel refused the notice itself (HTTP 400, 413, 415,
+    422), which rejects it for good."""
     from pydantic import ValidationError
 
     from recon.alerts.config import load_config

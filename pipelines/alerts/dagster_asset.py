@@ -38,9 +38,15 @@ def alerts_asset(
         with warehouse.session() as con:
             run = run_alerts(con, day, config)
         context.log.info(run.describe())
-        if run.failed:
+        kept = len(run.failed) - len(run.rejected)
+        if kept:
             # Not an asset failure: the notices stay in the outbox and the next run sends them.
-            context.log.warning(f"{len(run.failed)} notice(s) undelivered, kept pending")
+            context.log.warning(f"{kept} notice(s) undelivered, kept pending")
+        if run.rejected:
+            context.log.warning(
+                f"{len(run.rejected)} notice(s) rejected by their channel, not sent again: "
+                + "; ".join(f"{d.channel} {d.notice_id}: {d.error}" for d in run.rejected[:5])
+            )
         return dg.MaterializeResult(
             metadata={
                 "new": len(run.new),
@@ -48,6 +54,7 @@ def alerts_asset(
                 "escalated": len(run.escalated),
                 "delivered": len(run.delivered),
                 "failed": len(run.failed),
+                "rejected": len(run.rejected),
                 "pending": run.pending,
             }
         )

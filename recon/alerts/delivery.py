@@ -1,5 +1,7 @@
 """Deliver the outbox: retried with backoff within a run, channel by channel, so one channel that
-stays down neither blocks the others nor loses its notices (they stay pending for a later run)."""
+stays down neither blocks the others nor loses its notices (they stay pending for a later run).
+A notice the receiver refuses as such (`DeliveryError.rejected`: malformed, too large) is marked
+rejected and never sent again, and its channel's next notices go on."""
 
 import time
 from collections.abc import Callable
@@ -11,6 +13,7 @@ import duckdb
 from recon.alerts.channels import Channel, DeliveryError, build_channel
 from recon.alerts.config import AlertConfig
 from recon.alerts.notices import Notice
+from recon.alerts.schema import outbox_has_rejections
 
 Sleep = Callable[[float], None]
 
@@ -23,22 +26,31 @@ class Delivery:
     delivered: bool
     attempts: int
     error: str | None = None
+    rejected: bool = False  # refused as such: not sent again (`DeliveryError.rejected`)
 
 
 def due_notices(
     con: duckdb.DuckDBPyConnection, now: datetime, channel: str | None = None
 ) -> list[Notice]:
     rows = con.execute(
-        "select payload from alerts.outbox where delivered_at is null and next_attempt_at <= ? "
-        "and (? is null or channel = ?) order by created_at, notice_id",
+        f"select payload from alerts.outbox where {_undelivered(con)} "
+        "and next_attempt_at <= ? and (? is null or channel = ?) order by created_at, notice_id",
         [now, channel, channel],
     ).fetchall()
     return [Notice.from_json(row[0]) for row in rows]
 
 
 def pending_count(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("select count(*) from alerts.outbox where delivered_at is null").fetchone()
+    row = con.execute(f"select count(*) from alerts.outbox where {_undelivered(con)}").fetchone()
     return row[0] if row else 0
+
+
+def _undelivered(con: duckdb.DuckDBPyConnection) -> str:
+    """The outbox's notices still owed. An outbox an earlier version made has no `rejected_at`
+    until a run (not a dry run, which only reads) adds it: none of its notices was rejected."""
+    if outbox_has_rejections(con):
+        return "delivered_at is null and rejected_at is null"
+    return "delivered_at is null"
 
 
 def deliver_pending(
@@ -59,7 +71,7 @@ def deliver_pending(
                 notice = with_discrepancy_ids(con, notice)
             delivery = _deliver(con, config, sender, notice, now, sleep)
             deliveries.append(delivery)
-            if not delivery.delivered:
+            if not delivery.delivered and not delivery.rejected:
                 break  # the channel is down: leave the rest pending rather than hammer it
     return deliveries
 
@@ -101,6 +113,8 @@ def _deliver(
         except Exception as failure:  # a bug in one channel must not stop the others
             kind = "" if isinstance(failure, DeliveryError) else f"{type(failure).__name__}: "
             error = f"{kind}{failure}"[:500]
+            if isinstance(failure, DeliveryError) and failure.rejected:
+                return _reject(con, notice, now, attempt, error)
             if attempt < retry.attempts:
                 sleep(retry.delay(attempt))
             continue
@@ -117,3 +131,16 @@ def _deliver(
         [retry.attempts, error, now + timedelta(seconds=retry.requeue_after_s), notice.notice_id],
     )
     return Delivery(notice.notice_id, notice.channel, notice.kind, False, retry.attempts, error)
+
+
+def _reject(
+    con: duckdb.DuckDBPyConnection, notice: Notice, now: datetime, attempts: int, error: str
+) -> Delivery:
+    con.execute(
+        "update alerts.outbox set attempts = attempts + ?, last_error = ?, rejected_at = ? "
+        "where notice_id = ?",
+        [attempts, error, now, notice.notice_id],
+    )
+    return Delivery(
+        notice.notice_id, notice.channel, notice.kind, False, attempts, error, rejected=True
+    )

@@ -41,7 +41,13 @@ class AlertRun:
 
     @property
     def failed(self) -> list[Delivery]:
+        """Not delivered: kept pending, or rejected (`rejected`)."""
         return [d for d in self.deliveries if not d.delivered]
+
+    @property
+    def rejected(self) -> list[Delivery]:
+        """Refused by the receiver as such: never sent again."""
+        return [d for d in self.deliveries if d.rejected]
 
     def describe(self) -> str:
         day = self.business_date.isoformat()
@@ -54,16 +60,21 @@ class AlertRun:
             lines.append(f"would send {len(self.to_send)} notice(s):")
             lines += [f"  -> {n.channel} [{n.kind}] {n.title}" for n in self.to_send]
             return "\n".join(lines)
-        lines += [
-            f"  {d.channel} [{d.kind}] {d.notice_id}: "
-            + (f"sent ({d.attempts} attempt(s))" if d.delivered else f"FAILED: {d.error}")
-            for d in self.deliveries
-        ]
+        lines += [f"  {d.channel} [{d.kind}] {d.notice_id}: {_outcome(d)}" for d in self.deliveries]
+        rejected = f" ({len(self.rejected)} rejected)" if self.rejected else ""
         lines.append(
-            f"{len(self.delivered)} delivered, {len(self.failed)} failed, "
+            f"{len(self.delivered)} delivered, {len(self.failed)} failed{rejected}, "
             f"{self.pending} pending in the outbox"
         )
         return "\n".join(lines)
+
+
+def _outcome(delivery: Delivery) -> str:
+    if delivery.delivered:
+        return f"sent ({delivery.attempts} attempt(s))"
+    if delivery.rejected:
+        return f"REJECTED, not sent again: {delivery.error}"
+    return f"FAILED: {delivery.error}"
 
 
 def run_alerts(

@@ -38,7 +38,9 @@ create table if not exists alerts.outbox (
     attempts integer not null default 0,
     next_attempt_at timestamptz not null,
     last_error varchar,
-    delivered_at timestamptz
+    delivered_at timestamptz,
+    -- The receiver refused the notice itself (malformed, too large): never sent again.
+    rejected_at timestamptz
 );
 
 -- Cases escalated for being open past their severity's SLA: once per time a case is open,
@@ -68,7 +70,18 @@ UNKEYED = ("discrepancy_state", "notice_items")
 
 def ensure_alerts_schema(con: duckdb.DuckDBPyConnection) -> None:
     create_without_keys(con, DDL, "alerts", UNKEYED)
+    # An outbox an earlier version created lacks it.
+    con.execute("alter table alerts.outbox add column if not exists rejected_at timestamptz")
 
 
 def alerts_schema_exists(con: duckdb.DuckDBPyConnection) -> bool:
     return has_tables(con, "alerts.outbox")
+
+
+def outbox_has_rejections(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the outbox has its `rejected_at` column (`ensure_alerts_schema` adds it)."""
+    [(found,)] = con.execute(
+        "select count(*) from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'alerts' and table_name = 'outbox' and column_name = 'rejected_at'"
+    ).fetchall()
+    return found > 0

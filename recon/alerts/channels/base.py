@@ -9,7 +9,23 @@ from recon.alerts.notices import Notice
 
 
 class DeliveryError(Exception):
-    pass
+    """A notice not delivered. `rejected`: the receiver refused the notice itself, so sending it
+    again would be refused again; anything else (a channel down, a wrong URL or secret, a rate
+    limit) may pass on a later try, and the notice stays pending."""
+
+    def __init__(self, message: str, *, rejected: bool = False):
+        super().__init__(message)
+        self.rejected = rejected
+
+
+# The answers that refuse a notice's content: malformed, too large, not understood. Not 401,
+# 403, 404 or 410: those say the channel's URL or secret is wrong, which the config fixes, and
+# the notices are still owed then. Not 408, 429 or 5xx: they may pass later.
+REJECTED_STATUSES = frozenset({400, 413, 415, 422})
+
+
+def http_failure(status: int, text: str) -> DeliveryError:
+    return DeliveryError(f"HTTP {status}: {text}", rejected=status in REJECTED_STATUSES)
 
 
 class Channel(Protocol):
@@ -31,5 +47,5 @@ def post(url: str, content: bytes, headers: dict[str, str], timeout_s: float) ->
     except httpx.HTTPError as error:
         raise DeliveryError(f"{type(error).__name__}: {error}") from error
     if response.status_code >= 300:
-        raise DeliveryError(f"HTTP {response.status_code}: {response.text[:200]}")
+        raise http_failure(response.status_code, response.text[:200])
     return response

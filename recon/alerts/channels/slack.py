@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from recon.alerts.channels.base import DeliveryError, secret
+from recon.alerts.channels.base import DeliveryError, http_failure, secret
 from recon.alerts.config import SlackOptions
 from recon.alerts.notices import Notice
 
@@ -123,4 +123,4 @@ class SlackSender:
         if response.status_code >= 300:
             wait = response.headers.get("Retry-After") if response.status_code == 429 else None
             later = f" (Retry-After: {wait})" if wait else ""
-            raise DeliveryError(f"HTTP {response.status_code}: {response.body[:200]}{later}")
+            raise http_failure(response.status_code, f"{response.body[:200]}{later}")

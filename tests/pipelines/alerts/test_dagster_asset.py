@@ -37,6 +37,7 @@ rules:
         "escalated": 0,
         "delivered": 1,
         "failed": 0,
+        "rejected": 0,
         "pending": 0,
     }
     assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 1
