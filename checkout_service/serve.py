@@ -43,6 +43,7 @@ COMPONENTS = (*SERVERS, WORKER)
 DEFAULT_STOCK = {sku: 100_000 for sku in ("SKU-BAG", "SKU-CAP", "SKU-MUG", "SKU-SOCK", "SKU-TEE")}
 
 if TYPE_CHECKING:
+    from checkout_service.idempotency import IdempotencyStore
     from checkout_service.services.runtime import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ class StackSettings(BaseSettings):
         description="Stock seeded for SKUs the inventory does not know yet, as JSON.",
     )
     reaper_seconds: float = Field(30.0, gt=0, description="How often expired holds are released.")
+    key_purge_seconds: float = Field(
+        3600.0, gt=0, description="How often each component deletes its expired idempotency keys."
+    )
     worker_poll_seconds: float = Field(1.0, gt=0)
     give_up_after_seconds: float = Field(
         900.0, gt=0, description="A saga undecided this long is compensated by the worker."
@@ -153,6 +157,9 @@ def run_server(component: str, settings: StackSettings, log_level: str = "warnin
         threading.Thread(
             target=_reap, args=(app.state.runtime, settings.reaper_seconds, stop), daemon=True
         ).start()
+    threading.Thread(
+        target=_purge_keys, args=(key_store(app), settings.key_purge_seconds, stop), daemon=True
+    ).start()
     try:
         uvicorn.run(
             app,
@@ -176,6 +183,28 @@ def _reap(runtime: Any, every_seconds: float, stop: threading.Event) -> None:
             continue
         if released:
             log.warning("reaper released %d expired reservation(s)", len(released))
+
+
+def key_store(app: Any) -> "IdempotencyStore":
+    """The idempotency key store of a server component's app."""
+    if hasattr(app.state, "orchestrator"):
+        return app.state.orchestrator.keys
+    return app.state.runtime.store
+
+
+def _purge_keys(store: "IdempotencyStore", every_seconds: float, stop: threading.Event) -> None:
+    # Keys past their retention already count as new; deleting them keeps the table from
+    # growing with every request ever answered. At start, then every `every_seconds`.
+    while True:
+        try:
+            purged = store.purge()
+        except Exception:
+            log.exception("key purge failed; retrying after %.0f s", every_seconds)
+        else:
+            if purged:
+                log.info("purged %d expired idempotency key(s)", purged)
+        if stop.wait(every_seconds):
+            return
 
 
 def run_worker(settings: StackSettings, *, once: bool = False) -> dict[str, int]:
