@@ -170,8 +170,10 @@ def simulate(
         summary.outcomes += result.outcomes
         summary.faults += result.faults
     rows["analytics_events"] = [{c: e[c] for c in COLUMNS["analytics_events"]} for e in events]
-    # Sorts each source's rows by time (stably: lane by lane where times tie).
-    write_rows(landing, rows)
+    # Sorts each source's rows by time (stably: lane by lane where times tie). Named after the
+    # simulated day: its late rows land in the next day's folders, which simulating that day
+    # writes too, and must not overwrite.
+    write_rows(landing, rows, name=f"simulated-{day:%Y%m%d}")
     summary.rows = {source: len(source_rows) for source, source_rows in rows.items()}
     summary.ground_truth.sort(key=lambda a: a.sort_key)
     _write_ground_truth(summary.ground_truth_path, summary.ground_truth)

@@ -107,6 +107,21 @@ def test_the_same_seed_gives_the_same_landing_files_and_ground_truth(tmp_path):
     assert other.ground_truth != first.ground_truth
 
 
+def test_simulating_the_next_day_into_the_same_landing_keeps_the_first_days_files(tmp_path):
+    """A day's provider reports land on the days after it, in the folders the next day's own
+    simulation writes: neither may overwrite the other."""
+    simulate(tmp_path, DAY, 20, seed=2, profile="realistic")
+    first = {name: (tmp_path / name).read_bytes() for name in files(tmp_path)}
+    later = [name for name in first if len(name.parts) == 3 and name.parts[1] > DAY.isoformat()]
+    assert later  # settlements and payouts of DAY, in later days' folders
+
+    simulate(tmp_path, DAY + timedelta(days=1), 20, seed=3, profile="realistic")
+
+    kept = {name for name in first if name.name != "_ground_truth.parquet"}
+    assert all((tmp_path / name).read_bytes() == first[name] for name in kept)
+    assert len(files(tmp_path)) > len(first)
+
+
 def test_every_record_falls_on_the_business_date(tmp_path):
     simulate(tmp_path, DAY, 20, seed=2, profile="realistic")
     folders = {
