@@ -45,6 +45,15 @@ def test_every_component_purges_its_expired_keys_at_start(tmp_path, component):
     RECON_SERVICE_KEY_PURGE_SECONDS: the table does not grow with every request ever answered."""
     app = create_component_app(component, StackSettings(data_dir=tmp_path))
     store = key_store(app)
+    try:
+        _purge_at_start(store)
+    finally:
+        if hasattr(app.state, "orchestrator"):
+            app.state.orchestrator.close()
+        store.engine.dispose()
+
+
+def _purge_at_start(store) -> None:
     fp = fingerprint("POST", "/v1/x", {})
     for key in ("old", "young"):
         lock = store.begin("scope", key, fp).lock
