@@ -3,7 +3,10 @@
 -- refund. Lines that name no such payment (the provider's fees and adjustments, and what no
 -- capture explains) keep null payment columns. Where one reference names several payments of a
 -- kind (providers give a payment's partial refunds its own reference), a line settles the one
--- whose amount it carries, else the earliest: one row per line, so no finding is doubled. Each
+-- whose amount it carries, else the earliest: one row per line, so no finding is doubled. Where
+-- several carry its amount, the n-th line of that reference, type and amount settles the n-th
+-- payment (int_shared_amount_ordinals), so each is settled once; a line beyond their number
+-- settles the first again: a duplicate. Each
 -- line also carries the fee the schedule sets for it (meta.fee_schedule, one row per currency it
 -- covers): a charge its percentage rounded half up to the minor unit plus the fixed part, a
 -- chargeback the chargeback fee, a refund or chargeback reversal none; null for the provider's fee
@@ -43,7 +46,15 @@ matched as (
         row_number() over (
             partition by lines.settlement_line_id
             order by
-                case when payments.amount_minor = abs(lines.gross_minor) then 0 else 1 end,
+                case
+                    when
+                        payments.amount_minor = abs(lines.gross_minor)
+                        and coalesce(payment_ordinals.amount_ordinal, 1)
+                        = coalesce(line_ordinals.amount_ordinal, 1)
+                        then 0
+                    when payments.amount_minor = abs(lines.gross_minor) then 1
+                    else 2
+                end,
                 payments.created_at,
                 payments.payment_id
         ) as match_rank
@@ -56,6 +67,10 @@ matched as (
                     then 'capture'
                 when lines.line_type = 'refund' then 'refund'
             end
+    left join int_shared_amount_ordinals as line_ordinals
+        on lines.settlement_line_id = line_ordinals.settlement_line_id
+    left join int_shared_amount_ordinals as payment_ordinals
+        on payments.payment_id = payment_ordinals.payment_id
 )
 
 select

@@ -178,6 +178,30 @@ def test_fully_refunded_checkout_with_a_shipped_fulfillment_is_flagged(tmp_path)
     assert found[0]["severity"] == "critical"
 
 
+def test_two_equal_captures_under_one_reference_are_each_settled_once(tmp_path):
+    # Captured twice in equal halves under the authorization's reference (as Adyen reports a
+    # partial capture under the original payment's pspReference), each half settled by its own
+    # charge line: a duplicate charge by the contract's rule, but not a duplicate settlement of
+    # one capture, nor the other capture left unsettled.
+    flow = CheckoutFlow("chk_split", at("10:00"), total_minor=2000, utm=CAMPAIGN)
+    flow.start_checkout()
+    auth = flow.authorize()
+    flow.place_order()
+    flow.capture(auth, amount=1000)
+    flow.capture(auth, amount=1000, at=at("15:00"))
+    flow.complete()
+    rows = combine_rows([flow.rows, anchor().rows])
+    reference = next(p["psp_reference"] for p in rows["payments"] if p["payment_id"] == auth)
+    for payment in rows["payments"]:
+        if payment["checkout_id"] == "chk_split":
+            payment["psp_reference"] = reference
+    report = provider_report(rows["payments"], [], DAY)
+    charges = [line for line in report.rows["settlements"] if line["psp_reference"] == reference]
+    assert len(charges) == 2
+    found = reconcile_rows(tmp_path, {**rows, **report.rows}, SETTLED)
+    assert types_of(found, "chk_split") == ["duplicate_charge"]
+
+
 def test_ids_are_deterministic_and_reruns_replace_rows(tmp_path):
     flow = CheckoutFlow("chk_d", at("10:00"), utm=CAMPAIGN)
     first = flow.authorize()
