@@ -30,7 +30,10 @@ EXAMPLES = int(os.environ.get("RECON_PROPERTY_EXAMPLES", "40"))
 # Values chosen to sit on both sides of every rule: blanks, padding (Unicode spaces too: trim()
 # strips them), case, unknown values, widths, amounts around the minimum, nulls.
 ids = st.one_of(
-    st.sampled_from(["p", "p ", " p", "", "   ", "x" * 2049, "p\t", "\u00a0p", "p\u3000"]),
+    st.sampled_from(
+        # Non-ASCII values, padded and not: the check trims only those (ASCII ones by `like`).
+        ["p", "p ", " p", "", "   ", "x" * 2049, "p\t", "\u00a0p", "p\u3000", "pé", "é ", " é"]
+    ),
     st.text(alphabet="ab1 _:", min_size=1, max_size=6),
     st.none(),
 )
