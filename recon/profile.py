@@ -181,7 +181,10 @@ def _clean_aggregates(agg: _Aggregates, col: Column, native: str | None) -> list
         checks.append(
             (
                 f"nulls:{col.name}",
-                f"count(*) filter (where {name} is null and {col.required_when})",
+                # The condition only where the value is missing: it normalises another column
+                # (lower(trim(...))), a copy of every value when an AND evaluates it on each row.
+                f"count(*) filter (where case when {name} is null "
+                f"then {col.required_when} else false end)",
                 "missing values",
             )
         )
