@@ -241,11 +241,7 @@ def _independent_totals(relations: PartitionRows, day: date) -> dict[tuple[str, 
             from stg_settlements s
             left join window_payments p
                 on s.psp_reference = p.psp_reference
-                and p.kind = case
-                    when s.line_type in ('charge', 'chargeback', 'chargeback_reversal')
-                        then 'capture'
-                    when s.line_type = 'refund' then 'refund'
-                end
+                and s.payment_kind = p.kind
         ),
         cash as (
             select

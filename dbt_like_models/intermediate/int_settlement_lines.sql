@@ -49,40 +49,21 @@ lines_of_single_payments as (
         payments.currency as payment_currency
     from stg_settlements as lines
     anti join int_shared_references as shared
-        on
-            lines.psp_reference = shared.psp_reference
-            and shared.kind = case
-                when lines.line_type in ('charge', 'chargeback', 'chargeback_reversal')
-                    then 'capture'
-                when lines.line_type = 'refund' then 'refund'
-            end
+        on lines.psp_reference = shared.psp_reference and lines.payment_kind = shared.kind
     left join settled_payments as payments
-        on
-            lines.psp_reference = payments.psp_reference
-            and payments.kind = case
-                when lines.line_type in ('charge', 'chargeback', 'chargeback_reversal')
-                    then 'capture'
-                when lines.line_type = 'refund' then 'refund'
-            end
+        on lines.psp_reference = payments.psp_reference and lines.payment_kind = payments.kind
 ),
 
 lines_of_shared_references as (
     select
         lines.*,
-        shared.kind as payment_kind,
         row_number() over (
             partition by lines.psp_reference, lines.line_type, abs(lines.gross_minor)
             order by lines.settled_at, lines.settlement_line_id
         ) as amount_ordinal
     from stg_settlements as lines
     inner join int_shared_references as shared
-        on
-            lines.psp_reference = shared.psp_reference
-            and shared.kind = case
-                when lines.line_type in ('charge', 'chargeback', 'chargeback_reversal')
-                    then 'capture'
-                when lines.line_type = 'refund' then 'refund'
-            end
+        on lines.psp_reference = shared.psp_reference and lines.payment_kind = shared.kind
 ),
 
 payments_of_shared_references as (
