@@ -226,21 +226,26 @@ def _independent_totals(relations: PartitionRows, day: date) -> dict[tuple[str, 
         -- or its reversal when it names such a capture; a line of the business date naming no
         -- succeeded payment of ours is the provider's own and counts on that date. One row per
         -- reference and kind: a reference may name several refunds (partial refunds under
-        -- their payment's reference), and each line counts once.
+        -- their payment's reference), and each line counts once. Grouped and joined by the
+        -- reference's surrogate_key: by the text, this check took a fifth longer at 10M
+        -- checkouts (14.4-15.5 s against 12.0-12.3 s, the same totals).
         window_payments as (
-            select p.psp_reference, p.kind, bool_or(c.checkout_key is not null) as of_day
+            select
+                surrogate_key(p.psp_reference) as reference_key,
+                p.kind,
+                bool_or(c.checkout_key is not null) as of_day
             from stg_payments p left join checkouts c on p.checkout_key = c.checkout_key
             where p.status = 'succeeded' and p.kind in ('capture', 'refund')
                 and p.psp_reference is not null
-            group by p.psp_reference, p.kind
+            group by reference_key, p.kind
         ),
         lines as (
             select
                 s.currency, s.line_type, s.gross_minor, s.net_minor, s.payout_id, s.settled_on,
-                coalesce(p.of_day, false) as of_day, p.psp_reference is not null as names_payment
+                coalesce(p.of_day, false) as of_day, p.reference_key is not null as names_payment
             from stg_settlements s
             left join window_payments p
-                on s.psp_reference = p.psp_reference
+                on surrogate_key(s.psp_reference) = p.reference_key
                 and s.payment_kind = p.kind
         ),
         cash as (
