@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from checkout_service.db import DatabaseSettings
+from recon.run_lock import warehouse_lock
 from recon.run_params import RunParams
 from recon.warehouse import configure_session
 
@@ -22,9 +23,17 @@ if TYPE_CHECKING:
 
 
 class Warehouse(DuckDBResource):
-    """The DuckDB warehouse, every session set to UTC.
+    """The DuckDB warehouse, every session set to UTC, held by one run at a time.
 
     DuckDBResource already retries while another process holds the file's write lock."""
+
+    run_lock_timeout_seconds: float = Field(
+        default=600,
+        description=(
+            "How long a run waits for another run of the same warehouse to finish before it "
+            "fails (`recon.run_lock`)."
+        ),
+    )
 
     # A run (every step in one process: the in-process executor) opens the file once, and each
     # session is a cursor of that connection. Opened and closed per session, the file cost a
@@ -32,12 +41,29 @@ class Warehouse(DuckDBResource):
     # partition's run.
     _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
     _run_stack: ExitStack = PrivateAttr(default_factory=ExitStack)
+    # The run lock, held from setup to teardown, also while the file is closed between sessions.
+    _lock_stack: ExitStack = PrivateAttr(default_factory=ExitStack)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._run_connection = self._open()
+        if self.database != ":memory:":
+            lock = warehouse_lock(
+                Path(self.database),
+                self.run_lock_timeout_seconds,
+                notice=context.log.warning if context.log else None,
+                holder=f"Dagster run {context.run.run_id}" if context.run else "a Dagster run",
+            )
+            self._lock_stack.enter_context(lock)
+        try:
+            self._run_connection = self._open()
+        except BaseException:
+            self._lock_stack.close()
+            raise
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self._close_run_connection()
+        try:
+            self._close_run_connection()
+        finally:
+            self._lock_stack.close()
 
     @contextmanager
     def session(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -12,10 +12,10 @@ import dagster as dg
 from pipelines.definitions import build_definitions
 from pipelines.jobs import RECONCILE_JOB
 from pipelines.progress import progress_logger, root_message
-from pipelines.run_lock import warehouse_lock
 from pipelines.summary import at_or_above, format_table, summary_rows
 from recon.alerts import enqueue_check_failures, load_config
 from recon.alerts.delivery import deliver_pending
+from recon.run_lock import warehouse_lock
 from recon.settings import ReconSettings
 from recon.warehouse import connect
 
@@ -101,8 +101,13 @@ def run_partition(
     instance: dg.DagsterInstance | None = None,
 ) -> RunOutcome:
     """Materialise every asset of `day`'s partition in this process, one run per warehouse at a
-    time (a second run waits for the first; see `run_lock`)."""
-    with warehouse_lock(settings.warehouse_path, notice=progress or sys.stderr):
+    time (a second run waits for the first; see `recon.run_lock`)."""
+    stream = progress or sys.stderr
+
+    def notice(text: str) -> None:
+        print(text, file=stream, flush=True)
+
+    with warehouse_lock(settings.warehouse_path, notice=notice):
         return _run_partition(settings, day, progress, instance)
 
 

@@ -1,10 +1,15 @@
-"""The warehouse resource: UTC sessions with the models' macros, closed however they end."""
+"""The warehouse resource: UTC sessions with the models' macros, closed however they end, and
+one run at a time."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import duckdb
 import pytest
 
 from assets.resources import Warehouse
+from recon.run_lock import WarehouseBusy, warehouse_lock
 
 
 def test_a_session_has_the_models_macros_and_utc(tmp_path):
@@ -74,3 +79,72 @@ def test_reopening_each_session_frees_the_file_between_sessions(tmp_path):
             duckdb.connect(str(path), config={"memory_limit": "1GB"})
     finally:
         warehouse.teardown_after_execution(dg.build_init_resource_context())
+
+
+def _lock_from_another_thread(path) -> str:
+    """Whether another run could take the warehouse now: "free", or why not."""
+
+    def attempt() -> str:
+        try:
+            with warehouse_lock(path, timeout_seconds=0):
+                return "free"
+        except WarehouseBusy as busy:
+            return str(busy)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(attempt).result()
+
+
+def test_a_run_holds_the_warehouse_from_its_start_to_its_end(tmp_path):
+    path = tmp_path / "w.duckdb"
+    seen = {}
+
+    @dg.asset
+    def large(context: dg.AssetExecutionContext, warehouse: Warehouse) -> None:
+        seen["run_id"] = context.run.run_id
+        seen["running"] = _lock_from_another_thread(path)
+        # Also while the file is closed between sessions (a large partition's models).
+        with warehouse.reopening_each_session():
+            seen["reopening"] = _lock_from_another_thread(path)
+
+    result = _run(path, large)
+
+    assert result.success
+    assert f"in use by Dagster run {seen['run_id']} (pid" in seen["running"]
+    assert "in use by Dagster run" in seen["reopening"]
+    assert _lock_from_another_thread(path) == "free"
+
+
+def test_a_run_fails_clearly_when_another_run_keeps_the_warehouse(tmp_path):
+    path = tmp_path / "w.duckdb"
+    built = []
+
+    @dg.asset
+    def anything(warehouse: Warehouse) -> None:
+        built.append(True)
+
+    release = threading.Event()
+    held = threading.Event()
+
+    def other_run() -> None:
+        with warehouse_lock(path, holder="recon run"):
+            held.set()
+            release.wait(timeout=120)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        other = pool.submit(other_run)
+        try:
+            assert held.wait(timeout=120)
+            result = dg.materialize(
+                [anything],
+                resources={"warehouse": Warehouse(database=str(path), run_lock_timeout_seconds=0)},
+                raise_on_error=False,
+            )
+        finally:
+            release.set()
+        other.result(timeout=120)
+
+    assert not result.success and not built
+    failure = result.get_run_failure_event().event_specific_data
+    assert "is still in use by recon run (pid" in str(failure)
+    assert _lock_from_another_thread(path) == "free"
