@@ -1,18 +1,13 @@
 -- duplicate_charge candidates of the business date: >= 2 succeeded captures, or >= 2 authorizations
--- not voided, for one checkout. Two phases: find the checkouts with more than one first (counts
--- only), then count keys and amounts for those few.
+-- not voided, for one checkout. Two phases: find the checkouts with more than one first, from the
+-- ledger's counts (per checkout and currency, so summed: two captures in two currencies are two),
+-- then count keys and amounts for those few. (Counting every checkout's captures and
+-- authorizations again from staging made this model take half as long again at 10M checkouts.)
 with repeated as (
     select checkout_key
-    from stg_payments
-    where kind = 'capture' and status = 'succeeded'
+    from int_payment_ledger
     group by checkout_key
-    having count(*) >= 2
-    union
-    select checkout_key
-    from int_authorizations
-    where not is_voided
-    group by checkout_key
-    having count(*) >= 2
+    having sum(capture_count) >= 2 or sum(unvoided_authorization_count) >= 2
 ),
 
 candidates as (
@@ -55,6 +50,8 @@ live_authorizations as (
     from stg_payments as payments
     inner join live_authorization_keys as live
         on payments.payment_key = live.payment_key
+    -- what every authorization is (int_authorizations): said again, so that the scan skips the rest
+    where payments.kind = 'authorization' and payments.status = 'succeeded'
     group by payments.checkout_key
 )
 
