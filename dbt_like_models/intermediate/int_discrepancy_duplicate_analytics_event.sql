@@ -11,7 +11,10 @@ with repeated_events as (
 checkout_ids as (
     select events.checkout_key, min(events.checkout_id) as checkout_id
     from stg_analytics_events as events
-    where events.checkout_key in (select repeated_events.checkout_key from repeated_events)
+    where
+        -- each has two of these: the scan hashes the IDs of starts and completions only
+        events.event_name in ('checkout_started', 'checkout_completed')
+        and events.checkout_key in (select repeated_events.checkout_key from repeated_events)
     group by events.checkout_key
 ),
 

@@ -12,7 +12,10 @@ with orderless as (
 checkout_ids as (
     select events.checkout_key, min(events.checkout_id) as checkout_id
     from stg_analytics_events as events
-    where events.checkout_key in (select orderless.checkout_key from orderless)
+    where
+        -- each has one: the scan hashes the IDs of completions only
+        events.event_name = 'checkout_completed'
+        and events.checkout_key in (select orderless.checkout_key from orderless)
     group by events.checkout_key
 )
 

@@ -11,7 +11,11 @@ with exceeding as (
 checkout_ids as (
     select payments.checkout_key, min(payments.checkout_id) as checkout_id
     from stg_payments as payments
-    where payments.checkout_key in (select exceeding.checkout_key from exceeding)
+    where
+        -- each has one (refunds above captures of zero or more): the scan hashes those IDs only
+        payments.kind = 'refund'
+        and payments.status = 'succeeded'
+        and payments.checkout_key in (select exceeding.checkout_key from exceeding)
     group by payments.checkout_key
 )
 

@@ -21,7 +21,11 @@ overdue as (
 overdue_ids as (
     select payments.payment_key, payments.payment_id, payments.checkout_id
     from stg_payments as payments
-    where payments.payment_key in (select overdue.payment_key from overdue)
+    where
+        -- what every authorization is (int_authorizations): the scan hashes those IDs only
+        payments.kind = 'authorization'
+        and payments.status = 'succeeded'
+        and payments.payment_key in (select overdue.payment_key from overdue)
 )
 
 select
