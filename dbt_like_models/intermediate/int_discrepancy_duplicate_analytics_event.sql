@@ -1,6 +1,6 @@
 -- duplicate_analytics_event of the business date: more than one checkout_started, or more than
 -- one checkout_completed, reported by the client for one checkout (one row for each event name).
--- The checkout's ID is looked up for the few found.
+-- The checkout's ID and its completions' currency are looked up for the few found.
 with repeated_events as (
     select client.*
     from int_client_events as client
@@ -9,7 +9,11 @@ with repeated_events as (
 ),
 
 checkout_ids as (
-    select events.checkout_key, min(events.checkout_id) as checkout_id
+    select
+        events.checkout_key,
+        min(events.checkout_id) as checkout_id,
+        max(events.currency) filter (where events.event_name = 'checkout_completed')
+            as client_currency
     from stg_analytics_events as events
     where
         -- each has two of these: the scan hashes the IDs of starts and completions only
@@ -19,7 +23,7 @@ checkout_ids as (
 ),
 
 repeated as (
-    select checkout_ids.checkout_id, repeated_events.*
+    select checkout_ids.checkout_id, checkout_ids.client_currency, repeated_events.*
     from repeated_events
     inner join checkout_ids on repeated_events.checkout_key = checkout_ids.checkout_key
 )
