@@ -9,7 +9,6 @@ select
     count(*) filter (where event_name = 'checkout_viewed') as view_events,
     count(*) filter (where event_name = 'checkout_started') as start_events,
     count(*) filter (where event_name = 'checkout_completed') as completion_events,
-    count(*) filter (where event_name = 'payment_failed') as payment_failed_events,
     count(*) filter (
         where event_name = 'checkout_completed' and utm_source is not null
     ) as attributed_completion_events,
