@@ -1,6 +1,8 @@
--- One row per succeeded authorization with what became of it: captured, voided, refunded, or
--- still held (neither captured nor voided). Keys, not IDs: the rules that name an authorization
--- look its ID up for their few rows (text in a table of every authorization cost most of it).
+-- One row per succeeded authorization with what became of it: voided, or still held (neither
+-- captured nor voided). Keys, not IDs: the rules that name an authorization look its ID up for
+-- their few rows (text in a table of every authorization cost most of it). (Not the sums captured
+-- and refunded under it: nothing read them, and at 10M checkouts their 128-bit states and the
+-- refunds they needed made this model take 6.2-6.8 s against 4.9 s.)
 with authorizations as (
     select payment_key, checkout_key, amount_minor, currency, created_at
     from stg_payments
@@ -11,11 +13,9 @@ follow_ups as (
     select
         parent_key,
         count(*) filter (where kind = 'capture') as captures,
-        sum(amount_minor) filter (where kind = 'capture') as captured_minor,
-        count(*) filter (where kind = 'void') as voids,
-        sum(amount_minor) filter (where kind = 'refund') as refunded_minor
+        count(*) filter (where kind = 'void') as voids
     from stg_payments
-    where status = 'succeeded' and kind in ('capture', 'void', 'refund')
+    where status = 'succeeded' and kind in ('capture', 'void')
     group by parent_key
 )
 
@@ -25,10 +25,7 @@ select
     authorizations.amount_minor,
     authorizations.currency,
     authorizations.created_at,
-    coalesce(follow_ups.captures, 0) as captures,
-    coalesce(follow_ups.captured_minor, 0) as captured_minor,
     coalesce(follow_ups.voids, 0) > 0 as is_voided,
-    coalesce(follow_ups.refunded_minor, 0) as refunded_minor,
     coalesce(follow_ups.captures, 0) = 0 and coalesce(follow_ups.voids, 0) = 0 as is_held
 from authorizations
 left join follow_ups
