@@ -4,7 +4,6 @@
 -- that name an order look it up for their few checkouts.
 select
     checkout_key,
-    count(*) as order_count,
     count(*) filter (where status = 'placed') as open_order_count,
     count(*) filter (where status = 'cancelled') as cancelled_order_count,
     max(currency) filter (where status = 'placed') as open_currency,
