@@ -9,7 +9,7 @@ with context as (
 ),
 
 charged as (
-    select distinct lines.payment_id
+    select lines.payment_id
     from int_settlement_lines as lines
     where lines.line_type = 'charge' and lines.payment_id is not null
 ),
@@ -24,12 +24,11 @@ waiting as (
         context.settlement_sla_days
     from stg_payments as payments
     cross join context
-    left join charged on payments.payment_id = charged.payment_id
+    anti join charged on payments.payment_id = charged.payment_id
     where
         payments.kind = 'capture'
         and payments.status = 'succeeded'
         and context.settlement_as_of is not null
-        and charged.payment_id is null
 ),
 
 -- Beyond the SLA first, by capture_not_settled's comparison, so the last bucket is that rule's.
