@@ -86,7 +86,7 @@ payments_of_shared_references as (
     where payments.status = 'succeeded'
 ),
 
-ranked_candidates as (
+matched_candidates as (
     select
         lines.settlement_line_id,
         lines.payout_id,
@@ -102,47 +102,30 @@ ranked_candidates as (
         payments.checkout_id,
         payments.checkout_key,
         payments.amount_minor as payment_amount_minor,
-        payments.currency as payment_currency,
-        row_number() over (
-            partition by lines.settlement_line_id
-            order by
-                case
-                    when
-                        payments.amount_minor = abs(lines.gross_minor)
-                        and payments.amount_ordinal = lines.amount_ordinal
-                        then 0
-                    when payments.amount_minor = abs(lines.gross_minor) then 1
-                    else 2
-                end,
-                payments.created_at,
-                payments.payment_id
-        ) as match_rank
+        payments.currency as payment_currency
     from lines_of_shared_references as lines
     inner join payments_of_shared_references as payments
         on lines.psp_reference = payments.psp_reference and lines.payment_kind = payments.kind
+    qualify row_number() over (
+        partition by lines.settlement_line_id
+        order by
+            case
+                when
+                    payments.amount_minor = abs(lines.gross_minor)
+                    and payments.amount_ordinal = lines.amount_ordinal
+                    then 0
+                when payments.amount_minor = abs(lines.gross_minor) then 1
+                else 2
+            end,
+            payments.created_at,
+            payments.payment_id
+    ) = 1
 ),
 
 matched as (
     select * from lines_of_single_payments
     union all
-    select
-        settlement_line_id,
-        payout_id,
-        psp_reference,
-        line_type,
-        gross_minor,
-        fee_minor,
-        net_minor,
-        currency,
-        settled_at,
-        settled_on,
-        payment_id,
-        checkout_id,
-        checkout_key,
-        payment_amount_minor,
-        payment_currency
-    from ranked_candidates
-    where match_rank = 1
+    select * from matched_candidates
 )
 
 select
