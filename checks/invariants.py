@@ -200,26 +200,42 @@ def _independent_totals(relations: PartitionRows, day: date) -> dict[tuple[str, 
         with checkouts as (
             select checkout_key from int_checkout_spine where business_date = $day
         ),
+        -- The rows the staged totals sum, each marked with whether its checkout is the day's:
+        -- one join with the day's checkouts, not one per source (each builds a table of every
+        -- checkout of the day: at 10M checkouts 9.8-10.1 s against 13.2-13.9 s, the same totals).
+        summed as (
+            select checkout_key, 'client' as source, currency, revenue_minor as amount_minor,
+                null as kind, null as reference_key
+            from stg_analytics_events where event_name = 'checkout_completed'
+            union all
+            select checkout_key, 'orders', currency, total_minor, null, null
+            from stg_orders where status = 'placed'
+            union all
+            select checkout_key, 'payments', currency, amount_minor, kind,
+                surrogate_key(psp_reference)
+            from stg_payments where status = 'succeeded'
+        ),
+        marked as (
+            select s.*, c.checkout_key is not null as of_day
+            from summed s left join checkouts c on s.checkout_key = c.checkout_key
+        ),
         client as (
-            select e.currency, 'client_reported' as line, sum(e.revenue_minor) as amount
-            from stg_analytics_events e join checkouts using (checkout_key)
-            where e.event_name = 'checkout_completed'
-            group by e.currency
+            select currency, 'client_reported' as line, sum(amount_minor) as amount
+            from marked where of_day and source = 'client'
+            group by currency
         ),
         ordered as (
-            select o.currency, 'ordered', sum(o.total_minor)
-            from stg_orders o join checkouts using (checkout_key)
-            where o.status = 'placed'
-            group by o.currency
+            select currency, 'ordered', sum(amount_minor)
+            from marked where of_day and source = 'orders'
+            group by currency
         ),
         payments as (
             select
-                p.currency,
-                sum(case when p.kind = 'capture' then p.amount_minor else 0 end) as captured,
-                sum(case when p.kind = 'refund' then p.amount_minor else 0 end) as refunded
-            from stg_payments p join checkouts using (checkout_key)
-            where p.status = 'succeeded'
-            group by p.currency
+                currency,
+                sum(case when kind = 'capture' then amount_minor else 0 end) as captured,
+                sum(case when kind = 'refund' then amount_minor else 0 end) as refunded
+            from marked where of_day and source = 'payments'
+            group by currency
         ),
         -- The cash side, from the provider's rows and ours alone: a charge (refund) line is the
         -- day's when it names a succeeded capture (refund) of the day's checkouts, a chargeback
@@ -230,14 +246,11 @@ def _independent_totals(relations: PartitionRows, day: date) -> dict[tuple[str, 
         -- reference's surrogate_key: by the text, this check took a fifth longer at 10M
         -- checkouts (14.4-15.5 s against 12.0-12.3 s, the same totals).
         window_payments as (
-            select
-                surrogate_key(p.psp_reference) as reference_key,
-                p.kind,
-                bool_or(c.checkout_key is not null) as of_day
-            from stg_payments p left join checkouts c on p.checkout_key = c.checkout_key
-            where p.status = 'succeeded' and p.kind in ('capture', 'refund')
-                and p.psp_reference is not null
-            group by reference_key, p.kind
+            select reference_key, kind, bool_or(of_day) as of_day
+            from marked
+            where source = 'payments' and kind in ('capture', 'refund')
+                and reference_key is not null
+            group by reference_key, kind
         ),
         lines as (
             select
