@@ -3,66 +3,38 @@
 -- events) and what its records hold: the facts that decide which revenue-bridge line a difference
 -- belongs to. Keyed by checkout_key, the checkout ID's surrogate_key: every per-checkout table
 -- joins on it. The client side comes from int_client_events, already one row per checkout.
+-- Each record carries what it says of its checkout as bits of one small integer (1: a client
+-- completion, 2: an order, 4: an open order, 8: a succeeded capture, 16: an open order with a
+-- campaign), so that the grouping keeps one aggregate state for the five facts, which is what let
+-- this grouping of every checkout fit in 2.5 GB at 10M checkouts.
 with records as (
     select
         checkout_key,
         created_at as recorded_at,
-        false as is_completion,
-        true as is_order,
-        status = 'placed' as is_open_order,
-        status = 'placed' and utm_source is not null as is_campaign_order,
-        false as is_capture,
+        (2 | if(status = 'placed', 4, 0) | if(status = 'placed' and utm_source is not null, 16, 0))
+            ::utinyint as facts,
         null::bigint as client_events
     from stg_orders
     union all
     select
         checkout_key,
-        created_at as recorded_at,
-        false as is_completion,
-        false as is_order,
-        false as is_open_order,
-        false as is_campaign_order,
-        kind = 'capture' and status = 'succeeded' as is_capture,
-        null::bigint as client_events
+        created_at,
+        if(kind = 'capture' and status = 'succeeded', 8, 0)::utinyint,
+        null
     from stg_payments
     union all
-    select
-        checkout_key,
-        created_at as recorded_at,
-        false as is_completion,
-        false as is_order,
-        false as is_open_order,
-        false as is_campaign_order,
-        false as is_capture,
-        null::bigint as client_events
-    from stg_inventory_moves
+    select checkout_key, created_at, 0::utinyint, null from stg_inventory_moves
+    union all
+    select checkout_key, created_at, 0::utinyint, null from stg_fulfillments
     union all
     select
         checkout_key,
-        created_at as recorded_at,
-        false as is_completion,
-        false as is_order,
-        false as is_open_order,
-        false as is_campaign_order,
-        false as is_capture,
-        null::bigint as client_events
-    from stg_fulfillments
-    union all
-    select
-        checkout_key,
-        first_received_at as recorded_at,
-        completion_events > 0 as is_completion,
-        false as is_order,
-        false as is_open_order,
-        false as is_campaign_order,
-        false as is_capture,
+        first_received_at,
+        if(completion_events > 0, 1, 0)::utinyint,
         client_events
     from int_client_events
-)
-,
+),
 
--- The five facts travel as bits of one integer: one aggregate state instead of five per checkout,
--- which is what let this grouping of every checkout fit in 2.5 GB at 10M checkouts.
 per_checkout as (
     select
         checkout_key,
@@ -71,13 +43,7 @@ per_checkout as (
         -- (one sum's state, where a count, a count and a maximum took three: at 10M checkouts
         -- 19.3-19.6 s against 20.8-21.8 s)
         sum(coalesce(client_events, 1)) as records,
-        bit_or(
-            coalesce(is_completion, false)::utinyint
-            | (coalesce(is_order, false)::utinyint << 1)
-            | (coalesce(is_open_order, false)::utinyint << 2)
-            | (coalesce(is_capture, false)::utinyint << 3)
-            | (coalesce(is_campaign_order, false)::utinyint << 4)
-        ) as facts
+        bit_or(facts) as facts
     from records
     group by checkout_key
 )
