@@ -36,9 +36,13 @@ from recon.profile import (
     summarised,
 )
 from recon.raw_rows import raw_rows_sql
+from recon.spark.session import ignore_pandas_support_warning
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+# Great Expectations, imported below, imports pyspark's modules when the Spark extra is installed.
+ignore_pandas_support_warning()
 
 SAMPLE_ROWS = 5
 # The columns naming a row in the warehouse: its landing file and line (or Parquet row).

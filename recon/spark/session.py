@@ -53,12 +53,18 @@ def is_connect(master: str) -> bool:
     return master.startswith("sc://")
 
 
+def ignore_pandas_support_warning() -> None:
+    """pyspark warns on import that it is not yet tested with pandas 3: the engine hands it Arrow,
+    not pandas frames. Great Expectations imports pyspark's modules too whenever pyspark is
+    installed, so without this every DuckDB run printed the warning twice."""
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+
+
 @functools.cache
 def spark_session(master: str = "local[*]", driver_memory: str | None = None) -> "SparkSession":
     """The process's Spark session for `master` (created on first use, then reused: starting
     the JVM costs seconds)."""
-    # pyspark warns on import that it is not yet tested with pandas 3; the engine hands it Arrow.
-    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    ignore_pandas_support_warning()
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
