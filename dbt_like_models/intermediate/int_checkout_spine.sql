@@ -11,8 +11,10 @@ with records as (
     select
         checkout_key,
         created_at as recorded_at,
-        (2 | if(status = 'placed', 4, 0) | if(status = 'placed' and utm_source is not null, 16, 0))
-            ::utinyint as facts,
+        cast(
+            2 | if(status = 'placed', 4, 0) | if(status = 'placed' and utm_source is not null, 16, 0)
+            as utinyint
+        ) as facts,
         null::bigint as client_events
     from stg_orders
     union all
