@@ -75,7 +75,8 @@ def _metadata_text(metadata: dict) -> str:
     for name, value in metadata.items():
         raw = getattr(value, "value", value)
         if raw not in (None, [], 0, ""):
-            shown.append(f"{name}={raw}")
+            # A rate reads as 0.034, not 0.03398058252427184.
+            shown.append(f"{name}={raw:.3g}" if isinstance(raw, float) else f"{name}={raw}")
     return ", ".join(shown)[:300]
 
 
