@@ -75,9 +75,16 @@ def _metadata_text(metadata: dict) -> str:
     for name, value in metadata.items():
         raw = getattr(value, "value", value)
         if raw not in (None, [], 0, ""):
-            # A rate reads as 0.034, not 0.03398058252427184.
-            shown.append(f"{name}={raw:.3g}" if isinstance(raw, float) else f"{name}={raw}")
+            shown.append(f"{name}={_figure(raw)}")
     return ", ".join(shown)[:300]
+
+
+def _figure(value: object) -> str:
+    # A rate reads as 0.034, not 0.03398058252427184; a large float keeps its integer digits
+    # (three significant ones would print 1234.5 as 1.23e+03).
+    if isinstance(value, float) and abs(value) < 1000:
+        return f"{value:.3g}"
+    return str(value)
 
 
 def _alert_on_failed_checks(con, settings: ReconSettings, day: date, outcome: RunOutcome) -> None:
