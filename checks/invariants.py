@@ -303,11 +303,11 @@ def checkouts_traced(
     relations: PartitionRows, asset_key: dg.AssetKey, day: date
 ) -> dg.AssetCheckResult:
     """Compares the staged rows with the spine by count and by fingerprint: the sum of a hash of
-    each record's checkout key (recomputed from its ID), which the spine must reproduce as
-    records × the hash of each of its keys. A streaming sum on each side, where matching every ID
-    (a union of every raw ID joined to the spine) took 19 s at 10M checkouts. (Spark's `hash` has
-    32 bits, DuckDB's 64: a lost or doubled record goes unseen on Spark when its key hashes to 0,
-    one key in four billion.)"""
+    each record's checkout ID, which the spine must reproduce as records × `key_hash` of each of
+    its keys (the same hash of the ID the key was made from). A streaming sum on each side, where
+    matching every ID (a union of every raw ID joined to the spine) took 19 s at 10M checkouts.
+    (Spark's `hash` has 32 bits, DuckDB's 64: a lost or doubled record goes unseen on Spark when
+    its ID hashes to 0, one ID in four billion.)"""
     [(staged, spine_records, checkouts, distinct, same_ids)] = relations.rows(
         """
         with staged as (
@@ -318,7 +318,7 @@ def checkouts_traced(
             union all select checkout_id from stg_analytics_events where checkout_id is not null
         ),
         staged_sums as (
-            select count(*) as records, sum(hash(surrogate_key(checkout_id))) as fingerprint
+            select count(*) as records, sum(hash(checkout_id)) as fingerprint
             from staged
         ),
         spine_sums as (
@@ -326,7 +326,7 @@ def checkouts_traced(
                 count(*) as checkouts,
                 count(distinct checkout_key) as distinct_checkouts,
                 coalesce(sum(records), 0) as records,
-                sum(cast(records as hugeint) * hash(checkout_key)) as fingerprint
+                sum(cast(records as hugeint) * key_hash(checkout_key)) as fingerprint
             from int_checkout_spine
         )
         select

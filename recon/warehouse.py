@@ -114,12 +114,18 @@ create or replace temp macro surrogate_key(id) as
     case when id is null then null
     else (hash(id)::uhugeint << 64) | hash(id || '~')::uhugeint end
 """
+# `key_hash(surrogate_key(id)) = hash(id)`: the first of the key's two hashes. A fingerprint can
+# then sum `hash(id)` over IDs and `key_hash(key)` over keys and compare the two, without packing
+# every ID into a key again (`checkouts_traced` at 10M checkouts, 99M IDs: 5.8-6.2 s against
+# 7.4-9.3 s).
+KEY_HASH_MACRO = "create or replace temp macro key_hash(key) as (key >> 64)::ubigint"
 
 
 # On a warehouse the Spark engine builds, the key is the ID itself (Spark has no 128-bit integer;
 # see `recon.spark.dialect`): DuckDB's own queries over Spark's tables (checks, ephemeral models)
 # must key the same way to join them.
 TEXT_KEY_MACRO = "create or replace temp macro surrogate_key(id) as id"
+TEXT_KEY_HASH_MACRO = "create or replace temp macro key_hash(key) as hash(key)"
 
 ENGINES = ("duckdb", "spark")
 ENGINE_TABLE = "meta.engine"
@@ -165,7 +171,9 @@ def _has_model_tables(con: duckdb.DuckDBPyConnection) -> bool:
 
 def configure_keys(con: duckdb.DuckDBPyConnection) -> None:
     """`surrogate_key` as the engine that built the warehouse keys its tables."""
-    con.execute(TEXT_KEY_MACRO if engine_of(con) == "spark" else SURROGATE_KEY_MACRO)
+    spark = engine_of(con) == "spark"
+    con.execute(TEXT_KEY_MACRO if spark else SURROGATE_KEY_MACRO)
+    con.execute(TEXT_KEY_HASH_MACRO if spark else KEY_HASH_MACRO)
 
 
 def configure_session(con: duckdb.DuckDBPyConnection) -> None:

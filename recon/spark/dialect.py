@@ -9,7 +9,8 @@ is a transform of the parsed query):
 - `surrogate_key(id)` is a DuckDB macro (`recon.warehouse`) that packs two 64-bit hashes into a
   128-bit integer so that DuckDB groups and joins by an integer instead of text. Spark has no
   128-bit integer, and a 64-bit hash could collide at 100M IDs a day; on Spark the key is the ID
-  itself, which groups and joins exactly. Key columns therefore hold text on Spark.
+  itself, which groups and joins exactly. Key columns therefore hold text on Spark, and
+  `key_hash(key)` (on DuckDB the key's first hash, `hash(id)`) is `hash(key)`.
 - `to_json(struct_pack(...))`: Spark's `to_json` drops null fields by default, where DuckDB
   writes `null`; the option `ignoreNullFields` keeps them, so a detail reads the same on both.
   The two print timestamps differently inside JSON, and identically as text: a model casts a
@@ -42,6 +43,10 @@ def _surrogate_key_is_the_id(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and node.name.lower() == "surrogate_key":
         [argument] = node.expressions
         return argument
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "key_hash":
+        # The key is the ID: its hash is the ID's, as `key_hash` promises.
+        [argument] = node.expressions
+        return exp.Anonymous(this="hash", expressions=[argument.copy()])
     return node
 
 
