@@ -46,7 +46,9 @@ def _surrogate_key_is_the_id(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and node.name.lower() == "key_hash":
         # The key is the ID: its hash is the ID's, as `key_hash` promises.
         [argument] = node.expressions
-        return exp.Anonymous(this="hash", expressions=[argument.copy()])
+        # (A replaced node's children are not visited again: a key made in place is undone here.)
+        key = argument.copy().transform(_surrogate_key_is_the_id)
+        return exp.Anonymous(this="hash", expressions=[key])
     return node
 
 
