@@ -170,7 +170,7 @@ def _has_model_tables(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def configure_keys(con: duckdb.DuckDBPyConnection) -> None:
-    """`surrogate_key` as the engine that built the warehouse keys its tables."""
+    """`surrogate_key` and `key_hash` as the engine that built the warehouse keys its tables."""
     spark = engine_of(con) == "spark"
     con.execute(TEXT_KEY_MACRO if spark else SURROGATE_KEY_MACRO)
     con.execute(TEXT_KEY_HASH_MACRO if spark else KEY_HASH_MACRO)

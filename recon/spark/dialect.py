@@ -43,12 +43,14 @@ def _surrogate_key_is_the_id(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and node.name.lower() == "surrogate_key":
         [argument] = node.expressions
         return argument
+    return node
+
+
+def _key_hash_is_hash(node: exp.Expression) -> exp.Expression:
+    # The key is the ID: its hash is the ID's, as `key_hash` promises. (A pass before
+    # `_surrogate_key_is_the_id`, which then turns a key made in place inside it into its ID.)
     if isinstance(node, exp.Anonymous) and node.name.lower() == "key_hash":
-        # The key is the ID: its hash is the ID's, as `key_hash` promises.
-        [argument] = node.expressions
-        # (A replaced node's children are not visited again: a key made in place is undone here.)
-        key = argument.copy().transform(_surrogate_key_is_the_id)
-        return exp.Anonymous(this="hash", expressions=[key])
+        return exp.Anonymous(this="hash", expressions=[e.copy() for e in node.expressions])
     return node
 
 
@@ -100,6 +102,7 @@ def _string_functions(node: exp.Expression) -> exp.Expression:
 
 
 TRANSFORMS: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
+    _key_hash_is_hash,
     _surrogate_key_is_the_id,
     _to_json_keeps_nulls,
     _date_diff_counts_boundaries,
