@@ -202,6 +202,30 @@ def test_two_equal_captures_under_one_reference_are_each_settled_once(tmp_path):
     assert types_of(found, "chk_split") == ["duplicate_charge"]
 
 
+def test_a_charge_repeated_in_another_currency_is_that_currency_s_money(tmp_path):
+    # Captured in EUR, the order's currency, then again in USD under a retry key: the USD
+    # capture is the extra money, in USD. Adding 2,000 USD cents to the EUR capture would put
+    # dollars into the euro figures finance reads.
+    flow = CheckoutFlow("chk_fx", at("10:00"), total_minor=2000, utm=CAMPAIGN)
+    flow.start_checkout()
+    auth = flow.authorize()
+    flow.place_order()
+    flow.capture(auth)
+    retried = flow.capture(auth, key=flow.retry_key("payment.capture"), at=at("10:05"))
+    flow.complete()
+    rows = combine_rows([flow.rows, anchor().rows])
+    for payment in rows["payments"]:
+        if payment["payment_id"] == retried:
+            payment["currency"] = "USD"
+    found = [d for d in reconcile_rows(tmp_path, rows) if d["checkout_id"] == "chk_fx"]
+    [charge] = [d for d in found if d["type"] == "duplicate_charge"]
+    assert (charge["subject_id"], charge["amount_minor"], charge["currency"]) == (
+        "chk_fx:USD",
+        2000,
+        "USD",
+    )
+
+
 def test_ids_are_deterministic_and_reruns_replace_rows(tmp_path):
     flow = CheckoutFlow("chk_d", at("10:00"), utm=CAMPAIGN)
     first = flow.authorize()

@@ -113,9 +113,9 @@ def oracle(rows: dict[str, list[dict]], day: date, params: RunParams) -> set[tup
     the money at risk (the extra captures/authorizations/orders beyond the largest one, money kept
     or held, the overshoot, the difference, the order total, the authorization, the client revenue
     and its duplicates), and subjects checkout / checkout:currency / order / fulfillment /
-    reservation / payment / checkout:event_name. Where one finding spans several currencies
-    (duplicate_charge) the amounts are added up and the alphabetically first currency is named,
-    as the SQL does.
+    reservation / payment / checkout:event_name. A duplicate charge in several currencies is one
+    finding per currency with money beyond the one payment kept (the largest in the checkout's
+    currency: its open order's, else the alphabetically first), named checkout:currency.
     """
     low, high = (
         day - timedelta(days=params.lookback_days),
@@ -201,14 +201,16 @@ def oracle(rows: dict[str, list[dict]], day: date, params: RunParams) -> set[tup
         duplicate_charge = len(captures) >= 2 or len(live) >= 2
         if duplicate_charge:
             counted = captures if len(captures) >= 2 else live
-            named = captures or live
-            add(
-                "duplicate_charge",
-                checkout,
-                checkout,
-                total(counted) - max(p["amount_minor"] for p in counted),
-                min(p["currency"] for p in named),
-            )
+            currencies = sorted({p["currency"] for p in counted})
+            order_currency = max((o["currency"] for o in open_orders), default=None)
+            kept = order_currency if order_currency in currencies else currencies[0]
+            for currency in currencies:
+                in_currency = [p["amount_minor"] for p in counted if p["currency"] == currency]
+                extra = sum(in_currency) - (max(in_currency) if currency == kept else 0)
+                if len(currencies) == 1:
+                    add("duplicate_charge", checkout, checkout, extra, currency)
+                elif extra > 0:
+                    add("duplicate_charge", checkout, f"{checkout}:{currency}", extra, currency)
 
         currencies = sorted({p["currency"] for p in ok if p["checkout_id"] == checkout})
         for currency in currencies:
