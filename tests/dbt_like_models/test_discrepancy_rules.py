@@ -226,6 +226,28 @@ def test_a_charge_repeated_in_another_currency_is_that_currency_s_money(tmp_path
     )
 
 
+def test_an_order_placed_again_in_another_currency_is_that_currency_s_money(tmp_path):
+    # Placed in EUR, then again in GBP by a retried order step: the checkout's currency is the
+    # alphabetically last (GBP) and keeps its order; the EUR order is the extra one, in EUR.
+    flow = CheckoutFlow("chk_fo", at("10:00"), total_minor=3000, utm=CAMPAIGN)
+    flow.start_checkout()
+    flow.capture(flow.authorize())
+    first = flow.place_order()
+    flow.place_order(key=flow.retry_key("order"))
+    flow.complete()
+    rows = combine_rows([flow.rows, anchor().rows])
+    for order in rows["orders"]:
+        if order["checkout_id"] == "chk_fo" and order["order_id"] != first:
+            order["currency"] = "GBP"
+    found = [d for d in reconcile_rows(tmp_path, rows) if d["checkout_id"] == "chk_fo"]
+    [doubled] = [d for d in found if d["type"] == "duplicate_order"]
+    assert (doubled["subject_id"], doubled["amount_minor"], doubled["currency"]) == (
+        "chk_fo:EUR",
+        3000,
+        "EUR",
+    )
+
+
 def test_ids_are_deterministic_and_reruns_replace_rows(tmp_path):
     flow = CheckoutFlow("chk_d", at("10:00"), utm=CAMPAIGN)
     first = flow.authorize()

@@ -113,9 +113,10 @@ def oracle(rows: dict[str, list[dict]], day: date, params: RunParams) -> set[tup
     the money at risk (the extra captures/authorizations/orders beyond the largest one, money kept
     or held, the overshoot, the difference, the order total, the authorization, the client revenue
     and its duplicates), and subjects checkout / checkout:currency / order / fulfillment /
-    reservation / payment / checkout:event_name. A duplicate charge in several currencies is one
-    finding per currency with money beyond the one payment kept (the largest in the checkout's
-    currency: its open order's, else the alphabetically first), named checkout:currency.
+    reservation / payment / checkout:event_name. A duplicate charge or order in several
+    currencies is one finding per currency with money beyond the one payment or order kept (the
+    largest in the checkout's currency: for payments its open order's, else the alphabetically
+    first; for orders the alphabetically last), named checkout:currency.
     """
     low, high = (
         day - timedelta(days=params.lookback_days),
@@ -245,14 +246,14 @@ def oracle(rows: dict[str, list[dict]], day: date, params: RunParams) -> set[tup
                 )
 
         if len(open_orders) >= 2:
-            totals = [o["total_minor"] for o in open_orders]
-            add(
-                "duplicate_order",
-                checkout,
-                checkout,
-                sum(totals) - max(totals),
-                max(o["currency"] for o in open_orders),
-            )
+            currencies = sorted({o["currency"] for o in open_orders})
+            for currency in currencies:
+                totals = [o["total_minor"] for o in open_orders if o["currency"] == currency]
+                extra = sum(totals) - (max(totals) if currency == currencies[-1] else 0)
+                if len(currencies) == 1:
+                    add("duplicate_order", checkout, checkout, extra, currency)
+                elif extra > 0:
+                    add("duplicate_order", checkout, f"{checkout}:{currency}", extra, currency)
 
         if not captures and not any(held(a) for a in auths):
             for o in open_orders:
