@@ -8,6 +8,8 @@
 -- order's, when a counted payment is in it; otherwise the alphabetically first). A checkout paid
 -- in one currency (every real checkout) gives one finding named by the checkout; one paid in
 -- several gives one per currency with money beyond the one kept, named `checkout:currency`.
+-- int_discrepancy_duplicate_order splits its amounts by currency the same way: change the
+-- two together.
 with repeated as (
     select checkout_key
     from int_payment_ledger

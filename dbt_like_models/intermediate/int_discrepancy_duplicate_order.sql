@@ -5,6 +5,8 @@
 -- alphabetically last of its open orders'). A checkout ordered in one currency gives one finding
 -- named by the checkout; one ordered in several gives one per currency with orders beyond the one
 -- kept, named `checkout:currency`.
+-- int_discrepancy_duplicate_charge splits its amounts by currency the same way: change the
+-- two together.
 with doubled as (
     select orders.*
     from int_checkout_orders as orders
