@@ -5,9 +5,10 @@
 -- authorizations again from staging made this model take half as long again at 10M checkouts.)
 -- Amounts are never added across currencies: the payments beyond the one kept are summed in each
 -- currency they were made in. The one kept is the largest in the checkout's currency (its open
--- order's, when a counted payment is in it; otherwise the alphabetically first). A checkout paid
--- in one currency (every real checkout) gives one finding named by the checkout; one paid in
--- several gives one per currency with money beyond the one kept, named `checkout:currency`.
+-- orders', int_checkout_orders.open_currency, when a counted payment is in it; otherwise the
+-- alphabetically first of the payments'). A checkout paid in one currency (every real checkout)
+-- gives one finding named by the checkout; one paid in several gives one per currency with money
+-- beyond the one kept, named `checkout:currency`.
 -- int_discrepancy_duplicate_order splits its amounts by currency the same way: change the
 -- two together.
 with repeated as (
@@ -108,7 +109,7 @@ per_currency as (
 ),
 
 -- Which currency keeps its largest payment: a checkout paid in one currency, that one; one paid in
--- several (rare: only then are its orders read), its open order's when a counted payment is in
+-- several (rare: only then are its orders read), its open orders' when a counted payment is in
 -- it, otherwise the alphabetically first.
 spread as (
     select
